@@ -1,0 +1,121 @@
+// server/client.h: one client connection.
+//
+// Reads bytes, parses requests, runs commands and buffers their replies. The
+// replies of one loop iteration are written together once the iteration's
+// writes are committed (group commit): the Server calls Seal() then
+// FlushReady() from its before-poll hook. Under fsync = always, replies also
+// wait until the commit they depend on is on disk.
+//
+// Lifetime (libuv's rule): the Client owns its uv_tcp_t; Close() starts
+// uv_close and the Client is destroyed by the Server in the close callback,
+// never earlier. handle_.data points back to the Client.
+//
+// Thread safety: loop thread only.
+#ifndef RINGKV_SERVER_CLIENT_H_
+#define RINGKV_SERVER_CLIENT_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include "resp/parser.h"
+#include "resp/reply_writer.h"
+
+namespace ringkv::server {
+
+class Server;
+
+class Client {
+ public:
+  Client(Server* server, uint64_t id);
+  ~Client();
+
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Accepts a pending connection from `listener` and starts reading.
+  // Returns a libuv error code (0 on success).
+  int Accept(uv_stream_t* listener);
+
+  // Stops reading and closes the connection; pending replies are dropped.
+  void Close();
+  // Closes once the replies produced so far are written (QUIT, protocol
+  // errors).
+  void CloseAfterReply();
+  bool closing() const { return closing_; }
+
+  // Moves this iteration's replies into the held queue, tagged with the
+  // commit sequence that must be durable before they are sent.
+  void Seal(uint64_t required_sequence);
+  // Writes every held reply whose sequence is durable.
+  void FlushReady(uint64_t durable_sequence);
+  bool has_held_replies() const { return !held_.empty(); }
+
+  // Connection state used by commands.
+  uint64_t id() const { return id_; }
+  int protocol() const { return protocol_; }
+  void set_protocol(int protocol);
+  bool authenticated() const { return authenticated_; }
+  void set_authenticated(bool authenticated);
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+  std::string lib_name;
+  std::string lib_version;
+  resp::ReplyWriter& reply() { return writer_; }
+
+  // One line of CLIENT LIST / CLIENT INFO.
+  std::string Describe(int64_t now_ms) const;
+
+  // For the scheduled-flush list kept by the Server.
+  bool flush_scheduled = false;
+
+ private:
+  struct WriteRequest;
+
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buffer);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
+  static void OnWritten(uv_write_t* request, int status);
+  static void OnClosed(uv_handle_t* handle);
+
+  void ProcessInput(std::string_view input);
+  void Execute();
+  void ProtocolError();
+  void Write(std::string data);
+  size_t PendingOutputBytes() const;
+  void CheckOutputLimit();
+
+  Server* server_;  // Not owned; outlives every Client.
+  uint64_t id_;
+  uv_tcp_t handle_;
+  resp::RequestParser parser_;
+  std::string out_;  // Replies produced in the current iteration.
+  resp::ReplyWriter writer_;
+
+  struct HeldReplies {
+    std::string data;
+    uint64_t required_sequence;
+  };
+  std::deque<HeldReplies> held_;
+  size_t held_bytes_ = 0;
+  size_t in_flight_bytes_ = 0;
+  int writes_in_flight_ = 0;
+
+  int protocol_ = 2;
+  bool authenticated_ = false;
+  bool closing_ = false;
+  bool close_after_reply_ = false;
+  bool reading_ = false;
+  std::string name_;
+  std::string peer_address_;
+  std::string local_address_;
+  std::string last_command_;
+  int64_t created_ms_ = 0;
+  int64_t last_interaction_ms_ = 0;
+};
+
+}  // namespace ringkv::server
+
+#endif  // RINGKV_SERVER_CLIENT_H_

@@ -1,0 +1,85 @@
+// server/command.h: the command table's row type and the handler contract.
+//
+// One declarative table (command_table.cc) lists every client command:
+// name, arity, flags, handler, key positions and documentation (served by
+// COMMAND INFO and COMMAND DOCS, which redis-cli uses for its hints).
+//
+// A handler parses its arguments, calls a data operation, and writes exactly
+// one reply through ctx.reply. Arity and authentication are checked before
+// the handler runs.
+#ifndef RINGKV_SERVER_COMMAND_H_
+#define RINGKV_SERVER_COMMAND_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "resp/reply_writer.h"
+
+namespace ringkv::server {
+
+class Server;
+class Client;
+
+enum CommandFlag : uint32_t {
+  kCommandWrite = 1 << 0,
+  kCommandReadOnly = 1 << 1,
+  kCommandFast = 1 << 2,
+  kCommandAdmin = 1 << 3,
+  kCommandNoAuth = 1 << 4,     // Allowed before AUTH.
+  kCommandLoading = 1 << 5,
+  kCommandStale = 1 << 6,
+  kCommandNoScript = 1 << 7,
+};
+
+struct CommandContext {
+  Server& server;
+  Client& client;
+  std::span<std::string> args;  // args[0] is the command name as sent.
+  resp::ReplyWriter& reply;
+};
+
+using CommandHandler = void (*)(CommandContext& ctx);
+
+// An argument as COMMAND DOCS describes it (Redis 7's argument model).
+struct ArgumentDoc {
+  std::string name;
+  std::string type;   // key, string, integer, double, pure-token, oneof, block
+  std::string token;  // Literal token that introduces it, or "".
+  bool optional = false;
+  bool multiple = false;
+  std::vector<ArgumentDoc> arguments;  // For oneof and block.
+};
+
+struct CommandSpec {
+  const char* name;  // Lowercase.
+  int arity;         // > 0: exactly; < 0: at least -arity (name included).
+  uint32_t flags;
+  CommandHandler handler;
+  int first_key;  // Key positions for COMMAND INFO (0 if none).
+  int last_key;
+  int key_step;
+  const char* group;
+  const char* since;
+  const char* summary;
+  const char* complexity;
+  std::vector<ArgumentDoc> arguments;
+};
+
+// The table, and a case-insensitive lookup (nullptr if unknown).
+const std::vector<CommandSpec>& CommandTable();
+const CommandSpec* LookupCommand(std::string_view name);
+
+// Flag names as COMMAND INFO shows them ("write", "readonly", ...).
+std::vector<const char*> CommandFlagNames(uint32_t flags);
+
+// Redis's error for a wrong argument count, e.g. for "client|setname".
+void ReplyWrongArity(resp::ReplyWriter& reply, std::string_view full_name);
+// "ERR unknown subcommand 'x'. Try CLIENT HELP."
+void ReplyUnknownSubcommand(resp::ReplyWriter& reply, std::string_view command,
+                            std::string_view subcommand);
+
+}  // namespace ringkv::server
+
+#endif  // RINGKV_SERVER_COMMAND_H_

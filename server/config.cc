@@ -1,0 +1,263 @@
+#include "server/config.h"
+
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace ringkv::server {
+namespace {
+
+// One row per key: where it lives in the file, how it is checked, and how it
+// is shown by CONFIG GET. Adding a key means adding a row here and a
+// documented line in conf/ringkv.toml.
+struct KeySpec {
+  const char* section;
+  const char* name;
+  const char* redis_name;  // Redis's CONFIG name, or nullptr.
+  // Applies a TOML value; returns "" or an error describing the bad value.
+  std::function<std::string(const toml::node&, Config*)> apply;
+  std::function<std::string(const Config&)> show;
+};
+
+std::function<std::string(const toml::node&, Config*)> IntegerKey(int64_t Config::*field,
+                                                                  int64_t min, int64_t max) {
+  return [field, min, max](const toml::node& node, Config* config) -> std::string {
+    std::optional<int64_t> value = node.value<int64_t>();
+    if (!node.is_integer() || !value) return "must be an integer";
+    if (*value < min || *value > max) {
+      return "must be between " + std::to_string(min) + " and " + std::to_string(max);
+    }
+    config->*field = *value;
+    return "";
+  };
+}
+
+std::function<std::string(const toml::node&, Config*)> StringKey(std::string Config::*field,
+                                                                 bool allow_empty) {
+  return [field, allow_empty](const toml::node& node, Config* config) -> std::string {
+    if (!node.is_string()) return "must be a string";
+    std::string value = *node.value<std::string>();
+    if (!allow_empty && value.empty()) return "must not be empty";
+    config->*field = value;
+    return "";
+  };
+}
+
+std::function<std::string(const Config&)> ShowInteger(int64_t Config::*field) {
+  return [field](const Config& config) { return std::to_string(config.*field); };
+}
+std::function<std::string(const Config&)> ShowString(std::string Config::*field) {
+  return [field](const Config& config) { return config.*field; };
+}
+
+const std::vector<KeySpec>& KeySpecs() {
+  static const std::vector<KeySpec> specs = {
+      {"node", "name", nullptr, StringKey(&Config::name, false), ShowString(&Config::name)},
+      {"node", "bind", "bind", StringKey(&Config::bind, false), ShowString(&Config::bind)},
+      {"node", "port", "port", IntegerKey(&Config::port, 1, 65535), ShowInteger(&Config::port)},
+      {"node", "data_dir", "dir", StringKey(&Config::data_dir, false),
+       ShowString(&Config::data_dir)},
+      {"storage", "fsync", "appendfsync",
+       [](const toml::node& node, Config* config) -> std::string {
+         if (!node.is_string()) return "must be one of always, everysec, no";
+         std::string value = *node.value<std::string>();
+         if (value == "always") {
+           config->fsync = FsyncPolicy::kAlways;
+         } else if (value == "everysec") {
+           config->fsync = FsyncPolicy::kEverySecond;
+         } else if (value == "no") {
+           config->fsync = FsyncPolicy::kNo;
+         } else {
+           return "must be one of always, everysec, no";
+         }
+         return "";
+       },
+       [](const Config& config) { return std::string(FsyncPolicyName(config.fsync)); }},
+      {"storage", "map_size_bytes", nullptr,
+       IntegerKey(&Config::map_size_bytes, 1LL << 20, 1LL << 46),
+       ShowInteger(&Config::map_size_bytes)},
+      {"storage", "partitions", nullptr, IntegerKey(&Config::partitions, 1, 4096),
+       ShowInteger(&Config::partitions)},
+      {"limits", "proto_max_bulk_len", "proto-max-bulk-len",
+       IntegerKey(&Config::proto_max_bulk_len, 1024 * 1024, 1LL << 40),
+       ShowInteger(&Config::proto_max_bulk_len)},
+      {"limits", "proto_max_multibulk_len", nullptr,
+       IntegerKey(&Config::proto_max_multibulk_len, 1, 2147483647),
+       ShowInteger(&Config::proto_max_multibulk_len)},
+      {"limits", "proto_inline_max_size", nullptr,
+       IntegerKey(&Config::proto_inline_max_size, 1024, 1LL << 30),
+       ShowInteger(&Config::proto_inline_max_size)},
+      {"limits", "client_query_buffer_limit", "client-query-buffer-limit",
+       IntegerKey(&Config::client_query_buffer_limit, 1024 * 1024, 1LL << 40),
+       ShowInteger(&Config::client_query_buffer_limit)},
+      {"limits", "client_output_buffer_limit", nullptr,
+       IntegerKey(&Config::client_output_buffer_limit, 1024 * 1024, 1LL << 40),
+       ShowInteger(&Config::client_output_buffer_limit)},
+      {"limits", "maxclients", "maxclients", IntegerKey(&Config::maxclients, 1, 1000000),
+       ShowInteger(&Config::maxclients)},
+      {"security", "requirepass", "requirepass", StringKey(&Config::requirepass, true),
+       ShowString(&Config::requirepass)},
+      {"log", "level", "loglevel",
+       [](const toml::node& node, Config* config) -> std::string {
+         static const std::set<std::string> levels = {"debug", "verbose", "notice",
+                                                      "warning"};
+         if (!node.is_string() || !levels.count(*node.value<std::string>())) {
+           return "must be one of debug, verbose, notice, warning";
+         }
+         config->log_level = *node.value<std::string>();
+         return "";
+       },
+       ShowString(&Config::log_level)},
+  };
+  return specs;
+}
+
+bool ApplyTable(const toml::table& root, const std::string& origin, Config* config,
+                std::string* error) {
+  for (const auto& [section_key, section_node] : root) {
+    std::string section(section_key.str());
+    const toml::table* table = section_node.as_table();
+    bool known_section = false;
+    for (const KeySpec& spec : KeySpecs()) known_section |= section == spec.section;
+    if (!known_section || !table) {
+      *error = origin + ": unknown config key '" + section + "'";
+      return false;
+    }
+    for (const auto& [key, node] : *table) {
+      std::string name(key.str());
+      const KeySpec* found = nullptr;
+      for (const KeySpec& spec : KeySpecs()) {
+        if (section == spec.section && name == spec.name) found = &spec;
+      }
+      if (!found) {
+        *error = origin + ": unknown config key '" + section + "." + name + "'";
+        return false;
+      }
+      std::string problem = found->apply(node, config);
+      if (!problem.empty()) {
+        *error = origin + ": bad value for '" + section + "." + name + "': " + problem;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool ParseInteger(const char* text, int64_t* value) {
+  char* end = nullptr;
+  errno = 0;
+  long long parsed = std::strtoll(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0') return false;
+  *value = parsed;
+  return true;
+}
+
+}  // namespace
+
+const char* FsyncPolicyName(FsyncPolicy policy) {
+  switch (policy) {
+    case FsyncPolicy::kAlways:
+      return "always";
+    case FsyncPolicy::kEverySecond:
+      return "everysec";
+    case FsyncPolicy::kNo:
+      return "no";
+  }
+  return "?";
+}
+
+bool ParseCommandLine(int argc, char** argv, CommandLine* command_line, std::string* error) {
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (flag == "-h" || flag == "--help") {
+      command_line->show_help = true;
+      continue;
+    }
+    if (flag == "-v" || flag == "--version") {
+      command_line->show_version = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      *error = "missing value after '" + flag + "'";
+      return false;
+    }
+    const char* value = argv[++i];
+    if (flag == "--config" || flag == "-c") {
+      command_line->config_file = value;
+    } else if (flag == "--bind") {
+      command_line->bind = value;
+    } else if (flag == "--port") {
+      if (!ParseInteger(value, &command_line->port) || command_line->port < 1 ||
+          command_line->port > 65535) {
+        *error = "bad value for '--port': must be between 1 and 65535";
+        return false;
+      }
+    } else if (flag == "--data-dir") {
+      command_line->data_dir = value;
+    } else if (flag == "--name") {
+      command_line->name = value;
+    } else {
+      *error = "unknown option '" + flag + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool LoadConfigFromString(const std::string& toml_text, const std::string& origin,
+                          Config* config, std::string* error) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& parse_error) {
+    std::ostringstream message;
+    message << origin << ":" << parse_error.source().begin.line << ": "
+            << parse_error.description();
+    *error = message.str();
+    return false;
+  }
+  return ApplyTable(root, origin, config, error);
+}
+
+bool LoadConfig(const CommandLine& command_line, Config* config, std::string* error) {
+  *config = Config();
+  if (!command_line.config_file.empty()) {
+    toml::table root;
+    try {
+      root = toml::parse_file(command_line.config_file);
+    } catch (const toml::parse_error& parse_error) {
+      std::ostringstream message;
+      message << command_line.config_file << ":" << parse_error.source().begin.line << ": "
+              << parse_error.description();
+      *error = message.str();
+      return false;
+    }
+    if (!ApplyTable(root, command_line.config_file, config, error)) return false;
+    config->config_file = command_line.config_file;
+  }
+  if (!command_line.bind.empty()) config->bind = command_line.bind;
+  if (command_line.port > 0) config->port = command_line.port;
+  if (!command_line.data_dir.empty()) config->data_dir = command_line.data_dir;
+  if (!command_line.name.empty()) config->name = command_line.name;
+  return true;
+}
+
+std::vector<std::pair<std::string, std::string>> ConfigParameters(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> parameters;
+  for (const KeySpec& spec : KeySpecs()) {
+    std::string value = spec.show(config);
+    parameters.emplace_back(std::string(spec.section) + "." + spec.name, value);
+    if (spec.redis_name) parameters.emplace_back(spec.redis_name, value);
+  }
+  // Redis parameters clients ask about, with the values that describe us:
+  // no RDB snapshots; durability comes from LMDB, which plays the AOF's role.
+  parameters.emplace_back("save", "");
+  parameters.emplace_back("appendonly", "yes");
+  parameters.emplace_back("databases", "1");
+  return parameters;
+}
+
+}  // namespace ringkv::server

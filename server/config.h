@@ -1,0 +1,78 @@
+// server/config.h: the node's configuration.
+//
+// Loaded from a TOML file (conf/ringkv.toml documents every key and its
+// default), then overridden from the command line. Every key has a type and
+// a range checked in one place (config.cc's key table); an unknown key or a
+// bad value stops start-up with a message naming the key.
+#ifndef RINGKV_SERVER_CONFIG_H_
+#define RINGKV_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringkv::server {
+
+enum class FsyncPolicy { kAlways, kEverySecond, kNo };
+
+struct Config {
+  // [node]
+  std::string name = "n1";
+  std::string bind = "127.0.0.1";
+  int64_t port = 6379;
+  std::string data_dir = "./data/n1";
+
+  // [storage]
+  FsyncPolicy fsync = FsyncPolicy::kEverySecond;
+  int64_t map_size_bytes = 1LL << 30;
+  int64_t partitions = 64;
+
+  // [limits] (Redis's names and defaults where Redis has the limit)
+  int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
+  int64_t proto_max_multibulk_len = 2147483647;
+  int64_t proto_inline_max_size = 64 * 1024;
+  int64_t client_query_buffer_limit = 1LL << 30;
+  int64_t client_output_buffer_limit = 1LL << 30;
+  int64_t maxclients = 10000;
+
+  // [security]
+  std::string requirepass;
+
+  // [log]
+  std::string log_level = "notice";  // debug | verbose | notice | warning
+
+  // Where the config came from ("" for built-in defaults), for INFO.
+  std::string config_file;
+};
+
+// Command-line options; empty/negative means "not given".
+struct CommandLine {
+  std::string config_file;
+  std::string bind;
+  int64_t port = -1;
+  std::string data_dir;
+  std::string name;
+  bool show_help = false;
+  bool show_version = false;
+};
+
+// Parses argv. On error returns false and sets *error.
+bool ParseCommandLine(int argc, char** argv, CommandLine* command_line, std::string* error);
+
+// Loads defaults, then the TOML file (if any), then command-line overrides.
+// On error returns false and sets *error to a message naming the key.
+bool LoadConfig(const CommandLine& command_line, Config* config, std::string* error);
+
+// Parses TOML text (for tests). `origin` names the source in messages.
+bool LoadConfigFromString(const std::string& toml_text, const std::string& origin,
+                          Config* config, std::string* error);
+
+const char* FsyncPolicyName(FsyncPolicy policy);
+
+// Pairs (name, value) for CONFIG GET, names as in the file ("section.key")
+// and, where Redis has the parameter, Redis's name too.
+std::vector<std::pair<std::string, std::string>> ConfigParameters(const Config& config);
+
+}  // namespace ringkv::server
+
+#endif  // RINGKV_SERVER_CONFIG_H_

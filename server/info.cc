@@ -1,0 +1,221 @@
+#include "server/info.h"
+
+#include <dlfcn.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+
+#include "server/arguments.h"
+#include "server/client.h"
+#include "server/server.h"
+
+namespace ringkv::server {
+namespace {
+
+constexpr const char* kRingkvVersion = "0.1.0";
+constexpr const char* kRedisCompatibleVersion = "7.0.15";
+
+void Line(std::string* out, const char* format, ...) __attribute__((format(printf, 2, 3)));
+void Line(std::string* out, const char* format, ...) {
+  char buffer[512];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(buffer, sizeof(buffer), format, args);
+  va_end(args);
+  out->append(buffer);
+  out->append("\r\n");
+}
+
+// jemalloc's statistics, when jemalloc is the process's allocator (it is in
+// the server binary; sanitizer builds use their own). Looked up at run time
+// so the library does not depend on jemalloc.
+struct AllocatorStats {
+  bool available = false;
+  uint64_t allocated = 0;
+  uint64_t active = 0;
+  uint64_t resident = 0;
+  std::string version = "libc";
+};
+
+AllocatorStats ReadAllocatorStats() {
+  using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
+  static Mallctl mallctl = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"));
+  AllocatorStats stats;
+  if (!mallctl) return stats;
+  uint64_t epoch = 1;
+  size_t length = sizeof(epoch);
+  mallctl("epoch", &epoch, &length, &epoch, length);
+  size_t value = 0;
+  length = sizeof(value);
+  if (mallctl("stats.allocated", &value, &length, nullptr, 0) == 0) stats.allocated = value;
+  if (mallctl("stats.active", &value, &length, nullptr, 0) == 0) stats.active = value;
+  if (mallctl("stats.resident", &value, &length, nullptr, 0) == 0) stats.resident = value;
+  const char* version = nullptr;
+  length = sizeof(version);
+  if (mallctl("version", &version, &length, nullptr, 0) == 0 && version) {
+    stats.version = std::string("jemalloc-") + version;
+    size_t dash = stats.version.find('-', 9);
+    if (dash != std::string::npos) stats.version.resize(dash);
+  }
+  stats.available = true;
+  return stats;
+}
+
+std::string Human(uint64_t bytes) {
+  char buffer[32];
+  if (bytes < 1024) {
+    snprintf(buffer, sizeof(buffer), "%" PRIu64 "B", bytes);
+  } else if (bytes < 1024 * 1024) {
+    snprintf(buffer, sizeof(buffer), "%.2fK", bytes / 1024.0);
+  } else if (bytes < 1024ULL * 1024 * 1024) {
+    snprintf(buffer, sizeof(buffer), "%.2fM", bytes / 1048576.0);
+  } else {
+    snprintf(buffer, sizeof(buffer), "%.2fG", bytes / 1073741824.0);
+  }
+  return buffer;
+}
+
+uint64_t ResidentSetBytes() {
+  FILE* file = fopen("/proc/self/statm", "r");
+  if (!file) return 0;
+  unsigned long long pages_total = 0, pages_resident = 0;
+  int matched = fscanf(file, "%llu %llu", &pages_total, &pages_resident);
+  fclose(file);
+  if (matched != 2) return 0;
+  return pages_resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+void ServerSection(Server& server, std::string* out) {
+  utsname name;
+  uname(&name);
+  int64_t uptime_s = (server.now_ms() - server.start_ms()) / 1000;
+  char executable[512] = "";
+  ssize_t length = readlink("/proc/self/exe", executable, sizeof(executable) - 1);
+  if (length > 0) executable[length] = '\0';
+  out->append("# Server\r\n");
+  Line(out, "redis_version:%s", kRedisCompatibleVersion);
+  Line(out, "ringkv_version:%s", kRingkvVersion);
+  Line(out, "redis_mode:standalone");
+  Line(out, "os:%s %s %s", name.sysname, name.release, name.machine);
+  Line(out, "arch_bits:%d", static_cast<int>(sizeof(void*) * 8));
+  Line(out, "multiplexing_api:libuv-%s", uv_version_string());
+  Line(out, "process_id:%d", static_cast<int>(getpid()));
+  Line(out, "run_id:%s", server.run_id().c_str());
+  Line(out, "node_name:%s", server.config().name.c_str());
+  Line(out, "node_actor:%s", storage::ActorToHex(server.engine().identity().actor).c_str());
+  Line(out, "tcp_port:%lld", static_cast<long long>(server.config().port));
+  Line(out, "uptime_in_seconds:%lld", static_cast<long long>(uptime_s));
+  Line(out, "uptime_in_days:%lld", static_cast<long long>(uptime_s / 86400));
+  Line(out, "executable:%s", executable);
+  Line(out, "config_file:%s", server.config().config_file.c_str());
+}
+
+void ClientsSection(Server& server, std::string* out) {
+  out->append("# Clients\r\n");
+  Line(out, "connected_clients:%zu", server.clients().size());
+  Line(out, "maxclients:%lld", static_cast<long long>(server.config().maxclients));
+  Line(out, "blocked_clients:0");
+}
+
+void MemorySection(Server& server, std::string* out) {
+  AllocatorStats allocator = ReadAllocatorStats();
+  uint64_t rss = ResidentSetBytes();
+  uint64_t used = allocator.available ? allocator.allocated : rss;
+  storage::EngineStats engine;
+  storage::Status status = server.engine().GetStats(&engine);
+  (void)status;  // On failure the zeroed figures are shown.
+  out->append("# Memory\r\n");
+  Line(out, "used_memory:%" PRIu64, used);
+  Line(out, "used_memory_human:%s", Human(used).c_str());
+  Line(out, "used_memory_rss:%" PRIu64, rss);
+  Line(out, "used_memory_rss_human:%s", Human(rss).c_str());
+  Line(out, "allocator_allocated:%" PRIu64, allocator.allocated);
+  Line(out, "allocator_active:%" PRIu64, allocator.active);
+  Line(out, "allocator_resident:%" PRIu64, allocator.resident);
+  Line(out, "mem_allocator:%s", allocator.version.c_str());
+  Line(out, "maxmemory:0");
+  Line(out, "storage_map_size:%" PRIu64, engine.map_size_bytes);
+  Line(out, "storage_used_bytes:%" PRIu64, engine.used_bytes);
+  Line(out, "storage_used_human:%s", Human(engine.used_bytes).c_str());
+}
+
+void PersistenceSection(Server& server, std::string* out) {
+  storage::EngineStats engine;
+  storage::Status status = server.engine().GetStats(&engine);
+  (void)status;
+  out->append("# Persistence\r\n");
+  Line(out, "loading:0");
+  Line(out, "async_loading:0");
+  Line(out, "storage_engine:lmdb");
+  Line(out, "fsync:%s", FsyncPolicyName(server.config().fsync));
+  Line(out, "rdb_changes_since_last_save:0");
+  Line(out, "rdb_bgsave_in_progress:0");
+  Line(out, "aof_enabled:0");
+  Line(out, "aof_rewrite_in_progress:0");
+  Line(out, "committed_sequence:%" PRIu64, server.engine().committed_sequence());
+  Line(out, "durable_sequence:%" PRIu64, server.durable_sequence());
+  Line(out, "commits:%" PRIu64, engine.commits);
+  Line(out, "syncs:%" PRIu64, engine.syncs);
+  Line(out, "commit_failures:%" PRIu64, server.stats().commit_failures);
+  Line(out, "sync_failures:%" PRIu64, server.stats().sync_failures);
+  Line(out, "data_records:%" PRIu64, engine.data_entries);
+}
+
+void StatsSection(Server& server, std::string* out) {
+  const ServerStats& stats = server.stats();
+  out->append("# Stats\r\n");
+  Line(out, "total_connections_received:%" PRIu64, stats.connections_received);
+  Line(out, "total_commands_processed:%" PRIu64, stats.commands_processed);
+  Line(out, "instantaneous_ops_per_sec:%" PRIu64, server.instantaneous_ops_per_sec());
+  Line(out, "total_net_input_bytes:%" PRIu64, stats.net_input_bytes);
+  Line(out, "total_net_output_bytes:%" PRIu64, stats.net_output_bytes);
+  Line(out, "rejected_connections:%" PRIu64, stats.connections_rejected);
+  Line(out, "keyspace_hits:%" PRIu64, stats.keyspace_hits);
+  Line(out, "keyspace_misses:%" PRIu64, stats.keyspace_misses);
+  Line(out, "total_error_replies:%" PRIu64, stats.error_replies);
+  Line(out, "protocol_errors:%" PRIu64, stats.protocol_errors);
+  Line(out, "client_query_buffer_limit_disconnections:%" PRIu64,
+       stats.query_limit_disconnections);
+  Line(out, "client_output_buffer_limit_disconnections:%" PRIu64,
+       stats.output_limit_disconnections);
+}
+
+void KeyspaceSection(Server& server, std::string* out) {
+  out->append("# Keyspace\r\n");
+  uint64_t keys = server.engine().live_keys();
+  if (keys > 0) Line(out, "db0:keys=%" PRIu64 ",expires=0,avg_ttl=0", keys);
+}
+
+}  // namespace
+
+std::string BuildInfo(Server& server, const std::vector<std::string>& sections) {
+  struct Section {
+    const char* name;
+    void (*build)(Server&, std::string*);
+  };
+  static const Section kSections[] = {
+      {"server", ServerSection},           {"clients", ClientsSection},
+      {"memory", MemorySection},           {"persistence", PersistenceSection},
+      {"stats", StatsSection},             {"keyspace", KeyspaceSection},
+  };
+  bool all = sections.empty();
+  for (const std::string& name : sections) {
+    all |= EqualsIgnoreCase(name, "all") || EqualsIgnoreCase(name, "default") ||
+           EqualsIgnoreCase(name, "everything");
+  }
+  std::string out;
+  for (const Section& section : kSections) {
+    bool wanted = all;
+    for (const std::string& name : sections) wanted |= EqualsIgnoreCase(name, section.name);
+    if (!wanted) continue;
+    if (!out.empty()) out.append("\r\n");
+    section.build(server, &out);
+  }
+  return out;
+}
+
+}  // namespace ringkv::server

@@ -1,0 +1,309 @@
+#include "server/server.h"
+
+#include <signal.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "server/client.h"
+#include "server/log.h"
+
+namespace ringkv::server {
+namespace {
+
+int64_t WallClockMs() {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (getrandom(raw.data(), raw.size(), 0) != static_cast<ssize_t>(raw.size())) {
+    for (char& c : raw) c = static_cast<char>(rand());
+  }
+  static const char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : raw) {
+    hex.push_back(kDigits[c >> 4]);
+    hex.push_back(kDigits[c & 15]);
+  }
+  return hex;
+}
+
+// Keeps the loop from blocking in poll forever while handles are closing.
+void CloseHandle(uv_handle_t* handle) {
+  if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+}
+
+}  // namespace
+
+Server::Server(Config config) : config_(std::move(config)) {
+  uv_loop_init(&loop_);
+  listener_.data = this;
+  before_poll_.data = this;
+  cron_.data = this;
+  sigterm_.data = this;
+  sigint_.data = this;
+  sync_request_.data = this;
+  run_id_ = RandomHex(20);
+  start_ms_ = WallClockMs();
+}
+
+Server::~Server() {
+  clients_.clear();
+  keyspace_.reset();
+  engine_.reset();
+  uv_loop_close(&loop_);
+}
+
+int64_t Server::now_ms() {
+  // uv_now changes once per iteration; refresh the wall clock with it.
+  uint64_t loop_ms = uv_now(&loop_);
+  if (loop_ms != cached_now_loop_ms_) {
+    cached_now_loop_ms_ = loop_ms;
+    cached_now_ms_ = WallClockMs();
+  }
+  return cached_now_ms_;
+}
+
+bool Server::Start(std::string* error) {
+  storage::EngineOptions options;
+  options.data_dir = config_.data_dir;
+  options.map_size_bytes = static_cast<uint64_t>(config_.map_size_bytes);
+  options.partition_count = static_cast<uint32_t>(config_.partitions);
+  options.node_name = config_.name;
+  storage::Status status = storage::Engine::Open(options, &engine_);
+  if (!status.ok()) {
+    *error = "cannot open data directory '" + config_.data_dir + "': " + status.ToString();
+    return false;
+  }
+  keyspace_ = std::make_unique<Keyspace>(engine_.get());
+  durable_sequence_ = engine_->committed_sequence();
+
+  sockaddr_storage address;
+  int rc = uv_ip4_addr(config_.bind.c_str(), static_cast<int>(config_.port),
+                       reinterpret_cast<sockaddr_in*>(&address));
+  if (rc != 0) {
+    rc = uv_ip6_addr(config_.bind.c_str(), static_cast<int>(config_.port),
+                     reinterpret_cast<sockaddr_in6*>(&address));
+  }
+  if (rc != 0) {
+    *error = "bad bind address '" + config_.bind + "'";
+    return false;
+  }
+  uv_tcp_init(&loop_, &listener_);
+  rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&address), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, OnConnection);
+  if (rc != 0) {
+    *error = "cannot listen on " + config_.bind + ":" + std::to_string(config_.port) + ": " +
+             uv_strerror(rc);
+    return false;
+  }
+
+  uv_prepare_init(&loop_, &before_poll_);
+  uv_prepare_start(&before_poll_, OnBeforePoll);
+  uv_timer_init(&loop_, &cron_);
+  uv_timer_start(&cron_, OnCron, 100, 100);
+  uv_signal_init(&loop_, &sigterm_);
+  uv_signal_start(&sigterm_, OnSignal, SIGTERM);
+  uv_signal_init(&loop_, &sigint_);
+  uv_signal_start(&sigint_, OnSignal, SIGINT);
+  signal(SIGPIPE, SIG_IGN);
+
+  Log(LogLevel::kNotice, "ringkv node '%s' (actor %s), data in %s, fsync %s", config_.name.c_str(),
+      storage::ActorToHex(engine_->identity().actor).c_str(), config_.data_dir.c_str(),
+      FsyncPolicyName(config_.fsync));
+  Log(LogLevel::kNotice, "Ready to accept connections tcp on %s:%lld", config_.bind.c_str(),
+      static_cast<long long>(config_.port));
+  return true;
+}
+
+int Server::Run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return 0;
+}
+
+void Server::Stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  Log(LogLevel::kNotice, "Shutting down: committing and syncing");
+  CommitAndFlush();
+  uint64_t durable = 0;
+  storage::Status status = engine_->Sync(&durable);
+  if (!status.ok()) Log(LogLevel::kWarning, "final sync failed: %s", status.ToString().c_str());
+  for (auto& [id, client] : clients_) client->Close();
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&listener_));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&before_poll_));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&cron_));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&sigterm_));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&sigint_));
+  // A sync still running on the thread pool keeps the loop alive until it
+  // is done; its callback sees stopping_ and sends nothing.
+}
+
+void Server::OnConnection(uv_stream_t* listener, int status) {
+  Server* server = static_cast<Server*>(listener->data);
+  if (status < 0) {
+    Log(LogLevel::kWarning, "accept error: %s", uv_strerror(status));
+    return;
+  }
+  uint64_t id = server->next_client_id_++;
+  auto client = std::make_unique<Client>(server, id);
+  int rc = client->Accept(listener);
+  if (rc != 0) {
+    Log(LogLevel::kWarning, "accept failed: %s", uv_strerror(rc));
+    client->Close();
+    server->clients_.emplace(id, std::move(client));
+    return;
+  }
+  ++server->stats_.connections_received;
+  if (static_cast<int64_t>(server->clients_.size()) >= server->config_.maxclients) {
+    ++server->stats_.connections_rejected;
+    client->reply().Error("ERR max number of clients reached");
+    server->ScheduleFlush(client.get());
+    client->CloseAfterReply();
+  }
+  server->clients_.emplace(id, std::move(client));
+}
+
+void Server::ScheduleFlush(Client* client) {
+  if (client->flush_scheduled) return;
+  client->flush_scheduled = true;
+  flush_list_.push_back(client);
+}
+
+void Server::DestroyClient(Client* client) {
+  auto it = std::find(flush_list_.begin(), flush_list_.end(), client);
+  if (it != flush_list_.end()) flush_list_.erase(it);
+  auto waiting = std::find(waiting_durable_.begin(), waiting_durable_.end(), client);
+  if (waiting != waiting_durable_.end()) waiting_durable_.erase(waiting);
+  clients_.erase(client->id());
+}
+
+void Server::OnBeforePoll(uv_prepare_t* handle) {
+  static_cast<Server*>(handle->data)->CommitAndFlush();
+}
+
+// The group commit: one LMDB commit for every write of the iteration, then
+// the replies that waited for it.
+void Server::CommitAndFlush() {
+  if (engine_->has_pending_writes()) {
+    storage::Status status = engine_->Commit();
+    if (!status.ok()) {
+      // The transaction is lost, so the replies that acknowledged its
+      // writes must never reach their clients: close those connections.
+      ++stats_.commit_failures;
+      Log(LogLevel::kWarning, "commit failed: %s; closing %zu clients with unsent replies",
+          status.ToString().c_str(), flush_list_.size());
+      for (Client* client : flush_list_) {
+        client->flush_scheduled = false;
+        client->Close();
+      }
+      flush_list_.clear();
+      engine_->EndIteration();
+      return;
+    }
+  }
+  uint64_t committed = engine_->committed_sequence();
+  if (config_.fsync != FsyncPolicy::kAlways) durable_sequence_ = committed;
+  uint64_t required = config_.fsync == FsyncPolicy::kAlways ? committed : 0;
+  for (Client* client : flush_list_) {
+    client->flush_scheduled = false;
+    if (client->closing()) continue;
+    client->Seal(required);
+    client->FlushReady(durable_sequence_);
+    if (client->has_held_replies() &&
+        std::find(waiting_durable_.begin(), waiting_durable_.end(), client) ==
+            waiting_durable_.end()) {
+      waiting_durable_.push_back(client);
+    }
+  }
+  flush_list_.clear();
+  engine_->EndIteration();
+  if (config_.fsync == FsyncPolicy::kAlways && committed > durable_sequence_) StartSync();
+}
+
+void Server::StartSync() {
+  if (sync_in_flight_) return;  // OnSyncDone starts the next one if needed.
+  sync_in_flight_ = true;
+  int rc = uv_queue_work(&loop_, &sync_request_, OnSyncWork, OnSyncDone);
+  if (rc != 0) {
+    sync_in_flight_ = false;
+    Log(LogLevel::kWarning, "cannot queue sync: %s", uv_strerror(rc));
+  }
+}
+
+// Thread pool: the only code that runs off the loop thread.
+void Server::OnSyncWork(uv_work_t* request) {
+  Server* server = static_cast<Server*>(request->data);
+  uint64_t durable = 0;
+  server->sync_result_ = server->engine_->Sync(&durable);
+  server->sync_result_sequence_ = durable;
+}
+
+void Server::OnSyncDone(uv_work_t* request, int status) {
+  Server* server = static_cast<Server*>(request->data);
+  server->sync_in_flight_ = false;
+  if (status != 0 || !server->sync_result_.ok()) {
+    ++server->stats_.sync_failures;
+    Log(LogLevel::kWarning, "fsync failed: %s", server->sync_result_.ToString().c_str());
+  } else {
+    server->stats_.last_sync_ms = server->now_ms();
+    if (server->sync_result_sequence_ > server->durable_sequence_) {
+      server->durable_sequence_ = server->sync_result_sequence_;
+    }
+  }
+  if (server->stopping_) return;
+  server->FlushDurable();
+  if (server->config_.fsync == FsyncPolicy::kAlways &&
+      server->engine_->committed_sequence() > server->durable_sequence_) {
+    server->StartSync();
+  }
+}
+
+void Server::FlushDurable() {
+  std::vector<Client*> still_waiting;
+  for (Client* client : waiting_durable_) {
+    client->FlushReady(durable_sequence_);
+    if (client->has_held_replies()) still_waiting.push_back(client);
+  }
+  waiting_durable_.swap(still_waiting);
+}
+
+void Server::OnCron(uv_timer_t* handle) {
+  Server* server = static_cast<Server*>(handle->data);
+  int64_t now = server->now_ms();
+  // Ops-per-second samples, as Redis's trackInstantaneousMetric.
+  if (server->last_sample_ms_ != 0 && now > server->last_sample_ms_) {
+    uint64_t commands = server->stats_.commands_processed - server->last_sample_commands_;
+    server->ops_samples_[server->ops_sample_index_] =
+        commands * 1000 / static_cast<uint64_t>(now - server->last_sample_ms_);
+    server->ops_sample_index_ = (server->ops_sample_index_ + 1) % kOpsSamples;
+  }
+  server->last_sample_ms_ = now;
+  server->last_sample_commands_ = server->stats_.commands_processed;
+
+  if (server->config_.fsync == FsyncPolicy::kEverySecond &&
+      now - server->stats_.last_sync_ms >= 1000 &&
+      server->engine_->committed_sequence() > server->sync_result_sequence_) {
+    server->StartSync();
+  }
+}
+
+uint64_t Server::instantaneous_ops_per_sec() const {
+  uint64_t sum = 0;
+  for (uint64_t sample : ops_samples_) sum += sample;
+  return sum / kOpsSamples;
+}
+
+void Server::OnSignal(uv_signal_t* handle, int signal) {
+  Server* server = static_cast<Server*>(handle->data);
+  Log(LogLevel::kWarning, "Received %s, scheduling shutdown...",
+      signal == SIGINT ? "SIGINT" : "SIGTERM");
+  server->Stop();
+}
+
+}  // namespace ringkv::server

@@ -1,0 +1,137 @@
+// server/server.h: the node process: event loop, listener, clients, group
+// commit and fsync policy.
+//
+// One libuv loop thread runs everything. Each iteration: read callbacks run
+// commands (writes join one LMDB transaction); then the before-poll hook
+// commits that transaction once, and sends the iteration's replies. Syncing
+// to disk never blocks the loop: it runs on the libuv thread pool, every
+// second (everysec) or right after each commit (always, in which case the
+// replies wait for it).
+//
+// Thread safety: loop thread only, except the sync work item, which touches
+// only storage::Engine::Sync().
+#ifndef RINGKV_SERVER_SERVER_H_
+#define RINGKV_SERVER_SERVER_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/config.h"
+#include "server/keyspace.h"
+#include "storage/engine.h"
+
+namespace ringkv::server {
+
+class Client;
+
+struct ServerStats {
+  uint64_t connections_received = 0;
+  uint64_t connections_rejected = 0;
+  uint64_t commands_processed = 0;
+  uint64_t net_input_bytes = 0;
+  uint64_t net_output_bytes = 0;
+  uint64_t keyspace_hits = 0;
+  uint64_t keyspace_misses = 0;
+  uint64_t error_replies = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t output_limit_disconnections = 0;
+  uint64_t query_limit_disconnections = 0;
+  uint64_t commit_failures = 0;
+  uint64_t sync_failures = 0;
+  int64_t last_sync_ms = 0;
+};
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens storage and starts listening. On failure returns false and sets
+  // *error.
+  bool Start(std::string* error);
+  // Runs the loop until Stop(); returns the process exit code.
+  int Run();
+  // Stops accepting, commits and syncs, closes everything, ends Run().
+  void Stop();
+
+  const Config& config() const { return config_; }
+  storage::Engine& engine() { return *engine_; }
+  Keyspace& keyspace() { return *keyspace_; }
+  ServerStats& stats() { return stats_; }
+  uv_loop_t* loop() { return &loop_; }
+
+  // Wall clock (unix ms) read at the start of the current loop iteration.
+  int64_t now_ms();
+  int64_t start_ms() const { return start_ms_; }
+  const std::string& run_id() const { return run_id_; }
+
+  const std::unordered_map<uint64_t, std::unique_ptr<Client>>& clients() const {
+    return clients_;
+  }
+  // A client with replies to send at the end of the iteration.
+  void ScheduleFlush(Client* client);
+  // Called from a client's close callback: destroys it.
+  void DestroyClient(Client* client);
+
+  uint64_t durable_sequence() const { return durable_sequence_; }
+  // Replies per second over the last samples (INFO instantaneous_ops_per_sec).
+  uint64_t instantaneous_ops_per_sec() const;
+
+ private:
+  static void OnConnection(uv_stream_t* listener, int status);
+  static void OnBeforePoll(uv_prepare_t* handle);
+  static void OnCron(uv_timer_t* handle);
+  static void OnSignal(uv_signal_t* handle, int signal);
+  static void OnSyncWork(uv_work_t* request);
+  static void OnSyncDone(uv_work_t* request, int status);
+
+  void CommitAndFlush();
+  void StartSync();
+  void FlushDurable();
+
+  Config config_;
+  uv_loop_t loop_;
+  uv_tcp_t listener_;
+  uv_prepare_t before_poll_;
+  uv_timer_t cron_;
+  uv_signal_t sigterm_;
+  uv_signal_t sigint_;
+  std::unique_ptr<storage::Engine> engine_;
+  std::unique_ptr<Keyspace> keyspace_;
+  std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
+  std::vector<Client*> flush_list_;
+  std::vector<Client*> waiting_durable_;
+  ServerStats stats_;
+  uint64_t next_client_id_ = 1;
+  int64_t start_ms_ = 0;
+  int64_t cached_now_ms_ = 0;
+  uint64_t cached_now_loop_ms_ = UINT64_MAX;
+  std::string run_id_;
+  bool stopping_ = false;
+
+  // Durability: commits (loop thread) and syncs (thread pool).
+  uint64_t durable_sequence_ = 0;
+  bool sync_in_flight_ = false;
+  uv_work_t sync_request_;
+  uint64_t sync_result_sequence_ = 0;
+  storage::Status sync_result_;
+
+  // instantaneous_ops_per_sec samples (Redis samples every 100 ms).
+  static constexpr int kOpsSamples = 16;
+  uint64_t ops_samples_[kOpsSamples] = {};
+  int ops_sample_index_ = 0;
+  uint64_t last_sample_commands_ = 0;
+  int64_t last_sample_ms_ = 0;
+};
+
+}  // namespace ringkv::server
+
+#endif  // RINGKV_SERVER_SERVER_H_
