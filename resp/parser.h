@@ -78,9 +78,29 @@ class RequestParser {
   bool last_was_inline() const { return last_inline_; }
 
  private:
-  enum class State { kStart, kMultibulkLength, kBulkLength, kBulkData, kInline };
+  enum class State {
+    kStart,            // Between requests.
+    kMultibulkLength,  // Reading "*<count>\r\n".
+    kBulkLength,       // Reading "$<length>\r\n".
+    kBulkData,         // Reading an argument's bytes.
+    kBulkTrailer,      // Skipping the two bytes after an argument.
+    kInline,           // Reading an inline line up to '\n'.
+    kFailed,           // After a protocol error; terminal.
+  };
+  enum class Step { kContinue, kComplete, kError };
+  enum class LineStatus { kComplete, kPartial, kTooLong };
 
-  ParseStatus Fail(std::string reason);
+  Step Dispatch(std::string_view input, size_t* pos);
+  Step ParseMultibulkLength(std::string_view input, size_t* pos);
+  Step ParseBulkLength(std::string_view input, size_t* pos);
+  Step ParseBulkData(std::string_view input, size_t* pos);
+  Step SkipBulkTrailer(std::string_view input, size_t* pos);
+  Step FinishArg();
+  Step ParseInline(std::string_view input, size_t* pos);
+  LineStatus ReadLine(std::string_view input, size_t* pos, char terminator,
+                      std::string_view* line);
+  void StartRequest();
+  Step Fail(std::string reason);
   std::string& NextArg();
 
   ParserLimits limits_;
@@ -90,8 +110,10 @@ class RequestParser {
   std::string line_;                // Partial header or inline line.
   std::vector<std::string> args_;   // Capacity reused across requests.
   size_t argc_ = 0;                 // Arguments filled in args_.
+  size_t args_bytes_ = 0;           // Bytes in args_[0, argc_).
   int64_t multibulk_remaining_ = 0;
   int64_t bulk_length_ = 0;         // Declared length of the current bulk.
+  size_t trailer_remaining_ = 0;    // Bytes of "\r\n" still to skip.
   std::string error_;
 };
 
