@@ -33,8 +33,11 @@ struct ParserLimits {
   int64_t bulk_bytes_max = 512LL * 1024 * 1024;
   // Largest array length a request may declare (Redis: INT_MAX).
   int64_t multibulk_length_max = 2147483647;
-  // PROTO_INLINE_MAX_SIZE: longest inline request line, and longest
-  // `*<count>` / `$<len>` header line.
+  // PROTO_INLINE_MAX_SIZE: longest inline request line (the bytes before
+  // its '\n', a '\r' included) and longest `*<count>` / `$<len>` header
+  // line (the bytes before its '\r', the '*' or '$' included). Redis checks
+  // this only when a read leaves no newline in its buffer; we check it on
+  // every line, so the outcome never depends on how the bytes were split.
   size_t inline_bytes_max = 64 * 1024;
 };
 
