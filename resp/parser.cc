@@ -209,8 +209,7 @@ RequestParser::Step RequestParser::ParseBulkLength(std::string_view input, size_
     return Fail(std::string("expected '$', got '") + type + "'");
   }
   int64_t length = 0;
-  if (!ParseRedisInt64(line.substr(1), &length) || length < 0 ||
-      length > limits_.bulk_bytes_max) {
+  if (!ParseRedisInt64(line.substr(1), &length) || length < 0 || length > limits_.bulk_bytes_max) {
     return Fail("invalid bulk length");
   }
   if (length > kUnauthenticatedBulkBytesMax && unauthenticated_) {

@@ -24,13 +24,12 @@ using ringkv::resp::ParserLimits;
 using ringkv::resp::ParseStatus;
 using ringkv::resp::RequestParser;
 
-#define FUZZ_CHECK(condition)                                             \
-  do {                                                                    \
-    if (!(condition)) {                                                   \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                   #condition);                                           \
-      std::abort();                                                       \
-    }                                                                     \
+#define FUZZ_CHECK(condition)                                                            \
+  do {                                                                                   \
+    if (!(condition)) {                                                                  \
+      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
+      std::abort();                                                                      \
+    }                                                                                    \
   } while (0)
 
 struct Outcome {
@@ -42,8 +41,7 @@ struct Outcome {
 
 // Feeds one piece until it is used up or the parser fails, checking the
 // Feed contract on every call. `fed_bytes` counts every byte handed over.
-void FeedPiece(RequestParser* parser, std::string_view piece, size_t* fed_bytes,
-               Outcome* outcome) {
+void FeedPiece(RequestParser* parser, std::string_view piece, size_t* fed_bytes, Outcome* outcome) {
   size_t offset = 0;
   // A request consumes at least one byte, so one call per byte at most.
   for (size_t calls = 0; calls <= piece.size() + 1; calls++) {
@@ -91,7 +89,8 @@ Outcome Parse(uint8_t options, std::string_view stream, std::string_view sizes) 
   size_t fed_bytes = 0;
   size_t offset = 0;
   for (size_t i = 0; offset < stream.size() && !outcome.failed; i++) {
-    size_t length = sizes.empty() ? stream.size() : 1 + static_cast<uint8_t>(sizes[i % sizes.size()]);
+    size_t length =
+        sizes.empty() ? stream.size() : 1 + static_cast<uint8_t>(sizes[i % sizes.size()]);
     std::string_view piece = stream.substr(offset, length);
     offset += piece.size();
     FeedPiece(&parser, piece, &fed_bytes, &outcome);

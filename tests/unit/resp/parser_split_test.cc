@@ -67,9 +67,13 @@ TEST_CASE("parser: seeded random splits match one-shot") {
 }
 
 TEST_CASE("parser: seeded random splits end with the same error") {
-  const std::vector<std::string> bad_tails = {
-      "*1\r\n$x\r\n", "*y\r\n", "*1\r\n?\r\n", "SET \"a\r\n", std::string(70000, 'z'),
-      "*1\r\n$" + std::string(70000, '1'), "*" + std::string(70000, '1')};
+  const std::vector<std::string> bad_tails = {"*1\r\n$x\r\n",
+                                              "*y\r\n",
+                                              "*1\r\n?\r\n",
+                                              "SET \"a\r\n",
+                                              std::string(70000, 'z'),
+                                              "*1\r\n$" + std::string(70000, '1'),
+                                              "*" + std::string(70000, '1')};
   for (const std::string& tail : bad_tails) {
     std::string stream = MixedStream() + tail;
     Outcome expected = ParseOneShot(stream);

@@ -135,17 +135,17 @@ TEST_CASE("parser: expected '$' errors name the byte found") {
 }
 
 TEST_CASE("parser: bulk length errors") {
-  for (const char* input : {"*1\r\n$x\r\n", "*1\r\n$\r\n", "*1\r\n$-1\r\n", "*1\r\n$-0\r\n",
-                            "*1\r\n$01\r\n", "*1\r\n$+1\r\n", "*1\r\n$536870913\r\n",
-                            "*1\r\n$99999999999999999999\r\n"}) {
+  for (const char* input :
+       {"*1\r\n$x\r\n", "*1\r\n$\r\n", "*1\r\n$-1\r\n", "*1\r\n$-0\r\n", "*1\r\n$01\r\n",
+        "*1\r\n$+1\r\n", "*1\r\n$536870913\r\n", "*1\r\n$99999999999999999999\r\n"}) {
     CAPTURE(input);
     CHECK(ErrorOf(input) == "invalid bulk length");
   }
 }
 
 TEST_CASE("parser: unbalanced quotes in an inline request") {
-  for (const char* input : {"SET \"a\r\n", "SET 'a\r\n", "SET \"a\"b\r\n", "SET 'a'b\r\n",
-                            "SET \"a\\\r\n", "\"\r\n"}) {
+  for (const char* input :
+       {"SET \"a\r\n", "SET 'a\r\n", "SET \"a\"b\r\n", "SET 'a'b\r\n", "SET \"a\\\r\n", "\"\r\n"}) {
     CAPTURE(input);
     CHECK(ErrorOf(input) == "unbalanced quotes in request");
   }
@@ -155,8 +155,7 @@ TEST_CASE("parser: lines longer than the inline limit") {
   ParserLimits limits;
   std::string long_line(limits.inline_bytes_max + 1, 'a');
   CHECK(ErrorOf(long_line) == "too big inline request");
-  CHECK(ErrorOf("*" + std::string(limits.inline_bytes_max, '1')) ==
-        "too big mbulk count string");
+  CHECK(ErrorOf("*" + std::string(limits.inline_bytes_max, '1')) == "too big mbulk count string");
   CHECK(ErrorOf("*1\r\n$" + std::string(limits.inline_bytes_max, '1')) ==
         "too big bulk count string");
 }

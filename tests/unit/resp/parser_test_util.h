@@ -50,8 +50,7 @@ inline Outcome FeedPieces(RequestParser* parser, const std::vector<std::string_v
       REQUIRE(consumed > 0);
       REQUIRE(!parser->args().empty());
       auto args = parser->args();
-      outcome.requests.push_back(
-          Request{{args.begin(), args.end()}, parser->last_was_inline()});
+      outcome.requests.push_back(Request{{args.begin(), args.end()}, parser->last_was_inline()});
     }
   }
   return outcome;

@@ -96,8 +96,8 @@ TEST_CASE("reply writer: booleans") {
 }
 
 TEST_CASE("reply writer: verbatim strings") {
-  CheckBoth([](ReplyWriter& w) { w.Verbatim("txt", "Some string"); },
-            "$11\r\nSome string\r\n", "=15\r\ntxt:Some string\r\n");
+  CheckBoth([](ReplyWriter& w) { w.Verbatim("txt", "Some string"); }, "$11\r\nSome string\r\n",
+            "=15\r\ntxt:Some string\r\n");
   CheckBoth([](ReplyWriter& w) { w.Verbatim("mkd", ""); }, "$0\r\n\r\n", "=4\r\nmkd:\r\n");
 }
 
