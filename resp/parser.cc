@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <cassert>
-#include <climits>
+#include <cstdint>
 #include <utility>
 
 namespace ringkv::resp {
@@ -223,8 +223,10 @@ RequestParser::Step RequestParser::ParseBulkLength(std::string_view input, size_
 }
 
 RequestParser::Step RequestParser::ParseBulkData(std::string_view input, size_t* pos) {
+  assert(argc_ > 0 && argc_ <= args_.size());
   std::string& arg = args_[argc_ - 1];
   const size_t length = static_cast<size_t>(bulk_length_);
+  assert(arg.size() <= length);
   const size_t available = input.size() - *pos;
   if (arg.empty() && available >= length + 2) {
     // Hot path: the whole argument and its CRLF are here; copy once.
@@ -254,6 +256,7 @@ RequestParser::Step RequestParser::SkipBulkTrailer(std::string_view input, size_
 }
 
 RequestParser::Step RequestParser::FinishArg() {
+  assert(multibulk_remaining_ > 0);
   if (--multibulk_remaining_ > 0) {
     state_ = State::kBulkLength;
     return Step::kContinue;
