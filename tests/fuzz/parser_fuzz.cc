@@ -52,6 +52,11 @@ void FeedPiece(RequestParser* parser, std::string_view piece, size_t* fed_bytes,
     offset += consumed;
     *fed_bytes += consumed;
     FUZZ_CHECK(parser->buffered_bytes() <= *fed_bytes);
+    // Memory follows what arrived (geometric growth at most doubles it),
+    // never a declared length.
+    for (const std::string& arg : parser->args()) {
+      FUZZ_CHECK(arg.capacity() <= 2 * *fed_bytes + 32);
+    }
     if (status == ParseStatus::kError) {
       FUZZ_CHECK(!parser->error().empty());
       size_t again = SIZE_MAX;
