@@ -13,7 +13,12 @@
 // Errors use Redis's reasons, so the server can answer
 // `-ERR Protocol error: <reason>` and close the connection exactly as Redis
 // does. Empty requests (`*0`, `*-10`, an empty inline line) are skipped, as
-// Redis skips them.
+// Redis skips them. Quirks kept from Redis: a header line ends at its '\r'
+// and the byte after it is skipped unchecked, as are the two bytes after
+// bulk data. Where Redis's outcome depends on how reads were split (limits
+// checked only when a read ends) or on C strings (a NUL stalls Redis's
+// line search), this parser decides the same way for every split; see
+// ParserLimits and docs/resp.md.
 //
 // Thread safety: none; one parser per connection.
 #ifndef RINGKV_RESP_PARSER_H_
@@ -33,8 +38,11 @@ struct ParserLimits {
   int64_t bulk_bytes_max = 512LL * 1024 * 1024;
   // Largest array length a request may declare (Redis: INT_MAX).
   int64_t multibulk_length_max = 2147483647;
-  // PROTO_INLINE_MAX_SIZE: longest inline request line, and longest
-  // `*<count>` / `$<len>` header line.
+  // PROTO_INLINE_MAX_SIZE: longest inline request line (the bytes before
+  // its '\n', a '\r' included) and longest `*<count>` / `$<len>` header
+  // line (the bytes before its '\r', the '*' or '$' included). Redis checks
+  // this only when a read leaves no newline in its buffer; we check it on
+  // every line, so the outcome never depends on how the bytes were split.
   size_t inline_bytes_max = 64 * 1024;
 };
 
@@ -78,27 +86,50 @@ class RequestParser {
   bool last_was_inline() const { return last_inline_; }
 
  private:
-  enum class State { kStart, kMultibulkLength, kBulkLength, kBulkData, kInline };
+  enum class State {
+    kStart,            // Between requests.
+    kMultibulkLength,  // Reading "*<count>\r\n".
+    kBulkLength,       // Reading "$<length>\r\n".
+    kBulkData,         // Reading an argument's bytes.
+    kBulkTrailer,      // Skipping the two bytes after an argument.
+    kInline,           // Reading an inline line up to '\n'.
+    kFailed,           // After a protocol error; terminal.
+  };
+  enum class Step { kContinue, kComplete, kError };
+  enum class LineStatus { kComplete, kPartial, kTooLong };
 
-  ParseStatus Fail(std::string reason);
+  Step Dispatch(std::string_view input, size_t* pos);
+  Step ParseMultibulkLength(std::string_view input, size_t* pos);
+  Step ParseBulkLength(std::string_view input, size_t* pos);
+  Step ParseBulkData(std::string_view input, size_t* pos);
+  Step SkipBulkTrailer(std::string_view input, size_t* pos);
+  Step FinishArg();
+  Step ParseInline(std::string_view input, size_t* pos);
+  LineStatus ReadLine(std::string_view input, size_t* pos, char terminator, std::string_view* line);
+  void StartRequest();
+  Step Fail(std::string reason);
   std::string& NextArg();
 
   ParserLimits limits_;
   State state_ = State::kStart;
   bool unauthenticated_ = false;
   bool last_inline_ = false;
-  std::string line_;                // Partial header or inline line.
-  std::vector<std::string> args_;   // Capacity reused across requests.
-  size_t argc_ = 0;                 // Arguments filled in args_.
+  std::string line_;               // Partial header or inline line.
+  std::vector<std::string> args_;  // Capacity reused across requests.
+  size_t argc_ = 0;                // Arguments filled in args_.
+  size_t args_bytes_ = 0;          // Bytes in args_[0, argc_).
   int64_t multibulk_remaining_ = 0;
-  int64_t bulk_length_ = 0;         // Declared length of the current bulk.
+  int64_t bulk_length_ = 0;       // Declared length of the current bulk.
+  size_t trailer_remaining_ = 0;  // Bytes of "\r\n" still to skip.
   std::string error_;
 };
 
 // Splits an inline request line into arguments with Redis's rules
-// (sdssplitargs). Returns false on unbalanced quotes.
-bool SplitInlineArgs(std::string_view line, std::vector<std::string>* args,
-                     size_t* argc);
+// (sdssplitargs). Returns false on unbalanced quotes. The arguments go into
+// (*args)[0, *argc): existing strings are overwritten, keeping their
+// capacity, and the vector grows only when it has too few. A NUL byte is an
+// ordinary character (Redis, working on C strings, never gets one here).
+bool SplitInlineArgs(std::string_view line, std::vector<std::string>* args, size_t* argc);
 
 }  // namespace ringkv::resp
 
