@@ -15,7 +15,8 @@ constexpr uint32_t kNoOwner = std::numeric_limits<uint32_t>::max();
 
 // The claim works on a ring of owners where some entries may still be
 // unassigned (kNoOwner). "Crowding" counts pairs of partitions closer than the
-// spacing target that share an owner: a perfect ring has none.
+// spacing target that share an owner, each weighted by the windows it spoils:
+// a perfect ring has none.
 class Layout {
  public:
   Layout(std::vector<uint32_t> owners, uint32_t target_spacing)
@@ -29,14 +30,17 @@ class Layout {
   void set_owner(uint32_t partition, uint32_t member) { owners_[partition] = member; }
   std::vector<uint32_t> TakeOwners() { return std::move(owners_); }
 
-  // Partitions within the reach on either side of `partition` owned by
-  // `member`: how crowded `member` would be there.
+  // How crowded `member` would be at `partition`: for each partition of
+  // `member` within the reach on either side, the number of windows of the
+  // target spacing that hold both, so a neighbour right next door costs more
+  // than one at the edge of the window.
   uint32_t Crowding(uint32_t partition, uint32_t member) const {
     if (member == kNoOwner) return 0;
     uint32_t count = 0;
     for (uint32_t step = 1; step <= reach_; ++step) {
-      count += owners_[(partition + step) % size_] == member;
-      count += owners_[(partition + size_ - step) % size_] == member;
+      uint32_t windows = reach_ + 1 - step;
+      count += windows * (owners_[(partition + step) % size_] == member);
+      count += windows * (owners_[(partition + size_ - step) % size_] == member);
     }
     return count;
   }
@@ -65,7 +69,7 @@ class Layout {
   // movement changes. Each swap lowers a non-negative integer, which bounds
   // the loop.
   void Repair(const std::vector<uint32_t>& movable) {
-    const uint32_t swaps_max = size_ * (2 * reach_ + 1) + 1;
+    const uint32_t swaps_max = size_ * (reach_ + 1) * (reach_ + 1) + 1;
     uint32_t swaps = 0;
     bool improved = true;
     while (improved && swaps < swaps_max) {
