@@ -19,6 +19,11 @@
 // can without moving more than the minimum. docs/ring.md has the algorithm
 // and the measured results.
 //
+// Cost: a claim or reclaim takes O(Q^2) time at worst (about 0.2 s at
+// Q = 4096 with 3 members on one core, milliseconds at Q <= 1024), so it is
+// meant for Q up to a few thousand; lookups are O(1) and a preference list
+// O(Q) at worst.
+//
 // Pure code: no I/O, no clock, no randomness. A Ring is an immutable value;
 // its const methods are safe to call from any thread.
 #ifndef RINGKV_CLUSTER_RING_H_
