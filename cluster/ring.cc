@@ -149,8 +149,9 @@ std::vector<uint32_t> TargetCounts(uint32_t partition_count,
 // come out distinct wherever target_i <= Q / N, up to rounding that Repair
 // then fixes.
 void DealByIdealPosition(const std::vector<uint32_t>& targets, Layout* layout) {
+  // Positions in units of Q, which every position shares.
   struct Slot {
-    uint64_t numerator;    // (j * members + i) * Q
+    uint64_t numerator;    // j * members + i
     uint64_t denominator;  // target_i * members
     uint32_t member;
   };
@@ -159,12 +160,11 @@ void DealByIdealPosition(const std::vector<uint32_t>& targets, Layout* layout) {
   slots.reserve(layout->size());
   for (uint32_t member = 0; member < targets.size(); ++member) {
     for (uint32_t j = 0; j < targets[member]; ++j) {
-      slots.push_back(
-          {(j * member_count + member) * layout->size(), targets[member] * member_count, member});
+      slots.push_back({j * member_count + member, targets[member] * member_count, member});
     }
   }
-  // Exact comparison of the rational positions: numerators stay below
-  // Q * Q * members and denominators below Q * members, far from overflow.
+  // Exact comparison of the rational positions: both factors stay below
+  // Q * members <= Q^2, so the products fit while Q <= kPartitionCountMax.
   std::sort(slots.begin(), slots.end(), [](const Slot& a, const Slot& b) {
     uint64_t left = a.numerator * b.denominator, right = b.numerator * a.denominator;
     return left != right ? left < right : a.member < b.member;
@@ -272,6 +272,7 @@ Ring::Ring(std::vector<RingMember> members, std::vector<uint32_t> owners)
 Ring Ring::Claim(uint32_t partition_count, std::vector<RingMember> members,
                  uint32_t target_spacing) {
   assert(!members.empty() && partition_count >= members.size() && target_spacing >= 1);
+  assert(partition_count <= kPartitionCountMax);
   members = SortedByName(std::move(members));
   std::vector<uint32_t> targets = TargetCounts(partition_count, members);
   Layout layout(std::vector<uint32_t>(partition_count, kNoOwner), target_spacing);

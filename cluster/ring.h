@@ -45,6 +45,9 @@ class Ring {
   // N of the usual N = 3 replication: the window that a claim tries to keep
   // free of repeated owners.
   static constexpr uint32_t kDefaultTargetSpacing = 3;
+  // Largest partition count a claim accepts; the claim's cost (below) makes
+  // anything near it impractical anyway.
+  static constexpr uint32_t kPartitionCountMax = 65536;
 
   // An empty ring (no partitions, no members), to be replaced by a claim.
   Ring() = default;
@@ -53,8 +56,8 @@ class Ring {
   // set). Member i owns floor or ceil of partition_count * weight_i /
   // total_weight partitions (largest remainder, ties to the smaller name), so
   // a member may own none when its weight is tiny. REQUIRES: members not
-  // empty, names unique, weights > 0, partition_count >= members.size(),
-  // target_spacing >= 1.
+  // empty, names unique, weights > 0, members.size() <= partition_count <=
+  // kPartitionCountMax, target_spacing >= 1.
   static Ring Claim(uint32_t partition_count, std::vector<RingMember> members,
                     uint32_t target_spacing = kDefaultTargetSpacing);
 
