@@ -44,6 +44,10 @@ struct EngineOptions {
   uint64_t map_size_bytes = 1ULL << 30;
   uint32_t partition_count = 64;    // Q: fixed when the data dir is created.
   std::string node_name;            // Kept in meta at creation; must match later.
+  // Refuse a write that would not fit before LMDB sees it (see above). Only
+  // tests turn this off, to exercise the recovery from LMDB's own
+  // MDB_MAP_FULL.
+  bool check_map_space = true;
 };
 
 // Who this node is. Created with the data directory and kept in it.
@@ -123,7 +127,21 @@ class Engine {
 
  private:
   explicit Engine(const EngineOptions& options);
-  struct Impl;
+  struct Impl;          // LMDB handles and per-transaction state.
+  struct WriteRecord;   // One record headed for the write transaction.
+
+  Status OpenDatabasesAndIdentity();
+  Status CheckPartition(uint32_t partition) const;
+  // Opens the iteration's write transaction if none is open.
+  Status BeginWrite();
+  // Writes `record` after checking that it fits in the map.
+  Status WriteToTxn(const WriteRecord& record);
+  // After LMDB failed a write, the transaction is dead: replays its earlier
+  // writes into a new one and returns the failure of this write only.
+  Status RecoverFromFailedWrite(std::string_view what, int lmdb_error);
+  // Commits early when the replay log of the transaction grows too big.
+  Status CommitIfLogFull();
+  Status CommitTxn();
 
   EngineOptions options_;
   NodeIdentity identity_;
