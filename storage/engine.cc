@@ -4,12 +4,16 @@
 // data_key.cc; the map-full estimate in map_space.cc.
 #include "storage/engine.h"
 
+#include <fcntl.h>
 #include <lmdb.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -81,6 +85,7 @@ Engine::~Engine() {
   if (impl_->write_txn != nullptr) mdb_txn_abort(impl_->write_txn);
   if (impl_->read_txn != nullptr) mdb_txn_abort(impl_->read_txn);
   if (impl_->env != nullptr) mdb_env_close(impl_->env);
+  if (impl_->lock_fd >= 0) close(impl_->lock_fd);  // Releases the lock.
 }
 
 Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engine) {
@@ -96,6 +101,17 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engin
   }
   std::unique_ptr<Engine> opened(new Engine(options));
   Impl& impl = *opened->impl_;
+  // One Engine per data directory: two writers would share an actor id,
+  // and LMDB must not be opened twice in one process.
+  const std::string lock_path = options.data_dir + "/ringkv.lock";
+  impl.lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (impl.lock_fd < 0) return Status::IoError("cannot open " + lock_path + ": " + strerror(errno));
+  if (flock(impl.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status::Busy("data_dir " + options.data_dir + " is in use by another ringkv engine");
+    }
+    return Status::IoError("cannot lock " + lock_path + ": " + strerror(errno));
+  }
   int rc = mdb_env_create(&impl.env);
   if (rc != 0) return LmdbError("mdb_env_create", rc);
   if ((rc = mdb_env_set_maxdbs(impl.env, kMaxDatabases)) != 0 ||

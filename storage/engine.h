@@ -75,7 +75,8 @@ class Engine {
  public:
   // Opens (or creates) the environment in options.data_dir. Fails if the
   // directory holds another node's data (name differs) or another partition
-  // count.
+  // count (kInvalidArgument), or if another Engine, in this process or
+  // another, has it open (kBusy: an exclusive lock on data_dir/ringkv.lock).
   static Status Open(const EngineOptions& options, std::unique_ptr<Engine>* engine);
   ~Engine();
 
@@ -98,7 +99,12 @@ class Engine {
   Status Delete(uint32_t partition, std::string_view key, int live_delta);
 
   // Commits the write transaction, if one is open, without syncing.
-  // Each commit advances committed_sequence().
+  // Each commit advances committed_sequence(). On error none of the
+  // iteration's writes may be reported as done: the transaction was lost
+  // (kMapFull if LMDB ran out of room while committing, or earlier writes
+  // lost to a failure the engine could not recover from). The engine may
+  // also commit on its own in the middle of an iteration when a transaction
+  // grows very large; that commit advances the sequence too.
   Status Commit();
   bool has_pending_writes() const;
   uint64_t committed_sequence() const { return committed_sequence_; }
@@ -113,7 +119,10 @@ class Engine {
 
   // Calls fn(key, value) for the keys of `partition` in order, starting after
   // `start_after` (empty: from the start), at most `limit` records. fn
-  // returns false to stop. Views are valid only during the call.
+  // returns false to stop. Views are valid only during the call. "In order"
+  // is the order of data keys: keys of up to 508 bytes in byte order, then
+  // longer keys in hash order (docs/storage_format.md). REQUIRES: fn does not
+  // write, commit or end the iteration.
   Status ScanPartition(uint32_t partition, std::string_view start_after, size_t limit,
                        const std::function<bool(std::string_view key, std::string_view value)>& fn);
 

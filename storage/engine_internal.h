@@ -24,6 +24,9 @@ inline constexpr unsigned kMaxDatabases = 8;
 // LMDB killing the transaction on MDB_MAP_FULL. Past this size the
 // transaction is committed early instead of growing the copy further.
 inline constexpr size_t kReplayLogBytesMax = 64u << 20;
+// LMDB fails a transaction past 131071 dirty pages (MDB_TXN_FULL); commit
+// early well before that.
+inline constexpr uint64_t kDirtyPagesMax = 65536;
 // Meta names starting with this belong to the engine (identity, counters);
 // PutMeta refuses them.
 inline constexpr std::string_view kReservedMetaPrefix = "storage.";
@@ -56,6 +59,7 @@ struct Engine::Impl {
   // Pages in LMDB's freelist that a new write transaction may reuse.
   uint64_t CountReusableFreePages();
 
+  int lock_fd = -1;  // Holds the exclusive lock on data_dir/ringkv.lock.
   MDB_env* env = nullptr;
   MDB_dbi data_dbi = 0;
   MDB_dbi hints_dbi = 0;

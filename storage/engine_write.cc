@@ -145,7 +145,10 @@ Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {
 }
 
 Status Engine::CommitIfLogFull() {
-  if (impl_->log_bytes.size() <= kReplayLogBytesMax) return Status::Ok();
+  if (impl_->log_bytes.size() <= kReplayLogBytesMax &&
+      impl_->space.dirty_pages() <= kDirtyPagesMax) {
+    return Status::Ok();
+  }
   Status status = CommitTxn();
   // The writes already answered ok were in that transaction.
   if (!status.ok()) impl_->lost_writes = status;

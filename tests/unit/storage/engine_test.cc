@@ -193,6 +193,17 @@ TEST_CASE("engine: another node's name or partition count is rejected") {
   CHECK(Engine::Open(Options(dir), &engine).ok());
 }
 
+TEST_CASE("engine: a data directory is open in one engine at a time") {
+  TempDir dir;
+  auto engine = OpenOrDie(Options(dir));
+  std::unique_ptr<Engine> second;
+  Status status = Engine::Open(Options(dir), &second);
+  CHECK(status.code() == Status::Code::kBusy);
+  CHECK(status.message().find("in use") != std::string::npos);
+  engine.reset();
+  CHECK(Engine::Open(Options(dir), &second).ok());
+}
+
 TEST_CASE("engine: binary keys and values") {
   TempDir dir;
   auto engine = OpenOrDie(Options(dir));
