@@ -74,7 +74,8 @@ inline void PutFixed64(std::string* out, uint64_t value) {
 
 inline uint64_t DecodeFixed64(const char* bytes) {
   uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    value |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
   return value;
 }
 
@@ -93,7 +94,8 @@ inline void PutFixed32(std::string* out, uint32_t value) {
 
 inline uint32_t DecodeFixed32(const char* bytes) {
   uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    value |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
   return value;
 }
 

@@ -26,8 +26,8 @@ namespace ringkv::storage {
 uint64_t KeyHash(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
 uint32_t PartitionOf(std::string_view key, uint32_t partition_count) {
-  return static_cast<uint32_t>(
-      (static_cast<unsigned __int128>(KeyHash(key)) * partition_count) >> 64);
+  return static_cast<uint32_t>((static_cast<unsigned __int128>(KeyHash(key)) * partition_count) >>
+                               64);
 }
 
 namespace {
@@ -215,7 +215,6 @@ Status Engine::Get(uint32_t partition, std::string_view key, std::string_view* v
   if (kind == DataKeyKind::kHashed) return CheckHashedRecord(key, value);
   return Status::Ok();
 }
-
 
 Status Engine::Put(uint32_t partition, std::string_view key, std::string_view value,
                    int live_delta) {

@@ -38,7 +38,7 @@ struct Engine::WriteRecord {
   MDB_dbi dbi = 0;
   std::string_view lmdb_key;
   std::string_view value;
-  size_t record_bytes = 0;  // value plus the long-key prefix, if any.
+  size_t record_bytes = 0;    // value plus the long-key prefix, if any.
   std::string_view long_key;  // Not empty: the record starts with this key.
 };
 

@@ -60,11 +60,11 @@ Status GetRaw(MDB_txn* txn, MDB_dbi dbi, std::string_view suffix, std::string* b
 }
 
 // Reads a fixed-width little-endian integer entry of `width` bytes.
-Status GetFixed(MDB_txn* txn, MDB_dbi dbi, std::string_view suffix, size_t width,
-                uint64_t* value) {
+Status GetFixed(MDB_txn* txn, MDB_dbi dbi, std::string_view suffix, size_t width, uint64_t* value) {
   std::string bytes;
   if (Status status = GetRaw(txn, dbi, suffix, &bytes); !status.ok()) {
-    if (status.IsNotFound()) return Status::Corruption("meta entry " + MetaName(suffix) + " missing");
+    if (status.IsNotFound())
+      return Status::Corruption("meta entry " + MetaName(suffix) + " missing");
     return status;
   }
   if (bytes.size() != width) {
@@ -120,12 +120,12 @@ Status Engine::OpenDatabasesAndIdentity() {
     coding::PutFixed32(&partitions, options_.partition_count);
     coding::PutFixed32(&version, kStorageFormatVersion);
     coding::PutFixed64(&live, 0);
-    for (Status s : {PutRaw(raw_txn, meta, "name", identity_.name),
-                     PutRaw(raw_txn, meta, "actor", actor),
-                     PutRaw(raw_txn, meta, "created_ms", created),
-                     PutRaw(raw_txn, meta, "partition_count", partitions),
-                     PutRaw(raw_txn, meta, "format_version", version),
-                     PutRaw(raw_txn, meta, "live_keys", live)}) {
+    for (Status s :
+         {PutRaw(raw_txn, meta, "name", identity_.name), PutRaw(raw_txn, meta, "actor", actor),
+          PutRaw(raw_txn, meta, "created_ms", created),
+          PutRaw(raw_txn, meta, "partition_count", partitions),
+          PutRaw(raw_txn, meta, "format_version", version),
+          PutRaw(raw_txn, meta, "live_keys", live)}) {
       if (!s.ok()) return s;
     }
   } else if (!status.ok()) {
@@ -139,9 +139,8 @@ Status Engine::OpenDatabasesAndIdentity() {
                                      std::to_string(kStorageFormatVersion));
     }
     if (name != options_.node_name) {
-      return Status::InvalidArgument("data_dir " + options_.data_dir + " belongs to node '" +
-                                     name + "', but this node is named '" + options_.node_name +
-                                     "'");
+      return Status::InvalidArgument("data_dir " + options_.data_dir + " belongs to node '" + name +
+                                     "', but this node is named '" + options_.node_name + "'");
     }
     if (Status s = GetFixed(raw_txn, meta, "partition_count", 4, &partitions); !s.ok()) return s;
     if (partitions != options_.partition_count) {

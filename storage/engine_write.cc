@@ -21,15 +21,14 @@ MDB_val ToVal(std::string_view bytes) {
 
 Status MapFullError(uint64_t map_size_bytes) {
   return Status::MapFull("map full: no room for this write in the LMDB map (map_size_bytes = " +
-                         std::to_string(map_size_bytes) +
-                         "); delete data or raise map_size_bytes");
+                         std::to_string(map_size_bytes) + "); delete data or raise map_size_bytes");
 }
 
 }  // namespace
 
 void Engine::Impl::LearnFromMapFull(uint64_t pages_in_map) {
-  learned_reserve_pages = std::min(std::max<uint64_t>(64, 2 * learned_reserve_pages),
-                                   pages_in_map / 4);
+  learned_reserve_pages =
+      std::min(std::max<uint64_t>(64, 2 * learned_reserve_pages), pages_in_map / 4);
 }
 
 void Engine::Impl::LogWrite(MDB_dbi dbi, std::string_view key, std::string_view value,

@@ -1,7 +1,5 @@
 // storage/sibling_set_codec.cc: the binary encoding of sibling sets
 // (docs/storage_format.md) and its validating, zero-copy reader.
-#include "storage/sibling_set.h"
-
 #include <xxhash.h>
 
 #include <cassert>
@@ -9,6 +7,7 @@
 #include <cstdio>
 
 #include "storage/coding.h"
+#include "storage/sibling_set.h"
 
 namespace ringkv::storage {
 
@@ -38,7 +37,8 @@ Status Corrupt(const char* what, size_t index) {
 
 Status ParseClock(std::string_view* input, VersionVector* clock) {
   uint64_t count = 0;
-  if (!coding::GetVarint64(input, &count)) return Status::Corruption("sibling set: bad clock entry count");
+  if (!coding::GetVarint64(input, &count))
+    return Status::Corruption("sibling set: bad clock entry count");
   if (count > input->size() / kClockEntryBytesMin) {
     return Status::Corruption("sibling set: clock entry count exceeds the record");
   }
@@ -110,7 +110,8 @@ Status ParseSiblingSet(std::string_view bytes, VersionVector* clock,
   input.remove_prefix(1);
   if (Status status = ParseClock(&input, clock); !status.ok()) return status;
   uint64_t count = 0;
-  if (!coding::GetVarint64(&input, &count)) return Status::Corruption("sibling set: bad sibling count");
+  if (!coding::GetVarint64(&input, &count))
+    return Status::Corruption("sibling set: bad sibling count");
   if (count > input.size() / kSiblingBytesMin) {
     return Status::Corruption("sibling set: sibling count exceeds the record");
   }
@@ -148,7 +149,8 @@ void EncodeSiblingSet(const SiblingSet& set, std::string* out) {
     if (sibling.tombstone) flags |= kFlagTombstone;
     if (sibling.expire_at_ms != 0) flags |= kFlagHasExpiry;
     out->push_back(static_cast<char>(flags));
-    if (sibling.expire_at_ms != 0) coding::PutVarint64(out, coding::ZigZagEncode(sibling.expire_at_ms));
+    if (sibling.expire_at_ms != 0)
+      coding::PutVarint64(out, coding::ZigZagEncode(sibling.expire_at_ms));
     coding::PutVarint64(out, sibling.value.size());
     out->append(sibling.value);
   }

@@ -10,8 +10,9 @@ namespace {
 // The first entry whose actor is not less than `actor`.
 template <typename Entries>
 auto LowerBound(Entries& entries, ActorId actor) {
-  return std::lower_bound(entries.begin(), entries.end(), actor,
-                          [](const VersionVector::Entry& entry, ActorId a) { return entry.first < a; });
+  return std::lower_bound(
+      entries.begin(), entries.end(), actor,
+      [](const VersionVector::Entry& entry, ActorId a) { return entry.first < a; });
 }
 
 }  // namespace

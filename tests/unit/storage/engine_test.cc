@@ -280,9 +280,10 @@ TEST_CASE("engine: scan a partition in order, with resume and limit") {
   CHECK(page[2].first == "k016");
   CHECK(ScanAll(engine.get(), 0, "k011", 1)[0].first == "k012");  // Absent start key.
   int seen = 0;
-  REQUIRE(engine->ScanPartition(0, {}, 100, [&](std::string_view, std::string_view) {
-    return ++seen < 4;
-  }).ok());
+  REQUIRE(engine
+              ->ScanPartition(0, {}, 100,
+                              [&](std::string_view, std::string_view) { return ++seen < 4; })
+              .ok());
   CHECK(seen == 4);
   engine->EndIteration();
 }
@@ -441,8 +442,8 @@ void CheckLmdbMapFullRecovery(size_t value_bytes) {
   // whole transaction fails, and says so.
   Status committed = engine->Commit();
   engine->EndIteration();
-  MESSAGE("after LMDB's map-full, the commit of " << written.size() << " writes: "
-                                                  << committed.ToString());
+  MESSAGE("after LMDB's map-full, the commit of " << written.size()
+                                                  << " writes: " << committed.ToString());
   if (committed.ok()) {
     CHECK(engine->committed_sequence() == 2);
     for (const std::string& key : written) REQUIRE(GetString(engine.get(), 7, key) == value);

@@ -70,13 +70,13 @@ TEST_CASE("sibling set codec: the documented byte layout") {
   ApplyWrite(&set, VersionVector{}, 0x0102030405060708ULL, version);
   const std::string actor("\x08\x07\x06\x05\x04\x03\x02\x01", 8);
   std::string body;
-  body += '\x01';                          // Format version.
-  body += '\x01' + actor + '\x01';         // One clock entry: actor, counter 1.
-  body += '\x01' + actor + '\x01';         // One sibling: dot (actor, 1),
-  body += '\x01';                          //   timestamp -1 zigzagged,
-  body += '\x02';                          //   flags: has expiry,
-  body += "\xd8\x04";                      //   expiry 300 zigzagged = 600,
-  body += "\x01v";                         //   value.
+  body += '\x01';                   // Format version.
+  body += '\x01' + actor + '\x01';  // One clock entry: actor, counter 1.
+  body += '\x01' + actor + '\x01';  // One sibling: dot (actor, 1),
+  body += '\x01';                   //   timestamp -1 zigzagged,
+  body += '\x02';                   //   flags: has expiry,
+  body += "\xd8\x04";               //   expiry 300 zigzagged = 600,
+  body += "\x01v";                  //   value.
   CHECK(Encode(set) == WithChecksum(body));
 }
 
@@ -190,16 +190,20 @@ TEST_CASE("sibling set codec: structural checks name the problem") {
       {"sibling count", "\x01\x01" + actor1 + "\x01\x05", "sibling count"},
       {"uncovered dot", "\x01\x01" + actor1 + "\x01\x01" + actor1 + "\x02\x00\x00\x00"s, "covered"},
       {"unknown flag", "\x01\x01" + actor1 + "\x01\x01" + actor1 + "\x01\x00\x04\x00"s, "flag"},
-      {"tombstone value", "\x01\x01" + actor1 + "\x01\x01" + actor1 + "\x01\x00\x01\x01x"s, "tombstone"},
-      {"zero expiry", "\x01\x01" + actor1 + "\x01\x01" + actor1 + "\x01\x00\x02\x00\x00"s, "expiry"},
-      {"value length", "\x01\x01" + actor1 + "\x01\x01" + actor1 + "\x01\x00\x00\x09x"s, "value length"},
+      {"tombstone value", "\x01\x01" + actor1 + "\x01\x01" + actor1 + "\x01\x00\x01\x01x"s,
+       "tombstone"},
+      {"zero expiry", "\x01\x01" + actor1 + "\x01\x01" + actor1 + "\x01\x00\x02\x00\x00"s,
+       "expiry"},
+      {"value length", "\x01\x01" + actor1 + "\x01\x01" + actor1 + "\x01\x00\x00\x09x"s,
+       "value length"},
       {"duplicate dot",
-       "\x01\x01" + actor1 + "\x01\x02" + actor1 + "\x01\x00\x00\x00"s + actor1 + "\x01\x00\x00\x00"s,
+       "\x01\x01" + actor1 + "\x01\x02" + actor1 + "\x01\x00\x00\x00"s + actor1 +
+           "\x01\x00\x00\x00"s,
        "sorted"},
       {"trailing", "\x01\x01" + actor1 + "\x01\x01" + actor1 + "\x01\x00\x00\x00z"s, "trailing"},
       {"overlong varint", "\x01\x01" + actor1 + "\x81\x00\x00"s, "clock entry"},
-      {"varint overflow",
-       "\x01\x01" + actor1 + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02\x00"s, "clock entry"},
+      {"varint overflow", "\x01\x01" + actor1 + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02\x00"s,
+       "clock entry"},
   };
   for (const Case& c : cases) {
     SiblingSet decoded;
@@ -260,7 +264,7 @@ TEST_CASE("coding: varints are minimal and bounded") {
     CHECK(input.empty());
   }
   for (int64_t value : std::initializer_list<int64_t>{0, 1, -1, std::numeric_limits<int64_t>::min(),
-                        std::numeric_limits<int64_t>::max()}) {
+                                                      std::numeric_limits<int64_t>::max()}) {
     CHECK(coding::ZigZagDecode(coding::ZigZagEncode(value)) == value);
   }
   uint64_t value = 0;

@@ -170,7 +170,7 @@ TEST_CASE("sibling set: no sibling explosion with stale contexts through one coo
   SiblingSet stored;
   struct Client {
     std::string name;
-    VersionVector context;  // From the client's last read.
+    VersionVector context;   // From the client's last read.
     std::string own_writes;  // Every write of this client, appended.
   };
   Client clients[2] = {{"x", {}, ""}, {"y", {}, ""}};
@@ -191,7 +191,8 @@ TEST_CASE("sibling set: no sibling explosion with stale contexts through one coo
   CHECK(final_values == std::set<std::string>{clients[0].own_writes, clients[1].own_writes});
   // Together the siblings hold all 2 * kRounds writes.
   size_t writes = 0;
-  for (const std::string& value : final_values) writes += std::count(value.begin(), value.end(), ',');
+  for (const std::string& value : final_values)
+    writes += std::count(value.begin(), value.end(), ',');
   CHECK(writes == 2 * kRounds);
 }
 
@@ -207,7 +208,7 @@ TEST_CASE("sibling set: interleaved read-modify-write keeps two siblings at most
     context_x = stored.clock;  // x reads.
     writes_y += "y" + std::to_string(round) + ",";
     ApplyWrite(&stored, context_y, kActorA, Value(writes_y));  // y writes, stale.
-    context_y = stored.clock;  // y reads.
+    context_y = stored.clock;                                  // y reads.
     writes_x += "x" + std::to_string(round) + ",";
     ApplyWrite(&stored, context_x, kActorA, Value(writes_x));  // x writes, stale.
     CHECK(stored.siblings.size() <= 2);
