@@ -69,6 +69,16 @@ Status CheckHashedRecord(std::string_view key, std::string_view* record) {
 
 }  // namespace
 
+void Engine::AdjustLiveKeys(int live_delta) {
+  // The counter is a statistic (DBSIZE): a caller's miscount must not wrap
+  // it around to 2^64.
+  if (live_delta < 0 && live_keys_ < static_cast<uint64_t>(-static_cast<int64_t>(live_delta))) {
+    live_keys_ = 0;
+  } else {
+    live_keys_ += static_cast<uint64_t>(static_cast<int64_t>(live_delta));
+  }
+}
+
 Status LmdbError(std::string_view what, int rc) {
   if (rc == MDB_MAP_FULL) {
     return Status::MapFull(std::string(what) + ": the LMDB map is full (raise map_size_bytes)");
@@ -127,7 +137,7 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engin
   // Free the reader slots of processes that died holding them (kill -9),
   // which would otherwise pin old pages forever.
   int dead_readers = 0;
-  mdb_reader_check(impl.env, &dead_readers);
+  (void)mdb_reader_check(impl.env, &dead_readers);
   impl.max_key_bytes = static_cast<size_t>(mdb_env_get_maxkeysize(impl.env));
   MDB_stat env_stat;
   mdb_env_stat(impl.env, &env_stat);
@@ -239,7 +249,7 @@ Status Engine::Put(uint32_t partition, std::string_view key, std::string_view va
   WriteRecord record{impl.data_dbi, impl.key_buffer, value, record_bytes,
                      kind == DataKeyKind::kHashed ? key : std::string_view()};
   if (Status status = WriteToTxn(record); !status.ok()) return status;
-  live_keys_ = static_cast<uint64_t>(static_cast<int64_t>(live_keys_) + live_delta);
+  AdjustLiveKeys(live_delta);
   return CommitIfLogFull();
 }
 
@@ -263,7 +273,7 @@ Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) 
   if (rc != 0) return RecoverFromFailedWrite("mdb_del", rc);
   impl.space.Account(impl.key_buffer.size(), 0);
   impl.LogWrite(impl.data_dbi, impl.key_buffer, std::string_view(), /*is_delete=*/true);
-  live_keys_ = static_cast<uint64_t>(static_cast<int64_t>(live_keys_) + live_delta);
+  AdjustLiveKeys(live_delta);
   return CommitIfLogFull();
 }
 

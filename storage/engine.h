@@ -151,6 +151,7 @@ class Engine {
   // Commits early when the replay log of the transaction grows too big.
   Status CommitIfLogFull();
   Status CommitTxn();
+  void AdjustLiveKeys(int live_delta);
 
   EngineOptions options_;
   NodeIdentity identity_;
