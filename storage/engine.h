@@ -44,6 +44,10 @@ struct EngineOptions {
   uint64_t map_size_bytes = 1ULL << 30;
   uint32_t partition_count = 64;    // Q: fixed when the data dir is created.
   std::string node_name;            // Kept in meta at creation; must match later.
+  // Refuse a write that would not fit before LMDB sees it (see above). Only
+  // tests turn this off, to exercise the recovery from LMDB's own
+  // MDB_MAP_FULL.
+  bool check_map_space = true;
 };
 
 // Who this node is. Created with the data directory and kept in it.
@@ -71,7 +75,8 @@ class Engine {
  public:
   // Opens (or creates) the environment in options.data_dir. Fails if the
   // directory holds another node's data (name differs) or another partition
-  // count.
+  // count (kInvalidArgument), or if another Engine, in this process or
+  // another, has it open (kBusy: an exclusive lock on data_dir/ringkv.lock).
   static Status Open(const EngineOptions& options, std::unique_ptr<Engine>* engine);
   ~Engine();
 
@@ -94,7 +99,12 @@ class Engine {
   Status Delete(uint32_t partition, std::string_view key, int live_delta);
 
   // Commits the write transaction, if one is open, without syncing.
-  // Each commit advances committed_sequence().
+  // Each commit advances committed_sequence(). On error none of the
+  // iteration's writes may be reported as done: the transaction was lost
+  // (kMapFull if LMDB ran out of room while committing, or earlier writes
+  // lost to a failure the engine could not recover from). The engine may
+  // also commit on its own in the middle of an iteration when a transaction
+  // grows very large; that commit advances the sequence too.
   Status Commit();
   bool has_pending_writes() const;
   uint64_t committed_sequence() const { return committed_sequence_; }
@@ -109,7 +119,10 @@ class Engine {
 
   // Calls fn(key, value) for the keys of `partition` in order, starting after
   // `start_after` (empty: from the start), at most `limit` records. fn
-  // returns false to stop. Views are valid only during the call.
+  // returns false to stop. Views are valid only during the call. "In order"
+  // is the order of data keys: keys of up to 508 bytes in byte order, then
+  // longer keys in hash order (docs/storage_format.md). REQUIRES: fn does not
+  // write, commit or end the iteration.
   Status ScanPartition(uint32_t partition, std::string_view start_after, size_t limit,
                        const std::function<bool(std::string_view key, std::string_view value)>& fn);
 
@@ -123,7 +136,22 @@ class Engine {
 
  private:
   explicit Engine(const EngineOptions& options);
-  struct Impl;
+  struct Impl;          // LMDB handles and per-transaction state.
+  struct WriteRecord;   // One record headed for the write transaction.
+
+  Status OpenDatabasesAndIdentity();
+  Status CheckPartition(uint32_t partition) const;
+  // Opens the iteration's write transaction if none is open.
+  Status BeginWrite();
+  // Writes `record` after checking that it fits in the map.
+  Status WriteToTxn(const WriteRecord& record);
+  // After LMDB failed a write, the transaction is dead: replays its earlier
+  // writes into a new one and returns the failure of this write only.
+  Status RecoverFromFailedWrite(std::string_view what, int lmdb_error);
+  // Commits early when the replay log of the transaction grows too big.
+  Status CommitIfLogFull();
+  Status CommitTxn();
+  void AdjustLiveKeys(int live_delta);
 
   EngineOptions options_;
   NodeIdentity identity_;

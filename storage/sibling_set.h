@@ -73,7 +73,8 @@ class SiblingSetView {
   const VersionVector& clock() const { return clock_; }
   size_t sibling_count() const { return siblings_.size(); }
   const SiblingRef& sibling(size_t i) const { return siblings_[i]; }
-  // The sibling GET answers with: see PickWinner.
+  // The sibling GET answers with: see PickWinner. REQUIRES: sibling_count()
+  // > 0 (a record may legally hold no siblings; see docs/storage_format.md).
   const SiblingRef& winner() const { return siblings_[winner_]; }
   // True if the winner is a value, not a tombstone.
   bool live() const { return !siblings_.empty() && !siblings_[winner_].tombstone; }

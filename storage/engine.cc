@@ -1,0 +1,355 @@
+// storage/engine.cc: the LMDB environment, transactions and records.
+//
+// Identity and meta encodings live in engine_meta.cc; the data-key layout in
+// data_key.cc; the map-full estimate in map_space.cc.
+#include "storage/engine.h"
+
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "storage/data_key.h"
+#include "storage/engine_internal.h"
+
+namespace ringkv::storage {
+
+uint64_t KeyHash(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+
+uint32_t PartitionOf(std::string_view key, uint32_t partition_count) {
+  return static_cast<uint32_t>((static_cast<unsigned __int128>(KeyHash(key)) * partition_count) >>
+                               64);
+}
+
+namespace {
+
+MDB_val ToVal(std::string_view bytes) {
+  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
+}
+
+std::string_view FromVal(const MDB_val& value) {
+  return {static_cast<const char*>(value.mv_data), value.mv_size};
+}
+
+// Frees an LMDB cursor when the scope ends.
+class CursorGuard {
+ public:
+  explicit CursorGuard(MDB_cursor* cursor) : cursor_(cursor) {}
+  ~CursorGuard() { mdb_cursor_close(cursor_); }
+  CursorGuard(const CursorGuard&) = delete;
+  CursorGuard& operator=(const CursorGuard&) = delete;
+
+ private:
+  MDB_cursor* cursor_;
+};
+
+Status CheckHashedRecord(std::string_view key, std::string_view* record) {
+  std::string_view stored_key;
+  std::string_view payload;
+  if (!SplitHashedRecord(*record, &stored_key, &payload)) {
+    return Status::Corruption("data record of a long key does not start with its key");
+  }
+  if (stored_key != key) {
+    // Two keys with one XXH3-128 hash, or a damaged record: either way the
+    // slot does not hold this key's data.
+    return Status::Corruption("long key does not match the key stored under its hash");
+  }
+  *record = payload;
+  return Status::Ok();
+}
+
+}  // namespace
+
+void Engine::AdjustLiveKeys(int live_delta) {
+  // The counter is a statistic (DBSIZE): a caller's miscount must not wrap
+  // it around to 2^64.
+  if (live_delta < 0 && live_keys_ < static_cast<uint64_t>(-static_cast<int64_t>(live_delta))) {
+    live_keys_ = 0;
+  } else {
+    live_keys_ += static_cast<uint64_t>(static_cast<int64_t>(live_delta));
+  }
+}
+
+Status LmdbError(std::string_view what, int rc) {
+  if (rc == MDB_MAP_FULL) {
+    return Status::MapFull(std::string(what) + ": the LMDB map is full (raise map_size_bytes)");
+  }
+  std::string message(what);
+  message += ": ";
+  message += mdb_strerror(rc);
+  return Status::IoError(message);
+}
+
+Engine::Engine(const EngineOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {}
+
+Engine::~Engine() {
+  if (impl_->write_txn != nullptr) mdb_txn_abort(impl_->write_txn);
+  if (impl_->read_txn != nullptr) mdb_txn_abort(impl_->read_txn);
+  if (impl_->env != nullptr) mdb_env_close(impl_->env);
+  if (impl_->lock_fd >= 0) close(impl_->lock_fd);  // Releases the lock.
+}
+
+Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engine) {
+  if (options.data_dir.empty()) return Status::InvalidArgument("data_dir is empty");
+  if (options.partition_count == 0 || options.partition_count > kPartitionCountMax) {
+    return Status::InvalidArgument("partition_count must be in 1..65536, got " +
+                                   std::to_string(options.partition_count));
+  }
+  std::error_code error;
+  std::filesystem::create_directories(options.data_dir, error);
+  if (error) {
+    return Status::IoError("cannot create data_dir " + options.data_dir + ": " + error.message());
+  }
+  std::unique_ptr<Engine> opened(new Engine(options));
+  Impl& impl = *opened->impl_;
+  // One Engine per data directory: two writers would share an actor id,
+  // and LMDB must not be opened twice in one process.
+  const std::string lock_path = options.data_dir + "/ringkv.lock";
+  impl.lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (impl.lock_fd < 0) return Status::IoError("cannot open " + lock_path + ": " + strerror(errno));
+  if (flock(impl.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status::Busy("data_dir " + options.data_dir + " is in use by another ringkv engine");
+    }
+    return Status::IoError("cannot lock " + lock_path + ": " + strerror(errno));
+  }
+  int rc = mdb_env_create(&impl.env);
+  if (rc != 0) return LmdbError("mdb_env_create", rc);
+  if ((rc = mdb_env_set_maxdbs(impl.env, kMaxDatabases)) != 0 ||
+      (rc = mdb_env_set_mapsize(impl.env, options.map_size_bytes)) != 0) {
+    return LmdbError("configuring the LMDB environment", rc);
+  }
+  // NOSYNC: commits only write; Sync() makes them durable (group commit and
+  // the fsync policy live above us). NOTLS: the read snapshot is ours, not
+  // the thread's. NORDAHEAD: records are random accesses.
+  rc = mdb_env_open(impl.env, options.data_dir.c_str(), MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD,
+                    0640);
+  if (rc != 0) return LmdbError("opening LMDB in " + options.data_dir, rc);
+  // Free the reader slots of processes that died holding them (kill -9),
+  // which would otherwise pin old pages forever.
+  int dead_readers = 0;
+  (void)mdb_reader_check(impl.env, &dead_readers);
+  impl.max_key_bytes = static_cast<size_t>(mdb_env_get_maxkeysize(impl.env));
+  MDB_stat env_stat;
+  mdb_env_stat(impl.env, &env_stat);
+  impl.page_size = env_stat.ms_psize;
+
+  if (Status status = opened->OpenDatabasesAndIdentity(); !status.ok()) return status;
+  rc = mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &impl.read_txn);
+  if (rc != 0) return LmdbError("beginning the read transaction", rc);
+  mdb_txn_reset(impl.read_txn);
+  *engine = std::move(opened);
+  return Status::Ok();
+}
+
+Status Engine::BeginWrite() {
+  Impl& impl = *impl_;
+  if (impl.write_txn != nullptr) return Status::Ok();
+  // Reads move to the write transaction; dropping the snapshot lets this
+  // transaction reuse the pages the last one freed.
+  EndIteration();
+  int rc = mdb_txn_begin(impl.env, nullptr, 0, &impl.write_txn);
+  if (rc != 0) {
+    impl.write_txn = nullptr;
+    return LmdbError("beginning a write transaction", rc);
+  }
+  MDB_envinfo info;
+  mdb_env_info(impl.env, &info);
+  MDB_stat data_stat;
+  mdb_stat(impl.write_txn, impl.data_dbi, &data_stat);
+  MapSpaceSnapshot snapshot;
+  snapshot.page_size = impl.page_size;
+  snapshot.map_pages = info.me_mapsize / impl.page_size;
+  snapshot.last_page = info.me_last_pgno;
+  snapshot.tree_pages = data_stat.ms_branch_pages + data_stat.ms_leaf_pages;
+  snapshot.depth = std::max<uint64_t>(data_stat.ms_depth, 1);
+  snapshot.extra_reserve_pages = impl.learned_reserve_pages;
+  impl.space.Begin(snapshot);
+  impl.last_txnid = info.me_last_txnid;
+  impl.map_pages = snapshot.map_pages;
+  impl.live_keys_at_begin = live_keys_;
+  impl.map_full_in_txn = false;
+  impl.refused_in_txn = false;
+  impl.ClearLog();
+  return Status::Ok();
+}
+
+MDB_txn* Engine::Impl::ReadTxn(Status* status) {
+  if (write_txn != nullptr) return write_txn;
+  if (!read_txn_active) {
+    int rc = mdb_txn_renew(read_txn);
+    if (rc != 0) {
+      *status = LmdbError("renewing the read transaction", rc);
+      return nullptr;
+    }
+    read_txn_active = true;
+  }
+  return read_txn;
+}
+
+void Engine::EndIteration() {
+  if (impl_->read_txn_active) {
+    mdb_txn_reset(impl_->read_txn);
+    impl_->read_txn_active = false;
+  }
+}
+
+Status Engine::CheckPartition(uint32_t partition) const {
+  if (partition < options_.partition_count) return Status::Ok();
+  return Status::InvalidArgument("partition " + std::to_string(partition) + " out of range (" +
+                                 std::to_string(options_.partition_count) + " partitions)");
+}
+
+Status Engine::Get(uint32_t partition, std::string_view key, std::string_view* value) {
+  if (Status status = CheckPartition(partition); !status.ok()) return status;
+  Impl& impl = *impl_;
+  const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
+  Status status;
+  MDB_txn* txn = impl.ReadTxn(&status);
+  if (txn == nullptr) return status;
+  MDB_val lmdb_key = ToVal(impl.key_buffer);
+  MDB_val lmdb_value;
+  int rc = mdb_get(txn, impl.data_dbi, &lmdb_key, &lmdb_value);
+  if (rc == MDB_NOTFOUND) return Status::NotFound();
+  if (rc != 0) return LmdbError("mdb_get", rc);
+  *value = FromVal(lmdb_value);
+  if (kind == DataKeyKind::kHashed) return CheckHashedRecord(key, value);
+  return Status::Ok();
+}
+
+Status Engine::Put(uint32_t partition, std::string_view key, std::string_view value,
+                   int live_delta) {
+  if (Status status = CheckPartition(partition); !status.ok()) return status;
+  Impl& impl = *impl_;
+  if (Status status = BeginWrite(); !status.ok()) return status;
+  const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
+  size_t record_bytes = value.size();
+  if (kind == DataKeyKind::kHashed) {
+    // Never overwrite another key that shares the hash.
+    MDB_val lmdb_key = ToVal(impl.key_buffer);
+    MDB_val existing;
+    int rc = mdb_get(impl.write_txn, impl.data_dbi, &lmdb_key, &existing);
+    if (rc == 0) {
+      std::string_view record = FromVal(existing);
+      if (Status status = CheckHashedRecord(key, &record); !status.ok()) return status;
+    } else if (rc != MDB_NOTFOUND) {
+      return LmdbError("mdb_get", rc);
+    }
+    record_bytes += HashedRecordPrefixBytes(key);
+  }
+  WriteRecord record{impl.data_dbi, impl.key_buffer, value, record_bytes,
+                     kind == DataKeyKind::kHashed ? key : std::string_view()};
+  if (Status status = WriteToTxn(record); !status.ok()) return status;
+  AdjustLiveKeys(live_delta);
+  return CommitIfLogFull();
+}
+
+Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) {
+  if (Status status = CheckPartition(partition); !status.ok()) return status;
+  Impl& impl = *impl_;
+  if (Status status = BeginWrite(); !status.ok()) return status;
+  const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
+  MDB_val lmdb_key = ToVal(impl.key_buffer);
+  if (kind == DataKeyKind::kHashed) {
+    MDB_val existing;
+    int rc = mdb_get(impl.write_txn, impl.data_dbi, &lmdb_key, &existing);
+    if (rc == MDB_NOTFOUND) return Status::NotFound();
+    if (rc != 0) return LmdbError("mdb_get", rc);
+    std::string_view record = FromVal(existing);
+    // Another key under the same hash: this key is not stored.
+    if (!CheckHashedRecord(key, &record).ok()) return Status::NotFound();
+  }
+  int rc = mdb_del(impl.write_txn, impl.data_dbi, &lmdb_key, nullptr);
+  if (rc == MDB_NOTFOUND) return Status::NotFound();
+  if (rc != 0) return RecoverFromFailedWrite("mdb_del", rc);
+  impl.space.Account(impl.key_buffer.size(), 0);
+  impl.LogWrite(impl.data_dbi, impl.key_buffer, std::string_view(), /*is_delete=*/true);
+  AdjustLiveKeys(live_delta);
+  return CommitIfLogFull();
+}
+
+bool Engine::has_pending_writes() const { return impl_->write_txn != nullptr; }
+
+Status Engine::Sync(uint64_t* durable_sequence) {
+  // Read the sequence first: every commit it counts was written to the file
+  // before, so the flush below covers it.
+  const uint64_t sequence = impl_->committed_sequence.load(std::memory_order_acquire);
+  int rc = mdb_env_sync(impl_->env, 1);
+  if (rc != 0) return LmdbError("mdb_env_sync", rc);
+  impl_->syncs.fetch_add(1, std::memory_order_relaxed);
+  *durable_sequence = sequence;
+  return Status::Ok();
+}
+
+Status Engine::ScanPartition(
+    uint32_t partition, std::string_view start_after, size_t limit,
+    const std::function<bool(std::string_view key, std::string_view value)>& fn) {
+  if (Status status = CheckPartition(partition); !status.ok()) return status;
+  Impl& impl = *impl_;
+  Status status;
+  MDB_txn* txn = impl.ReadTxn(&status);
+  if (txn == nullptr) return status;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, impl.data_dbi, &cursor);
+  if (rc != 0) return LmdbError("mdb_cursor_open", rc);
+  CursorGuard guard(cursor);
+  const std::string prefix = PartitionPrefix(partition);
+  std::string seek = prefix;
+  if (!start_after.empty()) EncodeDataKey(partition, start_after, impl.max_key_bytes, &seek);
+  MDB_val lmdb_key = ToVal(seek);
+  MDB_val lmdb_value;
+  rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_SET_RANGE);
+  if (rc == 0 && !start_after.empty() && FromVal(lmdb_key) == seek) {
+    rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
+  }
+  for (size_t count = 0; count < limit && rc == 0; ++count) {
+    std::string_view stored_key = FromVal(lmdb_key);
+    if (!stored_key.starts_with(prefix)) break;
+    uint32_t stored_partition = 0;
+    DataKeyKind kind;
+    std::string_view user_key;
+    if (!ParseDataKey(stored_key, &stored_partition, &kind, &user_key)) {
+      return Status::Corruption("malformed data key in partition " + std::to_string(partition));
+    }
+    std::string_view value = FromVal(lmdb_value);
+    if (kind == DataKeyKind::kHashed && !SplitHashedRecord(value, &user_key, &value)) {
+      return Status::Corruption("data record of a long key does not start with its key");
+    }
+    if (!fn(user_key, value)) break;
+    rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("mdb_cursor_get", rc);
+  return Status::Ok();
+}
+
+Status Engine::GetStats(EngineStats* stats) {
+  Impl& impl = *impl_;
+  MDB_envinfo info;
+  mdb_env_info(impl.env, &info);
+  stats->map_size_bytes = info.me_mapsize;
+  stats->used_bytes = (info.me_last_pgno + 1) * impl.page_size;
+  stats->commits = impl.commits;
+  stats->syncs = impl.syncs.load(std::memory_order_relaxed);
+  Status status;
+  MDB_txn* txn = impl.ReadTxn(&status);
+  if (txn == nullptr) return status;
+  MDB_stat data_stat;
+  MDB_stat hints_stat;
+  int rc = mdb_stat(txn, impl.data_dbi, &data_stat);
+  if (rc == 0) rc = mdb_stat(txn, impl.hints_dbi, &hints_stat);
+  if (rc != 0) return LmdbError("mdb_stat", rc);
+  stats->data_entries = data_stat.ms_entries;
+  stats->hint_entries = hints_stat.ms_entries;
+  return Status::Ok();
+}
+
+}  // namespace ringkv::storage

@@ -1,0 +1,100 @@
+// storage/engine_internal.h: the private state of Engine (internal to
+// storage/, shared by engine.cc, engine_write.cc and engine_meta.cc).
+//
+// Everything here is used from the loop thread only, except the two atomics,
+// which Sync() reads from another thread.
+#ifndef RINGKV_STORAGE_ENGINE_INTERNAL_H_
+#define RINGKV_STORAGE_ENGINE_INTERNAL_H_
+
+#include <lmdb.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/engine.h"
+#include "storage/map_space.h"
+
+namespace ringkv::storage {
+
+inline constexpr unsigned kMaxDatabases = 8;
+// The replay log keeps a copy of the transaction's writes so they survive
+// LMDB killing the transaction on MDB_MAP_FULL. Past this size the
+// transaction is committed early instead of growing the copy further.
+inline constexpr size_t kReplayLogBytesMax = 64u << 20;
+// LMDB fails a transaction past 131071 dirty pages (MDB_TXN_FULL); commit
+// early well before that.
+inline constexpr uint64_t kDirtyPagesMax = 65536;
+// Meta names starting with this belong to the engine (identity, counters);
+// PutMeta refuses them.
+inline constexpr std::string_view kReservedMetaPrefix = "storage.";
+
+// Turns an LMDB error code into a Status (MapFull for MDB_MAP_FULL).
+Status LmdbError(std::string_view what, int rc);
+
+struct Engine::WriteRecord {
+  MDB_dbi dbi = 0;
+  std::string_view lmdb_key;
+  std::string_view value;
+  size_t record_bytes = 0;    // value plus the long-key prefix, if any.
+  std::string_view long_key;  // Not empty: the record starts with this key.
+};
+
+struct Engine::Impl {
+  struct LoggedWrite {
+    MDB_dbi dbi;
+    bool is_delete;
+    size_t offset;  // Into log_bytes: key, then value.
+    size_t key_bytes;
+    size_t value_bytes;
+  };
+
+  // Returns the write transaction if one is open, else the read snapshot,
+  // renewed if needed. nullptr (and *status set) if LMDB fails.
+  MDB_txn* ReadTxn(Status* status);
+  void LogWrite(MDB_dbi dbi, std::string_view key, std::string_view value, bool is_delete);
+  void ClearLog();
+  // Pages in LMDB's freelist that a new write transaction may reuse.
+  uint64_t CountReusableFreePages();
+
+  int lock_fd = -1;  // Holds the exclusive lock on data_dir/ringkv.lock.
+  MDB_env* env = nullptr;
+  MDB_dbi data_dbi = 0;
+  MDB_dbi hints_dbi = 0;
+  MDB_dbi meta_dbi = 0;
+  MDB_txn* write_txn = nullptr;
+  MDB_txn* read_txn = nullptr;  // Created once; reset and renewed.
+  bool read_txn_active = false;
+  size_t page_size = 4096;
+  size_t max_key_bytes = 511;
+
+  std::atomic<uint64_t> committed_sequence{0};
+  std::atomic<uint64_t> syncs{0};
+  uint64_t commits = 0;
+  uint64_t persisted_live_keys = 0;
+
+  // State of the open write transaction.
+  MapSpaceEstimate space;
+  uint64_t last_txnid = 0;  // Of the last commit when the transaction began.
+  uint64_t map_pages = 0;
+  uint64_t live_keys_at_begin = 0;
+  bool map_full_in_txn = false;  // LMDB itself reported MDB_MAP_FULL.
+  bool refused_in_txn = false;   // The estimate refused a write.
+  // Set when writes that were answered ok were lost; Commit() reports it.
+  Status lost_writes;
+  // Grows each time LMDB reports a full map the estimate let through.
+  uint64_t learned_reserve_pages = 0;
+
+  // Makes later estimates more careful after LMDB's own MDB_MAP_FULL.
+  void LearnFromMapFull(uint64_t map_pages);
+
+  std::vector<LoggedWrite> log;
+  std::string log_bytes;
+  std::string key_buffer;  // Scratch for data keys.
+};
+
+}  // namespace ringkv::storage
+
+#endif  // RINGKV_STORAGE_ENGINE_INTERNAL_H_

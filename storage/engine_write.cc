@@ -1,0 +1,226 @@
+// storage/engine_write.cc: the write transaction: writes that check the map
+// first, recovery when LMDB still reports a full map, commit, and meta.
+#include <lmdb.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "storage/coding.h"
+#include "storage/data_key.h"
+#include "storage/engine.h"
+#include "storage/engine_internal.h"
+
+namespace ringkv::storage {
+
+namespace {
+
+MDB_val ToVal(std::string_view bytes) {
+  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
+}
+
+Status MapFullError(uint64_t map_size_bytes) {
+  return Status::MapFull("map full: no room for this write in the LMDB map (map_size_bytes = " +
+                         std::to_string(map_size_bytes) + "); delete data or raise map_size_bytes");
+}
+
+}  // namespace
+
+void Engine::Impl::LearnFromMapFull(uint64_t pages_in_map) {
+  learned_reserve_pages =
+      std::min(std::max<uint64_t>(64, 2 * learned_reserve_pages), pages_in_map / 4);
+}
+
+void Engine::Impl::LogWrite(MDB_dbi dbi, std::string_view key, std::string_view value,
+                            bool is_delete) {
+  log.push_back({dbi, is_delete, log_bytes.size(), key.size(), value.size()});
+  log_bytes.append(key);
+  log_bytes.append(value);
+}
+
+void Engine::Impl::ClearLog() {
+  log.clear();
+  log_bytes.clear();
+  // Do not keep a transaction's worth of large values allocated forever.
+  if (log_bytes.capacity() > (8u << 20)) std::string().swap(log_bytes);
+}
+
+uint64_t Engine::Impl::CountReusableFreePages() {
+  // LMDB refuses cursors on its freelist database in write transactions, so
+  // read it in the (idle) read snapshot, which sees the same last commit.
+  if (read_txn_active || mdb_txn_renew(read_txn) != 0) return 0;
+  uint64_t pages = 0;
+  MDB_cursor* cursor = nullptr;
+  if (mdb_cursor_open(read_txn, 0, &cursor) == 0) {
+    MDB_val key;
+    MDB_val value;
+    for (int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+      // Key: the id of the transaction that freed the pages. Pages freed by
+      // the last commit stay in use by the previous snapshot until the next
+      // commit, so LMDB cannot reuse them yet.
+      size_t freed_by = 0;
+      if (key.mv_size != sizeof(freed_by) || value.mv_size < sizeof(size_t)) continue;
+      std::memcpy(&freed_by, key.mv_data, sizeof(freed_by));
+      if (freed_by >= last_txnid) continue;
+      size_t count = 0;  // An MDB_IDL: the count, then the page numbers.
+      std::memcpy(&count, value.mv_data, sizeof(count));
+      pages += std::min<size_t>(count, value.mv_size / sizeof(size_t) - 1);
+    }
+    mdb_cursor_close(cursor);
+  }
+  mdb_txn_reset(read_txn);
+  return pages;
+}
+
+Status Engine::WriteToTxn(const WriteRecord& record) {
+  Impl& impl = *impl_;
+  if (impl.map_full_in_txn) return MapFullError(options_.map_size_bytes);
+  if (options_.check_map_space && !impl.space.Fits(record.lmdb_key.size(), record.record_bytes)) {
+    if (!impl.space.freelist_counted()) impl.space.AddFreelistPages(impl.CountReusableFreePages());
+    if (!impl.space.Fits(record.lmdb_key.size(), record.record_bytes)) {
+      impl.refused_in_txn = true;
+      return MapFullError(options_.map_size_bytes);
+    }
+  }
+  MDB_val key = ToVal(record.lmdb_key);
+  MDB_val value{record.record_bytes, nullptr};
+  int rc = mdb_put(impl.write_txn, record.dbi, &key, &value, MDB_RESERVE);
+  if (rc != 0) return RecoverFromFailedWrite("mdb_put", rc);
+  // LMDB reserved the room; fill it in place (no extra copy of the value).
+  char* out = static_cast<char*>(value.mv_data);
+  if (!record.long_key.empty()) {
+    std::string prefix;
+    AppendHashedRecordPrefix(record.long_key, &prefix);
+    std::memcpy(out, prefix.data(), prefix.size());
+    out += prefix.size();
+  }
+  if (!record.value.empty()) std::memcpy(out, record.value.data(), record.value.size());
+  impl.space.Account(record.lmdb_key.size(), record.record_bytes);
+  impl.LogWrite(record.dbi, record.lmdb_key,
+                std::string_view(static_cast<const char*>(value.mv_data), record.record_bytes),
+                /*is_delete=*/false);
+  return Status::Ok();
+}
+
+Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {
+  Impl& impl = *impl_;
+  const Status failure = LmdbError(what, lmdb_error);
+  if (lmdb_error == MDB_MAP_FULL) impl.LearnFromMapFull(impl.map_pages);
+  mdb_txn_abort(impl.write_txn);
+  impl.write_txn = nullptr;
+  std::vector<Impl::LoggedWrite> log = std::move(impl.log);
+  std::string log_bytes = std::move(impl.log_bytes);
+  const uint64_t live_keys_at_begin = impl.live_keys_at_begin;
+  if (Status status = BeginWrite(); !status.ok()) {
+    impl.lost_writes = status;
+    live_keys_ = live_keys_at_begin;
+    return failure;
+  }
+  impl.live_keys_at_begin = live_keys_at_begin;
+  for (const Impl::LoggedWrite& write : log) {
+    MDB_val key{write.key_bytes, log_bytes.data() + write.offset};
+    MDB_val value{write.value_bytes, log_bytes.data() + write.offset + write.key_bytes};
+    int rc = write.is_delete ? mdb_del(impl.write_txn, write.dbi, &key, nullptr)
+                             : mdb_put(impl.write_txn, write.dbi, &key, &value, 0);
+    if (rc != 0 && !(write.is_delete && rc == MDB_NOTFOUND)) {
+      // The same writes fitted a moment ago, so this should not happen; if it
+      // does, the transaction's earlier writes are gone and Commit says so.
+      mdb_txn_abort(impl.write_txn);
+      impl.write_txn = nullptr;
+      impl.ClearLog();
+      live_keys_ = live_keys_at_begin;
+      impl.lost_writes = LmdbError("replaying the transaction after a failed write", rc);
+      return failure;
+    }
+    impl.space.Account(write.key_bytes, write.value_bytes);
+  }
+  impl.log = std::move(log);
+  impl.log_bytes = std::move(log_bytes);
+  // Further writes in this transaction would fail the same way; refuse them
+  // without going through an abort and replay each time.
+  impl.map_full_in_txn = lmdb_error == MDB_MAP_FULL;
+  return failure;
+}
+
+Status Engine::CommitIfLogFull() {
+  if (impl_->log_bytes.size() <= kReplayLogBytesMax &&
+      impl_->space.dirty_pages() <= kDirtyPagesMax) {
+    return Status::Ok();
+  }
+  Status status = CommitTxn();
+  // The writes already answered ok were in that transaction.
+  if (!status.ok()) impl_->lost_writes = status;
+  return status;
+}
+
+Status Engine::Commit() {
+  Status lost = std::move(impl_->lost_writes);
+  impl_->lost_writes = Status::Ok();
+  Status status = CommitTxn();
+  return lost.ok() ? status : lost;
+}
+
+Status Engine::CommitTxn() {
+  Impl& impl = *impl_;
+  if (impl.write_txn == nullptr) return Status::Ok();
+  // After a refused write, commit something even if nothing else changed:
+  // pages freed by earlier deletes become reusable only once a later
+  // transaction commits, so an empty commit would leave the map full forever.
+  int rc = 0;
+  if (live_keys_ != impl.persisted_live_keys || impl.refused_in_txn || impl.map_full_in_txn) {
+    std::string encoded;
+    coding::PutFixed64(&encoded, live_keys_);
+    const std::string name = std::string(kReservedMetaPrefix) + "live_keys";
+    MDB_val key = ToVal(name);
+    MDB_val value = ToVal(encoded);
+    rc = mdb_put(impl.write_txn, impl.meta_dbi, &key, &value, 0);
+    if (rc != 0) mdb_txn_abort(impl.write_txn);
+  }
+  if (rc == 0) rc = mdb_txn_commit(impl.write_txn);  // Frees the txn even on failure.
+  impl.write_txn = nullptr;
+  impl.ClearLog();
+  if (rc != 0) {
+    if (rc == MDB_MAP_FULL) impl.LearnFromMapFull(impl.map_pages);
+    live_keys_ = impl.live_keys_at_begin;
+    return LmdbError("committing the write transaction", rc);
+  }
+  impl.persisted_live_keys = live_keys_;
+  ++committed_sequence_;
+  impl.committed_sequence.store(committed_sequence_, std::memory_order_release);
+  ++impl.commits;
+  return Status::Ok();
+}
+
+Status Engine::GetMeta(std::string_view name, std::string* value) {
+  Impl& impl = *impl_;
+  if (name.empty() || name.size() > impl.max_key_bytes) {
+    return Status::InvalidArgument("meta name must be 1 to 511 bytes");
+  }
+  Status status;
+  MDB_txn* txn = impl.ReadTxn(&status);
+  if (txn == nullptr) return status;
+  MDB_val key = ToVal(name);
+  MDB_val stored;
+  int rc = mdb_get(txn, impl.meta_dbi, &key, &stored);
+  if (rc == MDB_NOTFOUND) return Status::NotFound();
+  if (rc != 0) return LmdbError("mdb_get(meta)", rc);
+  value->assign(static_cast<const char*>(stored.mv_data), stored.mv_size);
+  return Status::Ok();
+}
+
+Status Engine::PutMeta(std::string_view name, std::string_view value) {
+  Impl& impl = *impl_;
+  if (name.empty() || name.size() > impl.max_key_bytes) {
+    return Status::InvalidArgument("meta name must be 1 to 511 bytes");
+  }
+  if (name.starts_with(kReservedMetaPrefix)) {
+    return Status::InvalidArgument("meta names starting with \"storage.\" belong to the engine");
+  }
+  if (Status status = BeginWrite(); !status.ok()) return status;
+  WriteRecord record{impl.meta_dbi, name, value, value.size(), {}};
+  if (Status status = WriteToTxn(record); !status.ok()) return status;
+  return CommitIfLogFull();
+}
+
+}  // namespace ringkv::storage
