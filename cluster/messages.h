@@ -1,0 +1,62 @@
+// cluster/messages.h: the messages nodes exchange over the peer channel, as
+// plain values. The pure protocol objects (Coordinator, later Gossip and
+// Handoff) consume and produce them; cluster/peer_protocol.h turns them into
+// bytes (RESP arrays of bulk strings) and back. docs/peer_protocol.md is the
+// wire spec.
+//
+// Every request carries an id chosen by the sender, unique among its
+// requests in flight to that peer; the reply carries the same id. Replies
+// may come back in any order.
+#ifndef RINGKV_CLUSTER_MESSAGES_H_
+#define RINGKV_CLUSTER_MESSAGES_H_
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "storage/sibling_set.h"
+
+namespace ringkv::cluster {
+
+// Merge `set` into your copy of `key` (replication, read repair, hinted
+// handoff). `hint_for` is empty when the receiver is one of the key's
+// replicas; otherwise it names the replica the receiver holds it for.
+struct PutRequest {
+  uint64_t id = 0;
+  std::string key;
+  storage::SiblingSet set;
+  std::string hint_for;
+};
+
+struct PutReply {
+  uint64_t id = 0;
+  bool ok = false;
+  std::string error;  // When !ok.
+};
+
+// Send me your copy of `key`.
+struct GetRequest {
+  uint64_t id = 0;
+  std::string key;
+};
+
+struct GetReply {
+  uint64_t id = 0;
+  bool ok = false;
+  bool found = false;
+  storage::SiblingSet set;  // When found.
+  std::string error;        // When !ok.
+};
+
+using Message = std::variant<PutRequest, PutReply, GetRequest, GetReply>;
+
+// A message addressed to a member, by name.
+struct Envelope {
+  std::string to;
+  Message message;
+};
+
+}  // namespace ringkv::cluster
+
+#endif  // RINGKV_CLUSTER_MESSAGES_H_
