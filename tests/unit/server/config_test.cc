@@ -1,0 +1,155 @@
+// Tests for server/config.cc: defaults, overrides, and the message that
+// names a bad or unknown key.
+#include "server/config.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace ringkv::server {
+namespace {
+
+bool Load(const std::string& text, Config* config, std::string* error) {
+  return LoadConfigFromString(text, "test.toml", config, error);
+}
+
+TEST_CASE("config: defaults match conf/ringkv.toml") {
+  CommandLine command_line;
+  command_line.config_file = std::string(RINGKV_SOURCE_DIR) + "/conf/ringkv.toml";
+  Config from_file;
+  std::string error;
+  REQUIRE_MESSAGE(LoadConfig(command_line, &from_file, &error), error);
+  Config defaults;
+  CHECK(ConfigParameters(from_file) == ConfigParameters(defaults));
+}
+
+TEST_CASE("config: every key is read") {
+  Config config;
+  std::string error;
+  REQUIRE_MESSAGE(Load(R"(
+[node]
+name = "n7"
+bind = "127.0.0.7"
+port = 7000
+data_dir = "/tmp/x"
+[storage]
+fsync = "always"
+map_size_bytes = 2097152
+partitions = 24
+[limits]
+proto_max_bulk_len = 2097152
+proto_max_multibulk_len = 100
+proto_inline_max_size = 4096
+client_query_buffer_limit = 3145728
+client_output_buffer_limit = 4194304
+maxclients = 5
+[security]
+requirepass = "pw"
+[log]
+level = "debug"
+)", &config, &error), error);
+  CHECK(config.name == "n7");
+  CHECK(config.bind == "127.0.0.7");
+  CHECK(config.port == 7000);
+  CHECK(config.data_dir == "/tmp/x");
+  CHECK(config.fsync == FsyncPolicy::kAlways);
+  CHECK(config.map_size_bytes == 2097152);
+  CHECK(config.partitions == 24);
+  CHECK(config.proto_max_bulk_len == 2097152);
+  CHECK(config.proto_max_multibulk_len == 100);
+  CHECK(config.proto_inline_max_size == 4096);
+  CHECK(config.client_query_buffer_limit == 3145728);
+  CHECK(config.client_output_buffer_limit == 4194304);
+  CHECK(config.maxclients == 5);
+  CHECK(config.requirepass == "pw");
+  CHECK(config.log_level == "debug");
+}
+
+TEST_CASE("config: an unknown key is named") {
+  Config config;
+  std::string error;
+  CHECK_FALSE(Load("[node]\nnmae = \"x\"\n", &config, &error));
+  CHECK(error == "test.toml: unknown config key 'node.nmae'");
+  CHECK_FALSE(Load("[nodes]\nname = \"x\"\n", &config, &error));
+  CHECK(error == "test.toml: unknown config key 'nodes'");
+  CHECK_FALSE(Load("port = 1\n", &config, &error));
+  CHECK(error == "test.toml: unknown config key 'port'");
+}
+
+TEST_CASE("config: a bad value is named with the reason") {
+  Config config;
+  std::string error;
+  CHECK_FALSE(Load("[node]\nport = 70000\n", &config, &error));
+  CHECK(error == "test.toml: bad value for 'node.port': must be between 1 and 65535");
+  CHECK_FALSE(Load("[node]\nport = \"6379\"\n", &config, &error));
+  CHECK(error == "test.toml: bad value for 'node.port': must be an integer");
+  CHECK_FALSE(Load("[storage]\nfsync = \"sometimes\"\n", &config, &error));
+  CHECK(error == "test.toml: bad value for 'storage.fsync': must be one of always, everysec, no");
+  CHECK_FALSE(Load("[node]\nname = \"\"\n", &config, &error));
+  CHECK(error == "test.toml: bad value for 'node.name': must not be empty");
+  CHECK_FALSE(Load("[storage]\npartitions = 0\n", &config, &error));
+  CHECK(error.find("'storage.partitions'") != std::string::npos);
+  CHECK_FALSE(Load("[log]\nlevel = \"loud\"\n", &config, &error));
+  CHECK(error.find("'log.level'") != std::string::npos);
+}
+
+TEST_CASE("config: a TOML syntax error gives file and line") {
+  Config config;
+  std::string error;
+  CHECK_FALSE(Load("[node]\nport = = 1\n", &config, &error));
+  CHECK(error.rfind("test.toml:2:", 0) == 0);
+}
+
+TEST_CASE("config: command-line flags override the file") {
+  std::string path = "/tmp/ringkv_config_test.toml";
+  {
+    std::ofstream file(path);
+    file << "[node]\nport = 7000\nbind = \"127.0.0.2\"\n";
+  }
+  const char* argv[] = {"ringkv-server", "--config", path.c_str(), "--port", "7100",
+                        "--data-dir",    "/tmp/d",  "--name",     "n9"};
+  CommandLine command_line;
+  std::string error;
+  REQUIRE(ParseCommandLine(9, const_cast<char**>(argv), &command_line, &error));
+  Config config;
+  REQUIRE_MESSAGE(LoadConfig(command_line, &config, &error), error);
+  CHECK(config.port == 7100);
+  CHECK(config.bind == "127.0.0.2");
+  CHECK(config.data_dir == "/tmp/d");
+  CHECK(config.name == "n9");
+  std::remove(path.c_str());
+}
+
+TEST_CASE("config: bad command lines are refused") {
+  CommandLine command_line;
+  std::string error;
+  const char* unknown[] = {"ringkv-server", "--prot", "1"};
+  CHECK_FALSE(ParseCommandLine(3, const_cast<char**>(unknown), &command_line, &error));
+  CHECK(error == "unknown option '--prot'");
+  const char* missing[] = {"ringkv-server", "--port"};
+  CHECK_FALSE(ParseCommandLine(2, const_cast<char**>(missing), &command_line, &error));
+  CHECK(error == "missing value after '--port'");
+  const char* bad_port[] = {"ringkv-server", "--port", "0"};
+  CHECK_FALSE(ParseCommandLine(3, const_cast<char**>(bad_port), &command_line, &error));
+}
+
+TEST_CASE("config: CONFIG GET parameters include Redis's names") {
+  Config config;
+  auto parameters = ConfigParameters(config);
+  auto find = [&](const std::string& name) -> std::string {
+    for (const auto& [key, value] : parameters) {
+      if (key == name) return value;
+    }
+    return "<missing>";
+  };
+  CHECK(find("save") == "");
+  CHECK(find("appendonly") == "yes");
+  CHECK(find("appendfsync") == "everysec");
+  CHECK(find("maxclients") == "10000");
+  CHECK(find("storage.fsync") == "everysec");
+}
+
+}  // namespace
+}  // namespace ringkv::server
