@@ -20,7 +20,7 @@ namespace {
 
 constexpr int kClientTimeoutMs = 10000;
 // Nesting deeper than this in a reply is a server bug, not a real reply.
-constexpr int kReplyDepthMax = 16;
+constexpr int kReplyDepthMax = 32;
 
 // A server killed mid-write (the kill -9 test) or a child that exits before
 // reading all its input must fail a read or write, not kill the test binary.
