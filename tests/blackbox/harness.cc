@@ -26,6 +26,8 @@ namespace {
 // start, and a CI machine may be loaded.
 constexpr int kStartTimeoutMs = 20000;
 constexpr int kStopTimeoutMs = 10000;
+// What Redis, and ringkv after it, logs once it serves requests.
+constexpr const char* kReadyLine = "Ready to accept connections";
 
 // Asks the kernel for a free port by binding port 0. Another process could
 // take it before the server binds; that race is rare enough for tests.
@@ -129,6 +131,9 @@ std::vector<std::string> ServerProcess::CommandLine() const {
       argv.push_back("--requirepass");
       argv.push_back(options_.requirepass);
     }
+    // Later flags override earlier ones, so these may turn the AOF back on.
+    argv.insert(argv.end(), options_.redis_extra_args.begin(),
+                options_.redis_extra_args.end());
     return argv;
   }
   return {ServerBinary(), "--config", config_path_, "--bind",
@@ -139,6 +144,8 @@ std::vector<std::string> ServerProcess::CommandLine() const {
 void ServerProcess::Start() {
   REQUIRE_MESSAGE(pid_ <= 0, "server already running");
   std::vector<std::string> args = CommandLine();
+  // The log is appended to across restarts; only this run's lines count.
+  size_t log_offset = LogSize();
   int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   REQUIRE(log_fd >= 0);
   // Built before fork: the child may only make async-signal-safe calls.
@@ -153,6 +160,8 @@ void ServerProcess::Start() {
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
     execv(argv[0], argv.data());
+    const char message[] = "blackbox harness: exec of the server failed\n";
+    (void)!write(STDERR_FILENO, message, sizeof message - 1);
     _exit(127);
   }
   close(log_fd);
@@ -168,12 +177,14 @@ void ServerProcess::Start() {
                                                     << args[0] << "\n"
                                                     << LogTail());
     }
-    if (CanConnect(port_)) return;
+    // Redis accepts connections while it loads its data and answers
+    // -LOADING, so a connection alone does not mean ready; the line does.
+    if (LogContainsSince(log_offset, kReadyLine) && CanConnect(port_)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  FAIL("server did not accept connections within " << kStartTimeoutMs
-                                                   << " ms\n"
-                                                   << LogTail());
+  FAIL("server did not log \"" << kReadyLine << "\" and accept connections within "
+                                << kStartTimeoutMs << " ms\n"
+                                << LogTail());
 }
 
 bool ServerProcess::WaitForExit(int timeout_ms, int* status) {
@@ -209,6 +220,21 @@ void ServerProcess::Restart() {
   std::optional<int> status = Stop();
   CHECK_MESSAGE(status.has_value(), "server ignored SIGTERM\n" << LogTail());
   Start();
+}
+
+size_t ServerProcess::LogSize() const {
+  struct stat info {};
+  if (stat(log_path_.c_str(), &info) != 0) return 0;
+  return static_cast<size_t>(info.st_size);
+}
+
+bool ServerProcess::LogContainsSince(size_t offset,
+                                     std::string_view text) const {
+  std::ifstream log(log_path_, std::ios::binary);
+  log.seekg(static_cast<std::streamoff>(offset));
+  std::string tail((std::istreambuf_iterator<char>(log)),
+                   std::istreambuf_iterator<char>());
+  return tail.find(text) != std::string::npos;
 }
 
 std::string ServerProcess::LogTail(size_t bytes_max) const {

@@ -44,6 +44,10 @@ struct ServerOptions {
   // Appended verbatim to ringkv's config file (ignored by redis-server). Must
   // not repeat the [node] or [security] tables that the harness writes.
   std::string extra_toml;
+  // Appended to redis-server's command line (ignored by ringkv): the Redis
+  // equivalent of extra_toml, e.g. an AOF with appendfsync always so a
+  // durability test can be checked against Redis too.
+  std::vector<std::string> redis_extra_args;
 };
 
 // One server process with its own port and temporary data directory.
@@ -55,8 +59,9 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Starts the process and waits until it accepts TCP connections. Fails the
-  // current test (doctest REQUIRE) with the log's tail if it cannot.
+  // Starts the process and waits until it has logged "Ready to accept
+  // connections" and accepts TCP connections. Fails the current test (doctest
+  // REQUIRE) with the log's tail if it cannot.
   void Start();
 
   // Sends SIGTERM and waits for the exit; SIGKILL after the bound. Returns the
@@ -81,6 +86,8 @@ class ServerProcess {
   std::vector<std::string> CommandLine() const;
   void WriteConfig() const;
   bool WaitForExit(int timeout_ms, int* status);
+  size_t LogSize() const;
+  bool LogContainsSince(size_t offset, std::string_view text) const;
 
   ServerOptions options_;
   std::string temp_dir_;  // Everything the server writes lives under here.
