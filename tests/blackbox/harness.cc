@@ -29,22 +29,6 @@ constexpr int kStopTimeoutMs = 10000;
 // What Redis, and ringkv after it, logs once it serves requests.
 constexpr const char* kReadyLine = "Ready to accept connections";
 
-// Asks the kernel for a free port by binding port 0. Another process could
-// take it before the server binds; that race is rare enough for tests.
-uint16_t PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  socklen_t length = sizeof address;
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 bool CanConnect(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
@@ -68,6 +52,22 @@ std::string ServerBinary() {
 }
 
 }  // namespace
+
+// Another process could take the port before the server binds it; that race
+// is rare enough for tests.
+uint16_t PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  close(fd);
+  return ntohs(address.sin_port);
+}
 
 bool AgainstRedis() {
   const char* value = std::getenv("RINGKV_TEST_SERVER");

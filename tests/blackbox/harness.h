@@ -34,6 +34,9 @@ bool AgainstRedis();
 // single database...): `TEST_CASE("..." * RingkvOnly())`.
 inline doctest::skip RingkvOnly() { return doctest::skip(AgainstRedis()); }
 
+// A port that was free a moment ago, found by binding port 0 on loopback.
+uint16_t PickFreePort();
+
 // Absolute path of `name` found in PATH, or empty when it is not there.
 std::string FindInPath(std::string_view name);
 
