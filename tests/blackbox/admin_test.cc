@@ -84,9 +84,8 @@ TEST_CASE("info has every section and the fields tools look for") {
   REQUIRE(reply != nullptr);
   REQUIRE(reply->type == REDIS_REPLY_STRING);
   std::string info(reply->str, reply->len);
-  for (const char* section : {"# Server\r\n", "# Clients\r\n", "# Memory\r\n",
-                              "# Persistence\r\n", "# Stats\r\n",
-                              "# Keyspace\r\n"}) {
+  for (const char* section : {"# Server\r\n", "# Clients\r\n", "# Memory\r\n", "# Persistence\r\n",
+                              "# Stats\r\n", "# Keyspace\r\n"}) {
     CHECK_MESSAGE(info.find(section) != std::string::npos, section);
   }
   CHECK(info.find("\r\nredis_version:") != std::string::npos);
@@ -120,8 +119,7 @@ TEST_CASE("config get answers name and value pairs") {
   CHECK(Render(save->element[0], c.get()) == "$save");
   CHECK(save->element[1]->type == REDIS_REPLY_STRING);
   std::string appendonly = Do(c.get(), {"CONFIG", "GET", "appendonly"});
-  CHECK((appendonly == "*[$appendonly, $no]" ||
-         appendonly == "*[$appendonly, $yes]"));
+  CHECK((appendonly == "*[$appendonly, $no]" || appendonly == "*[$appendonly, $yes]"));
   CHECK(Do(c.get(), {"CONFIG", "GET", "no-such-parameter"}) == "*[]");
   CHECK(Do(c.get(), {"CONFIG", "GET"}) ==
         "-ERR wrong number of arguments for 'config|get' command");
@@ -141,8 +139,7 @@ TEST_CASE("dbsize counts the keys") {
 TEST_CASE("redis-cli runs commands and reads its hints without an error") {
   ServerProcess server;
   server.Start();
-  ProgramResult set = RunRedisCli(server, {"SET", "greeting", "hello"}, "",
-                                  10000);
+  ProgramResult set = RunRedisCli(server, {"SET", "greeting", "hello"}, "", 10000);
   CHECK(set.exit_code == 0);
   CHECK(set.output == "OK\n");
   ProgramResult get = RunRedisCli(server, {"GET", "greeting"}, "", 10000);

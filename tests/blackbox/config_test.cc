@@ -21,11 +21,10 @@ ProgramResult RunWithConfig(const std::string& toml) {
   std::string directory = pattern;
   std::string config_path = directory + "/ringkv.toml";
   std::ofstream(config_path) << toml;
-  ProgramResult result = RunProgram(
-      {RINGKV_SERVER_PATH, "--config", config_path, "--bind", "127.0.0.1",
-       "--port", std::to_string(PickFreePort()), "--data-dir",
-       directory + "/data"},
-      "", 10000);
+  ProgramResult result =
+      RunProgram({RINGKV_SERVER_PATH, "--config", config_path, "--bind", "127.0.0.1", "--port",
+                  std::to_string(PickFreePort()), "--data-dir", directory + "/data"},
+                 "", 10000);
   std::error_code ignored;
   std::filesystem::remove_all(directory, ignored);
   return result;
@@ -40,15 +39,13 @@ void CheckRefused(const std::string& toml, const std::string& key) {
   CHECK(result.output.find(key) != std::string::npos);
 }
 
-TEST_CASE("config: an unknown key stops start-up and is named" *
-          RingkvOnly()) {
+TEST_CASE("config: an unknown key stops start-up and is named" * RingkvOnly()) {
   CheckRefused("[node]\nname = \"n1\"\nbogus_key = 1\n", "bogus_key");
   CheckRefused("[storage]\nfsnyc = \"always\"\n", "fsnyc");
   CheckRefused("[no_such_table]\nx = 1\n", "no_such_table");
 }
 
-TEST_CASE("config: a bad value stops start-up and names its key" *
-          RingkvOnly()) {
+TEST_CASE("config: a bad value stops start-up and names its key" * RingkvOnly()) {
   CheckRefused("[storage]\nfsync = \"sometimes\"\n", "fsync");
   CheckRefused("[limits]\nmaxclients = \"many\"\n", "maxclients");
   CheckRefused("[storage]\npartitions = 0\n", "partitions");
@@ -81,16 +78,14 @@ TEST_CASE("limits: a bulk longer than proto_max_bulk_len is refused") {
   CHECK(Do(c.get(), {"SET", "k", std::string(1048576, 'x')}) == "+OK");
   bool closed = false;
   std::string reply =
-      RawExchange(server.port(), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\n",
-                  5000, &closed);
+      RawExchange(server.port(), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\n", 5000, &closed);
   CHECK(reply == "-ERR Protocol error: invalid bulk length\r\n");
   CHECK(closed);
   CHECK(Do(c.get(), {"STRLEN", "k"}) == ":1048576");
 }
 
 // Redis fixes its inline limit at compile time (64 KB).
-TEST_CASE("limits: an inline request over proto_inline_max_size is refused" *
-          RingkvOnly()) {
+TEST_CASE("limits: an inline request over proto_inline_max_size is refused" * RingkvOnly()) {
   ServerOptions options;
   options.extra_toml = "[limits]\nproto_inline_max_size = 1024\n";
   ServerProcess server(options);
@@ -115,8 +110,8 @@ TEST_CASE("limits: past maxclients a new connection is refused") {
   // would take a slot; wait until this is the only connection.
   bool alone = false;
   for (int attempt = 0; attempt < 100 && !alone; ++attempt) {
-    alone = Do(first.get(), {"INFO", "clients"}).find(
-                "connected_clients:1\r\n") != std::string::npos;
+    alone =
+        Do(first.get(), {"INFO", "clients"}).find("connected_clients:1\r\n") != std::string::npos;
     if (!alone) usleep(20 * 1000);
   }
   REQUIRE(alone);

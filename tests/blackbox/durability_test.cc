@@ -21,8 +21,7 @@ using Clock = std::chrono::steady_clock;
 ServerOptions DurableOptions() {
   ServerOptions options;
   options.extra_toml = "[storage]\nfsync = \"always\"\n";
-  options.redis_extra_args = {"--appendonly", "yes", "--appendfsync",
-                              "always"};
+  options.redis_extra_args = {"--appendonly", "yes", "--appendfsync", "always"};
   return options;
 }
 
@@ -47,8 +46,8 @@ class Writer {
       for (int i = 0; i < batch_; ++i) {
         std::string key = KeyOf(next + i);
         std::string value = ValueOf(key);
-        redisAppendCommand(c.get(), "SET %b %b", key.data(), key.size(),
-                           value.data(), value.size());
+        redisAppendCommand(c.get(), "SET %b %b", key.data(), key.size(), value.data(),
+                           value.size());
       }
       for (int i = 0; i < batch_; ++i) {
         void* raw = nullptr;
@@ -62,15 +61,11 @@ class Writer {
     }
   }
 
-  const std::vector<std::string>& acknowledged_keys() const {
-    return acknowledged_keys_;
-  }
+  const std::vector<std::string>& acknowledged_keys() const { return acknowledged_keys_; }
   static std::string ValueOf(const std::string& key) { return "v/" + key; }
 
  private:
-  std::string KeyOf(int index) const {
-    return prefix_ + std::to_string(index);
-  }
+  std::string KeyOf(int index) const { return prefix_ + std::to_string(index); }
 
   uint16_t port_;
   std::string prefix_;
@@ -87,8 +82,7 @@ TEST_CASE("startup prints the ready line and SIGTERM exits cleanly") {
   REQUIRE_MESSAGE(status.has_value(), server.LogTail());
   CHECK(WIFEXITED(*status));
   CHECK(WEXITSTATUS(*status) == 0);
-  CHECK(server.LogTail(1 << 20).find("Ready to accept connections") !=
-        std::string::npos);
+  CHECK(server.LogTail(1 << 20).find("Ready to accept connections") != std::string::npos);
 }
 
 TEST_CASE("data survives a clean restart") {
@@ -100,11 +94,9 @@ TEST_CASE("data survives a clean restart") {
     RedisContext c = Connect(server.port());
     for (int i = 0; i < 1000; ++i) {
       std::string key = "restart:" + std::to_string(i);
-      REQUIRE(Do(c.get(), {"SET", key, "value:" + std::to_string(i)}) ==
-              "+OK");
+      REQUIRE(Do(c.get(), {"SET", key, "value:" + std::to_string(i)}) == "+OK");
     }
-    CHECK(Do(c.get(), {"SET", binary_key, std::string("\0v\r\n", 4)}) ==
-          "+OK");
+    CHECK(Do(c.get(), {"SET", binary_key, std::string("\0v\r\n", 4)}) == "+OK");
     CHECK(Do(c.get(), {"SET", "big", big}) == "+OK");
     CHECK(Do(c.get(), {"APPEND", "restart:7", "+tail"}) == ":12");
     CHECK(Do(c.get(), {"DEL", "restart:8"}) == ":1");
@@ -116,8 +108,7 @@ TEST_CASE("data survives a clean restart") {
   CHECK(Do(c.get(), {"GET", "restart:999"}) == "$value:999");
   CHECK(Do(c.get(), {"GET", "restart:7"}) == "$value:7+tail");
   CHECK(Do(c.get(), {"GET", "restart:8"}) == "nil");
-  CHECK(Do(c.get(), {"GET", binary_key}) ==
-        "$" + std::string("\0v\r\n", 4));
+  CHECK(Do(c.get(), {"GET", binary_key}) == "$" + std::string("\0v\r\n", 4));
   CHECK(Do(c.get(), {"STRLEN", "big"}) == ":1048576");
   int missing = 0;
   for (int i = 0; i < 1000 && missing < 5; ++i) {
@@ -163,8 +154,7 @@ TEST_CASE("kill -9 during a write load loses no acknowledged write") {
   for (const Writer* writer : {&single, &pipelined}) {
     const std::vector<std::string>& keys = writer->acknowledged_keys();
     for (const std::string& key : keys) {
-      REQUIRE(redisAppendCommand(c.get(), "GET %b", key.data(), key.size()) ==
-              REDIS_OK);
+      REQUIRE(redisAppendCommand(c.get(), "GET %b", key.data(), key.size()) == REDIS_OK);
     }
     for (const std::string& key : keys) {
       void* raw = nullptr;
@@ -173,15 +163,13 @@ TEST_CASE("kill -9 during a write load loses no acknowledged write") {
       ++checked;
       if (Render(reply.get(), c.get()) != "$" + Writer::ValueOf(key)) {
         if (++lost <= 10) {
-          FAIL_CHECK("acknowledged " << key << " is "
-                                     << Render(reply.get(), c.get()));
+          FAIL_CHECK("acknowledged " << key << " is " << Render(reply.get(), c.get()));
         }
       }
     }
   }
   CHECK(checked == acknowledged.load());
-  CHECK_MESSAGE(lost == 0, lost << " acknowledged writes lost\n"
-                                << server.LogTail());
+  CHECK_MESSAGE(lost == 0, lost << " acknowledged writes lost\n" << server.LogTail());
 }
 
 }  // namespace

@@ -14,11 +14,9 @@ TEST_CASE("ping answers PONG, or echoes its argument") {
   RedisContext c = Connect(server.port());
   CHECK(Do(c.get(), {"PING"}) == "+PONG");
   CHECK(Do(c.get(), {"PING", "hello"}) == "$hello");
-  CHECK(Do(c.get(), {"PING", "a", "b"}) ==
-        "-ERR wrong number of arguments for 'ping' command");
+  CHECK(Do(c.get(), {"PING", "a", "b"}) == "-ERR wrong number of arguments for 'ping' command");
   CHECK(Do(c.get(), {"ECHO", "hi there"}) == "$hi there");
-  CHECK(Do(c.get(), {"ECHO"}) ==
-        "-ERR wrong number of arguments for 'echo' command");
+  CHECK(Do(c.get(), {"ECHO"}) == "-ERR wrong number of arguments for 'echo' command");
 }
 
 TEST_CASE("errors: unknown command, wrong arity and syntax use Redis's text") {
@@ -27,12 +25,9 @@ TEST_CASE("errors: unknown command, wrong arity and syntax use Redis's text") {
   RedisContext c = Connect(server.port());
   CHECK(Do(c.get(), {"foo", "a", "b"}) ==
         "-ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
-  CHECK(Do(c.get(), {"foo"}) ==
-        "-ERR unknown command 'foo', with args beginning with: ");
-  CHECK(Do(c.get(), {"GET"}) ==
-        "-ERR wrong number of arguments for 'get' command");
-  CHECK(Do(c.get(), {"get", "a", "b"}) ==
-        "-ERR wrong number of arguments for 'get' command");
+  CHECK(Do(c.get(), {"foo"}) == "-ERR unknown command 'foo', with args beginning with: ");
+  CHECK(Do(c.get(), {"GET"}) == "-ERR wrong number of arguments for 'get' command");
+  CHECK(Do(c.get(), {"get", "a", "b"}) == "-ERR wrong number of arguments for 'get' command");
   CHECK(Do(c.get(), {"SET", "k", "v", "NX", "XX"}) == "-ERR syntax error");
   CHECK(Do(c.get(), {"SET", "k", "v", "BOGUS"}) == "-ERR syntax error");
   // The connection stays usable after each error.
@@ -47,8 +42,7 @@ TEST_CASE("hello 2 answers the server map as a flat array") {
   REQUIRE(reply != nullptr);
   REQUIRE(reply->type == REDIS_REPLY_ARRAY);
   REQUIRE(reply->elements == 14);
-  const char* keys[] = {"server", "version", "proto", "id",
-                        "mode",   "role",    "modules"};
+  const char* keys[] = {"server", "version", "proto", "id", "mode", "role", "modules"};
   for (size_t i = 0; i < 7; ++i) {
     CHECK(Render(reply->element[2 * i], c.get()) == std::string("$") + keys[i]);
   }
@@ -100,8 +94,7 @@ TEST_CASE("auth: HELLO needs AUTH when a password is set, and accepts it") {
   CHECK(refused.rfind("-NOAUTH", 0) == 0);
   CHECK(Do(c.get(), {"HELLO", "2", "AUTH", "default", "wrong"}) ==
         "-WRONGPASS invalid username-password pair or user is disabled.");
-  Reply reply = Command(c.get(), {"HELLO", "2", "AUTH", "default", "secret",
-                                  "SETNAME", "authed"});
+  Reply reply = Command(c.get(), {"HELLO", "2", "AUTH", "default", "secret", "SETNAME", "authed"});
   REQUIRE(reply != nullptr);
   CHECK(reply->type == REDIS_REPLY_ARRAY);
   CHECK(Do(c.get(), {"CLIENT", "GETNAME"}) == "$authed");
@@ -113,8 +106,7 @@ TEST_CASE("auth: AUTH without a configured password is an error") {
   server.Start();
   RedisContext c = Connect(server.port());
   std::string reply = Do(c.get(), {"AUTH", "anything"});
-  CHECK(reply.rfind("-ERR AUTH <password> called without any password", 0) ==
-        0);
+  CHECK(reply.rfind("-ERR AUTH <password> called without any password", 0) == 0);
   CHECK(Do(c.get(), {"PING"}) == "+PONG");
 }
 
@@ -138,17 +130,14 @@ TEST_CASE("client: ID, SETNAME, GETNAME, LIST and INFO") {
         "characters.");
 
   std::string list = Do(c.get(), {"CLIENT", "LIST"});
-  CHECK(list.find("id=" + std::to_string(id->integer) + " ") !=
-        std::string::npos);
-  CHECK(list.find("id=" + std::to_string(other_id->integer) + " ") !=
-        std::string::npos);
+  CHECK(list.find("id=" + std::to_string(id->integer) + " ") != std::string::npos);
+  CHECK(list.find("id=" + std::to_string(other_id->integer) + " ") != std::string::npos);
   CHECK(list.find("name=tester ") != std::string::npos);
 
   std::string info = Do(c.get(), {"CLIENT", "INFO"});
   CHECK(info.rfind("$id=" + std::to_string(id->integer) + " ", 0) == 0);
   CHECK(info.find("name=tester ") != std::string::npos);
-  CHECK(info.find("id=" + std::to_string(other_id->integer) + " ") ==
-        std::string::npos);
+  CHECK(info.find("id=" + std::to_string(other_id->integer) + " ") == std::string::npos);
 }
 
 // CLIENT SETINFO arrived in Redis 7.2; the redis-server we compare with is 7.0.
@@ -158,8 +147,7 @@ TEST_CASE("client: SETINFO accepts lib-name and lib-ver" * RingkvOnly()) {
   RedisContext c = Connect(server.port());
   CHECK(Do(c.get(), {"CLIENT", "SETINFO", "lib-name", "hiredis"}) == "+OK");
   CHECK(Do(c.get(), {"CLIENT", "SETINFO", "lib-ver", "0.14"}) == "+OK");
-  CHECK(Do(c.get(), {"CLIENT", "SETINFO", "bogus", "x"}).rfind("-ERR", 0) ==
-        0);
+  CHECK(Do(c.get(), {"CLIENT", "SETINFO", "bogus", "x"}).rfind("-ERR", 0) == 0);
 }
 
 TEST_CASE("select: database 0 is accepted") {
@@ -167,8 +155,7 @@ TEST_CASE("select: database 0 is accepted") {
   server.Start();
   RedisContext c = Connect(server.port());
   CHECK(Do(c.get(), {"SELECT", "0"}) == "+OK");
-  CHECK(Do(c.get(), {"SELECT", "abc"}) ==
-        "-ERR value is not an integer or out of range");
+  CHECK(Do(c.get(), {"SELECT", "abc"}) == "-ERR value is not an integer or out of range");
 }
 
 // Redis has 16 databases; ringkv has only database 0.

@@ -36,8 +36,7 @@ bool CanConnect(uint16_t port) {
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(port);
-  bool connected =
-      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  bool connected = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   close(fd);
   return connected;
 }
@@ -85,8 +84,7 @@ std::string FindInPath(std::string_view name) {
   return "";
 }
 
-ServerProcess::ServerProcess(ServerOptions options)
-    : options_(std::move(options)) {
+ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
   char pattern[] = "/tmp/ringkv-blackbox-XXXXXX";
   REQUIRE(mkdtemp(pattern) != nullptr);
   temp_dir_ = pattern;
@@ -111,8 +109,7 @@ void ServerProcess::WriteConfig() const {
   std::ofstream config(config_path_);
   config << "[node]\nname = \"n1\"\n";
   if (!options_.requirepass.empty()) {
-    config << "\n[security]\nrequirepass = \"" << options_.requirepass
-           << "\"\n";
+    config << "\n[security]\nrequirepass = \"" << options_.requirepass << "\"\n";
   }
   config << "\n" << options_.extra_toml << "\n";
   REQUIRE(config.good());
@@ -124,21 +121,18 @@ std::vector<std::string> ServerProcess::CommandLine() const {
     // The flags that make redis-server behave like a fresh ringkv node: its
     // own directory, loopback only, and no persistence to leave behind.
     std::vector<std::string> argv = {
-        ServerBinary(), "--port",       port, "--bind",       "127.0.0.1",
-        "--dir",        data_dir_,      "--save", "",         "--appendonly",
-        "no"};
+        ServerBinary(), "--port", port, "--bind",       "127.0.0.1", "--dir",
+        data_dir_,      "--save", "",   "--appendonly", "no"};
     if (!options_.requirepass.empty()) {
       argv.push_back("--requirepass");
       argv.push_back(options_.requirepass);
     }
     // Later flags override earlier ones, so these may turn the AOF back on.
-    argv.insert(argv.end(), options_.redis_extra_args.begin(),
-                options_.redis_extra_args.end());
+    argv.insert(argv.end(), options_.redis_extra_args.begin(), options_.redis_extra_args.end());
     return argv;
   }
-  return {ServerBinary(), "--config", config_path_, "--bind",
-          "127.0.0.1",    "--port",   port,         "--data-dir",
-          data_dir_};
+  return {ServerBinary(), "--config", config_path_, "--bind", "127.0.0.1",
+          "--port",       port,       "--data-dir", data_dir_};
 }
 
 void ServerProcess::Start() {
@@ -167,14 +161,12 @@ void ServerProcess::Start() {
   close(log_fd);
   pid_ = pid;
 
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(kStartTimeoutMs);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartTimeoutMs);
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      FAIL("server exited during start-up (status " << status << "): "
-                                                    << args[0] << "\n"
+      FAIL("server exited during start-up (status " << status << "): " << args[0] << "\n"
                                                     << LogTail());
     }
     // Redis accepts connections while it loads its data and answers
@@ -183,13 +175,12 @@ void ServerProcess::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   FAIL("server did not log \"" << kReadyLine << "\" and accept connections within "
-                                << kStartTimeoutMs << " ms\n"
-                                << LogTail());
+                               << kStartTimeoutMs << " ms\n"
+                               << LogTail());
 }
 
 bool ServerProcess::WaitForExit(int timeout_ms, int* status) {
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(timeout_ms);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
     if (waitpid(pid_, status, WNOHANG) == pid_) {
       pid_ = -1;
@@ -228,19 +219,16 @@ size_t ServerProcess::LogSize() const {
   return static_cast<size_t>(info.st_size);
 }
 
-bool ServerProcess::LogContainsSince(size_t offset,
-                                     std::string_view text) const {
+bool ServerProcess::LogContainsSince(size_t offset, std::string_view text) const {
   std::ifstream log(log_path_, std::ios::binary);
   log.seekg(static_cast<std::streamoff>(offset));
-  std::string tail((std::istreambuf_iterator<char>(log)),
-                   std::istreambuf_iterator<char>());
+  std::string tail((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   return tail.find(text) != std::string::npos;
 }
 
 std::string ServerProcess::LogTail(size_t bytes_max) const {
   std::ifstream log(log_path_, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(log)),
-                   std::istreambuf_iterator<char>());
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   if (text.size() > bytes_max) text = text.substr(text.size() - bytes_max);
   return "--- server log (" + log_path_ + ") ---\n" + text;
 }

@@ -13,6 +13,7 @@
 #ifndef RINGKV_TESTS_BLACKBOX_HARNESS_H_
 #define RINGKV_TESTS_BLACKBOX_HARNESS_H_
 
+#include <doctest/doctest.h>
 #include <hiredis/hiredis.h>
 #include <sys/types.h>
 
@@ -22,8 +23,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <doctest/doctest.h>
 
 namespace ringkv::blackbox {
 
@@ -162,8 +161,7 @@ size_t CompleteReplyLength(std::string_view bytes);
 
 // Sends `bytes` on a new connection and returns what the server sent back
 // until it closed the connection or `timeout_ms` passed.
-std::string RawExchange(uint16_t port, std::string_view bytes, int timeout_ms,
-                        bool* closed);
+std::string RawExchange(uint16_t port, std::string_view bytes, int timeout_ms, bool* closed);
 
 struct ProgramResult {
   int exit_code = -1;  // -1 if killed by a signal or timed out.
@@ -173,12 +171,11 @@ struct ProgramResult {
 
 // Runs `argv` (argv[0] a path), feeding `stdin_text` to it and capturing its
 // output; killed after `timeout_ms`.
-ProgramResult RunProgram(const std::vector<std::string>& argv,
-                         std::string_view stdin_text, int timeout_ms);
+ProgramResult RunProgram(const std::vector<std::string>& argv, std::string_view stdin_text,
+                         int timeout_ms);
 
 // redis-cli against `server` with `args`; REQUIREs redis-cli to be installed.
-ProgramResult RunRedisCli(const ServerProcess& server,
-                          const std::vector<std::string>& args,
+ProgramResult RunRedisCli(const ServerProcess& server, const std::vector<std::string>& args,
                           std::string_view stdin_text, int timeout_ms);
 
 // Encodes a command as a RESP array of bulk strings.

@@ -32,8 +32,7 @@ constexpr int kReplyDepthMax = 32;
 using Clock = std::chrono::steady_clock;
 
 int RemainingMs(Clock::time_point deadline) {
-  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - Clock::now());
+  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   return remaining.count() > 0 ? static_cast<int>(remaining.count()) : 0;
 }
 
@@ -84,8 +83,7 @@ int ConnectSocket(uint16_t port) {
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) !=
-      0) {
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     close(fd);
     return -1;
   }
@@ -110,17 +108,15 @@ Reply Command(redisContext* context, const std::vector<std::string>& args) {
     argv.push_back(arg.data());
     lengths.push_back(arg.size());
   }
-  return Reply(static_cast<redisReply*>(redisCommandArgv(
-      context, static_cast<int>(args.size()), argv.data(), lengths.data())));
+  return Reply(static_cast<redisReply*>(
+      redisCommandArgv(context, static_cast<int>(args.size()), argv.data(), lengths.data())));
 }
 
 std::string Render(const redisReply* reply, const redisContext* context) {
   if (reply == nullptr) {
-    return std::string("<io error: ") +
-           (context != nullptr ? context->errstr : "") + ">";
+    return std::string("<io error: ") + (context != nullptr ? context->errstr : "") + ">";
   }
-  std::string text(reply->str != nullptr ? reply->str : "",
-                   reply->str != nullptr ? reply->len : 0);
+  std::string text(reply->str != nullptr ? reply->str : "", reply->str != nullptr ? reply->len : 0);
   switch (reply->type) {
     case REDIS_REPLY_STATUS:
       return "+" + text;
@@ -220,8 +216,7 @@ std::string RawConnection::ReadUntilClose(int timeout_ms, bool* closed) {
   return all;
 }
 
-std::string RawExchange(uint16_t port, std::string_view bytes, int timeout_ms,
-                        bool* closed) {
+std::string RawExchange(uint16_t port, std::string_view bytes, int timeout_ms, bool* closed) {
   RawConnection connection(port);
   // The server may close before reading everything; what it answered is
   // still worth returning, so a failed send is not an error here.

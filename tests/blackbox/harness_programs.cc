@@ -35,8 +35,8 @@ void Reap(pid_t pid, Clock::time_point deadline, ProgramResult* result) {
 
 }  // namespace
 
-ProgramResult RunProgram(const std::vector<std::string>& args,
-                         std::string_view stdin_text, int timeout_ms) {
+ProgramResult RunProgram(const std::vector<std::string>& args, std::string_view stdin_text,
+                         int timeout_ms) {
   ProgramResult result;
   int input[2];
   int output[2];
@@ -85,11 +85,10 @@ ProgramResult RunProgram(const std::vector<std::string>& args,
       }
     }
     if (stdin_fd >= 0 && fds[1].revents != 0) {
-      ssize_t written = write(stdin_fd, stdin_text.data() + written_bytes,
-                              stdin_text.size() - written_bytes);
+      ssize_t written =
+          write(stdin_fd, stdin_text.data() + written_bytes, stdin_text.size() - written_bytes);
       if (written > 0) written_bytes += static_cast<size_t>(written);
-      if ((written < 0 && errno != EAGAIN) ||
-          written_bytes == stdin_text.size()) {
+      if ((written < 0 && errno != EAGAIN) || written_bytes == stdin_text.size()) {
         close(stdin_fd);
         stdin_fd = -1;
       }
@@ -101,8 +100,7 @@ ProgramResult RunProgram(const std::vector<std::string>& args,
   return result;
 }
 
-ProgramResult RunRedisCli(const ServerProcess& server,
-                          const std::vector<std::string>& args,
+ProgramResult RunRedisCli(const ServerProcess& server, const std::vector<std::string>& args,
                           std::string_view stdin_text, int timeout_ms) {
   std::string redis_cli = FindInPath("redis-cli");
   REQUIRE_MESSAGE(!redis_cli.empty(), "redis-cli is not in PATH");

@@ -32,10 +32,9 @@ TEST_CASE("10,000 pipelined commands are answered in order") {
   for (int i = 0; i < kPairs; ++i) {
     std::string key = "pipelined:" + std::to_string(i);
     std::string value = "value-" + std::to_string(i);
-    REQUIRE(redisAppendCommand(c.get(), "SET %b %b", key.data(), key.size(),
-                               value.data(), value.size()) == REDIS_OK);
-    REQUIRE(redisAppendCommand(c.get(), "GET %b", key.data(), key.size()) ==
-            REDIS_OK);
+    REQUIRE(redisAppendCommand(c.get(), "SET %b %b", key.data(), key.size(), value.data(),
+                               value.size()) == REDIS_OK);
+    REQUIRE(redisAppendCommand(c.get(), "GET %b", key.data(), key.size()) == REDIS_OK);
   }
   int mismatches = 0;
   for (int i = 0; i < kPairs; ++i) {
@@ -44,8 +43,7 @@ TEST_CASE("10,000 pipelined commands are answered in order") {
     Reply get = NextReply(c.get());
     REQUIRE_MESSAGE(get != nullptr, "reply " << 2 * i + 1 << ": " << c->errstr);
     std::string expected = "$value-" + std::to_string(i);
-    if (Render(set.get(), c.get()) != "+OK" ||
-        Render(get.get(), c.get()) != expected) {
+    if (Render(set.get(), c.get()) != "+OK" || Render(get.get(), c.get()) != expected) {
       if (++mismatches <= 5) {
         FAIL_CHECK("pair " << i << ": " << Render(set.get(), c.get()) << " "
                            << Render(get.get(), c.get()));
@@ -95,8 +93,8 @@ TEST_CASE("1 MB values are stored, read back and appended to intact") {
   // Several large values in one pipeline, then read back in one MGET.
   for (int i = 0; i < 8; ++i) {
     std::string key = "big:" + std::to_string(i);
-    REQUIRE(redisAppendCommand(c.get(), "SET %b %b", key.data(), key.size(),
-                               value.data(), value.size()) == REDIS_OK);
+    REQUIRE(redisAppendCommand(c.get(), "SET %b %b", key.data(), key.size(), value.data(),
+                               value.size()) == REDIS_OK);
   }
   for (int i = 0; i < 8; ++i) {
     Reply set = NextReply(c.get());
@@ -121,8 +119,7 @@ TEST_CASE("concurrent clients each see their own writes") {
     clients.emplace_back([&, id] {
       // Plain hiredis here: doctest assertions are not thread-safe.
       timeval timeout{10, 0};
-      RedisContext c(redisConnectWithTimeout("127.0.0.1", server.port(),
-                                             timeout));
+      RedisContext c(redisConnectWithTimeout("127.0.0.1", server.port(), timeout));
       if (c == nullptr || c->err != 0) {
         ++failures;
         return;
@@ -130,8 +127,7 @@ TEST_CASE("concurrent clients each see their own writes") {
       redisSetTimeout(c.get(), timeout);
       for (int i = 0; i < kWritesPerClient; ++i) {
         std::string key = "c" + std::to_string(id) + ":" + std::to_string(i);
-        if (Do(c.get(), {"SET", key, key}) != "+OK" ||
-            Do(c.get(), {"GET", key}) != "$" + key) {
+        if (Do(c.get(), {"SET", key, key}) != "+OK" || Do(c.get(), {"GET", key}) != "$" + key) {
           ++failures;
         }
       }
@@ -140,8 +136,7 @@ TEST_CASE("concurrent clients each see their own writes") {
   for (std::thread& client : clients) client.join();
   CHECK(failures.load() == 0);
   RedisContext c = Connect(server.port());
-  CHECK(Do(c.get(), {"DBSIZE"}) ==
-        ":" + std::to_string(kClients * kWritesPerClient));
+  CHECK(Do(c.get(), {"DBSIZE"}) == ":" + std::to_string(kClients * kWritesPerClient));
 }
 
 }  // namespace

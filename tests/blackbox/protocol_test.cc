@@ -18,8 +18,7 @@ std::vector<BadRequest> BadRequests() {
   return {
       {"non-numeric multibulk length", "*abc\r\n",
        "-ERR Protocol error: invalid multibulk length\r\n"},
-      {"non-numeric bulk length", "*1\r\n$abc\r\n",
-       "-ERR Protocol error: invalid bulk length\r\n"},
+      {"non-numeric bulk length", "*1\r\n$abc\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
       {"bulk length over 512 MB", "*1\r\n$600000000\r\n",
        "-ERR Protocol error: invalid bulk length\r\n"},
       {"array element not a bulk string", "*1\r\nfoo\r\n",
@@ -56,9 +55,8 @@ TEST_CASE("protocol errors answer the reason and close only that client") {
 TEST_CASE("protocol error after good pipelined commands answers them first") {
   ServerProcess server;
   server.Start();
-  std::string bytes = EncodeCommand({"SET", "k", "v"}) +
-                      EncodeCommand({"GET", "k"}) + "*1\r\n$abc\r\n" +
-                      EncodeCommand({"SET", "after", "error"});
+  std::string bytes = EncodeCommand({"SET", "k", "v"}) + EncodeCommand({"GET", "k"}) +
+                      "*1\r\n$abc\r\n" + EncodeCommand({"SET", "after", "error"});
   bool closed = false;
   CHECK(RawExchange(server.port(), bytes, 5000, &closed) ==
         "+OK\r\n$1\r\nv\r\n-ERR Protocol error: invalid bulk length\r\n");
@@ -97,8 +95,7 @@ TEST_CASE("a request split into single bytes is still one request") {
   ServerProcess server;
   server.Start();
   RawConnection raw(server.port());
-  std::string request = EncodeCommand({"SET", "slow", "bytes"}) +
-                        EncodeCommand({"GET", "slow"});
+  std::string request = EncodeCommand({"SET", "slow", "bytes"}) + EncodeCommand({"GET", "slow"});
   for (char byte : request) REQUIRE(raw.Send(std::string(1, byte)));
   CHECK(raw.ReadReply() == "+OK\r\n");
   CHECK(raw.ReadReply() == "$5\r\nbytes\r\n");

@@ -33,8 +33,7 @@ TEST_CASE("hello 3 answers a map and switches the connection to RESP3") {
   REQUIRE(raw.Send(EncodeCommand({"CONFIG", "GET", "appendonly"})));
   CHECK(raw.ReadReply().rfind("%1\r\n$10\r\nappendonly\r\n", 0) == 0);
   REQUIRE(raw.Send(EncodeCommand({"GET"})));
-  CHECK(raw.ReadReply() ==
-        "-ERR wrong number of arguments for 'get' command\r\n");
+  CHECK(raw.ReadReply() == "-ERR wrong number of arguments for 'get' command\r\n");
 }
 
 TEST_CASE("hello 3 with AUTH and SETNAME authenticates and names at once") {
@@ -43,8 +42,8 @@ TEST_CASE("hello 3 with AUTH and SETNAME authenticates and names at once") {
   ServerProcess server(options);
   server.Start();
   RawConnection raw(server.port());
-  REQUIRE(raw.Send(EncodeCommand(
-      {"HELLO", "3", "AUTH", "default", "secret", "SETNAME", "resp3-client"})));
+  REQUIRE(raw.Send(
+      EncodeCommand({"HELLO", "3", "AUTH", "default", "secret", "SETNAME", "resp3-client"})));
   CHECK(raw.ReadReply().rfind("%7\r\n", 0) == 0);
   REQUIRE(raw.Send(EncodeCommand({"CLIENT", "GETNAME"})));
   CHECK(raw.ReadReply() == "$12\r\nresp3-client\r\n");

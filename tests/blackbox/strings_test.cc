@@ -20,8 +20,7 @@ TEST_CASE("set then get returns the value; a missing key is nil") {
   CHECK(Do(c.get(), {"SET", "empty", ""}) == "+OK");
   CHECK(Do(c.get(), {"GET", "empty"}) == "$");
   CHECK(Do(c.get(), {"EXISTS", "empty"}) == ":1");
-  CHECK(Do(c.get(), {"SET", "k"}) ==
-        "-ERR wrong number of arguments for 'set' command");
+  CHECK(Do(c.get(), {"SET", "k"}) == "-ERR wrong number of arguments for 'set' command");
 }
 
 TEST_CASE("set NX writes only a missing key, XX only an existing one") {
@@ -60,12 +59,11 @@ TEST_CASE("set with an expiry option is refused for now" * RingkvOnly()) {
   ServerProcess server;
   server.Start();
   RedisContext c = Connect(server.port());
-  for (const auto& option :
-       std::vector<std::vector<std::string>>{{"EX", "10"},
-                                             {"PX", "10000"},
-                                             {"EXAT", "4000000000"},
-                                             {"PXAT", "4000000000000"},
-                                             {"KEEPTTL"}}) {
+  for (const auto& option : std::vector<std::vector<std::string>>{{"EX", "10"},
+                                                                  {"PX", "10000"},
+                                                                  {"EXAT", "4000000000"},
+                                                                  {"PXAT", "4000000000000"},
+                                                                  {"KEEPTTL"}}) {
     std::vector<std::string> args = {"SET", "k", "v"};
     args.insert(args.end(), option.begin(), option.end());
     std::string reply = Do(c.get(), args);
@@ -105,8 +103,7 @@ TEST_CASE("del counts the keys it removed") {
   // Deleting then writing again brings the key back.
   CHECK(Do(c.get(), {"SET", "a", "again"}) == "+OK");
   CHECK(Do(c.get(), {"GET", "a"}) == "$again");
-  CHECK(Do(c.get(), {"DEL"}) ==
-        "-ERR wrong number of arguments for 'del' command");
+  CHECK(Do(c.get(), {"DEL"}) == "-ERR wrong number of arguments for 'del' command");
 }
 
 TEST_CASE("exists counts every argument, repeats included") {
@@ -125,10 +122,8 @@ TEST_CASE("mget answers one entry per key, nil for missing ones") {
   server.Start();
   RedisContext c = Connect(server.port());
   CHECK(Do(c.get(), {"MSET", "a", "1", "b", "2"}) == "+OK");
-  CHECK(Do(c.get(), {"MGET", "a", "missing", "b", "a"}) ==
-        "*[$1, nil, $2, $1]");
-  CHECK(Do(c.get(), {"MGET"}) ==
-        "-ERR wrong number of arguments for 'mget' command");
+  CHECK(Do(c.get(), {"MGET", "a", "missing", "b", "a"}) == "*[$1, nil, $2, $1]");
+  CHECK(Do(c.get(), {"MGET"}) == "-ERR wrong number of arguments for 'mget' command");
 }
 
 TEST_CASE("mset writes all pairs; the last of a repeated key wins") {
@@ -139,8 +134,7 @@ TEST_CASE("mset writes all pairs; the last of a repeated key wins") {
   CHECK(Do(c.get(), {"MGET", "a", "b"}) == "*[$3, $2]");
   CHECK(Do(c.get(), {"MSET", "a", "1", "b"}) ==
         "-ERR wrong number of arguments for 'mset' command");
-  CHECK(Do(c.get(), {"MSET", "a"}) ==
-        "-ERR wrong number of arguments for 'mset' command");
+  CHECK(Do(c.get(), {"MSET", "a"}) == "-ERR wrong number of arguments for 'mset' command");
 }
 
 TEST_CASE("msetnx writes all pairs only when no key exists") {

@@ -20,8 +20,7 @@ TEST_CASE("redis-cli --pipe loads 100,000 SETs with 0 errors") {
   ProgramResult result = RunRedisCli(server, {"--pipe"}, input, 120000);
   CHECK_FALSE(result.timed_out);
   CHECK(result.exit_code == 0);
-  CHECK_MESSAGE(result.output.find("errors: 0, replies: 100000") !=
-                    std::string::npos,
+  CHECK_MESSAGE(result.output.find("errors: 0, replies: 100000") != std::string::npos,
                 result.output);
   RedisContext c = Connect(server.port());
   CHECK(Do(c.get(), {"DBSIZE"}) == ":100000");
@@ -35,16 +34,14 @@ TEST_CASE("redis-benchmark ping, set, get and mset finish without errors") {
   ServerProcess server;
   server.Start();
   ProgramResult result =
-      RunProgram({benchmark, "-h", "127.0.0.1", "-p",
-                  std::to_string(server.port()), "-t", "ping,set,get,mset",
-                  "-n", "20000", "-q"},
+      RunProgram({benchmark, "-h", "127.0.0.1", "-p", std::to_string(server.port()), "-t",
+                  "ping,set,get,mset", "-n", "20000", "-q"},
                  "", 180000);
   CAPTURE(result.output);
   CHECK_FALSE(result.timed_out);
   CHECK(result.exit_code == 0);
   CHECK(result.output.find("rror") == std::string::npos);
-  for (const char* test : {"PING_INLINE:", "PING_MBULK:", "SET:", "GET:",
-                           "MSET (10 keys):"}) {
+  for (const char* test : {"PING_INLINE:", "PING_MBULK:", "SET:", "GET:", "MSET (10 keys):"}) {
     CHECK_MESSAGE(result.output.find(test) != std::string::npos, test);
   }
   // The server is still healthy afterwards.

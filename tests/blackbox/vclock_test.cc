@@ -33,9 +33,7 @@ bool IsHex(const std::string& text) {
   return true;
 }
 
-std::string Text(const redisReply* reply) {
-  return std::string(reply->str, reply->len);
-}
+std::string Text(const redisReply* reply) { return std::string(reply->str, reply->len); }
 
 // Checks the shape of a single-node VCLOCK reply for a live key and returns
 // its one sibling's dot. A single node never has more than one actor or
@@ -82,8 +80,7 @@ TEST_CASE("vclock: nil for a missing key" * RingkvOnly()) {
   server.Start();
   RedisContext c = Connect(server.port());
   CHECK(Do(c.get(), {"VCLOCK", "missing"}) == "nil");
-  CHECK(Do(c.get(), {"VCLOCK"}) ==
-        "-ERR wrong number of arguments for 'vclock' command");
+  CHECK(Do(c.get(), {"VCLOCK"}) == "-ERR wrong number of arguments for 'vclock' command");
 }
 
 TEST_CASE("vclock: each write advances the node's counter" * RingkvOnly()) {
@@ -129,8 +126,7 @@ TEST_CASE("vclock: a deleted key shows a tombstone or nothing" * RingkvOnly()) {
   CHECK(Text(siblings->element[0]->element[3]) == "tombstone");
 }
 
-TEST_CASE("vclock: the actor and its counter survive a restart" *
-          RingkvOnly()) {
+TEST_CASE("vclock: the actor and its counter survive a restart" * RingkvOnly()) {
   ServerProcess server;
   server.Start();
   int64_t before_ms = NowMs();
