@@ -84,6 +84,18 @@ std::string FindInPath(std::string_view name) {
   return "";
 }
 
+int64_t ProcessMemoryBytes(pid_t pid, std::string_view field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  std::string prefix = std::string(field) + ":";
+  while (std::getline(status, line)) {
+    if (line.rfind(prefix, 0) == 0) {
+      return std::atoll(line.c_str() + prefix.size()) * 1024;  // In kB.
+    }
+  }
+  return -1;
+}
+
 ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
   char pattern[] = "/tmp/ringkv-blackbox-XXXXXX";
   REQUIRE(mkdtemp(pattern) != nullptr);

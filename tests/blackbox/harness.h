@@ -77,6 +77,7 @@ class ServerProcess {
   void Restart();
 
   bool Running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& log_path() const { return log_path_; }
@@ -99,6 +100,10 @@ class ServerProcess {
   uint16_t port_ = 0;
   pid_t pid_ = -1;
 };
+
+// A field of /proc/<pid>/status in bytes ("VmRSS", or "VmHWM" for the peak
+// resident size), or -1 if it cannot be read.
+int64_t ProcessMemoryBytes(pid_t pid, std::string_view field);
 
 // Owning hiredis handles.
 struct ContextDeleter {
