@@ -1,0 +1,156 @@
+// Introspection commands that tools run on connect: COMMAND (redis-cli's
+// hints), INFO, CONFIG GET (redis-benchmark), DBSIZE.
+#include <cstdlib>
+#include <string>
+
+#include "blackbox/harness.h"
+
+namespace ringkv::blackbox {
+namespace {
+
+TEST_CASE("command count is the number of commands COMMAND lists") {
+  ServerProcess server;
+  server.Start();
+  RedisContext c = Connect(server.port());
+  Reply count = Command(c.get(), {"COMMAND", "COUNT"});
+  REQUIRE(count != nullptr);
+  REQUIRE(count->type == REDIS_REPLY_INTEGER);
+  CHECK(count->integer >= 20);
+  Reply all = Command(c.get(), {"COMMAND"});
+  REQUIRE(all != nullptr);
+  REQUIRE(all->type == REDIS_REPLY_ARRAY);
+  CHECK(static_cast<long long>(all->elements) == count->integer);
+}
+
+TEST_CASE("command info describes each command, nil for unknown ones") {
+  ServerProcess server;
+  server.Start();
+  RedisContext c = Connect(server.port());
+  Reply reply = Command(c.get(), {"COMMAND", "INFO", "get", "set", "nosuch"});
+  REQUIRE(reply != nullptr);
+  REQUIRE(reply->type == REDIS_REPLY_ARRAY);
+  REQUIRE(reply->elements == 3);
+  const redisReply* get = reply->element[0];
+  REQUIRE(get->type == REDIS_REPLY_ARRAY);
+  REQUIRE(get->elements >= 6);
+  // name, arity, flags, first key, last key, step.
+  CHECK(Render(get->element[0], c.get()) == "$get");
+  CHECK(Render(get->element[1], c.get()) == ":2");
+  CHECK(get->element[2]->type == REDIS_REPLY_ARRAY);
+  CHECK(Render(get->element[3], c.get()) == ":1");
+  CHECK(Render(get->element[4], c.get()) == ":1");
+  CHECK(Render(get->element[5], c.get()) == ":1");
+  const redisReply* set = reply->element[1];
+  REQUIRE(set->type == REDIS_REPLY_ARRAY);
+  REQUIRE(set->elements >= 2);
+  CHECK(Render(set->element[0], c.get()) == "$set");
+  CHECK(Render(set->element[1], c.get()) == ":-3");
+  CHECK(reply->element[2]->type == REDIS_REPLY_NIL);
+}
+
+TEST_CASE("command docs answers a name and a doc map per command") {
+  ServerProcess server;
+  server.Start();
+  RedisContext c = Connect(server.port());
+  Reply reply = Command(c.get(), {"COMMAND", "DOCS", "get"});
+  REQUIRE(reply != nullptr);
+  REQUIRE(reply->type == REDIS_REPLY_ARRAY);
+  REQUIRE(reply->elements == 2);
+  CHECK(Render(reply->element[0], c.get()) == "$get");
+  const redisReply* doc = reply->element[1];
+  REQUIRE(doc->type == REDIS_REPLY_ARRAY);
+  bool has_summary = false;
+  for (size_t i = 0; i + 1 < doc->elements; i += 2) {
+    if (Render(doc->element[i], c.get()) == "$summary") has_summary = true;
+  }
+  CHECK(has_summary);
+  // With no names it documents every command, as redis-cli reads it for its
+  // hints. Raw, because the docs nest deeper than hiredis 0.14 can parse.
+  RawConnection raw(server.port());
+  REQUIRE(raw.Send(EncodeCommand({"COMMAND", "DOCS"})));
+  std::string all = raw.ReadReply();
+  REQUIRE(all.rfind("*", 0) == 0);
+  long long elements = std::atoll(all.c_str() + 1);
+  CHECK(elements >= 40);
+  CHECK(elements % 2 == 0);
+}
+
+TEST_CASE("info has every section and the fields tools look for") {
+  ServerProcess server;
+  server.Start();
+  RedisContext c = Connect(server.port());
+  CHECK(Do(c.get(), {"SET", "k", "v"}) == "+OK");
+  Reply reply = Command(c.get(), {"INFO"});
+  REQUIRE(reply != nullptr);
+  REQUIRE(reply->type == REDIS_REPLY_STRING);
+  std::string info(reply->str, reply->len);
+  for (const char* section : {"# Server\r\n", "# Clients\r\n", "# Memory\r\n", "# Persistence\r\n",
+                              "# Stats\r\n", "# Keyspace\r\n"}) {
+    CHECK_MESSAGE(info.find(section) != std::string::npos, section);
+  }
+  CHECK(info.find("\r\nredis_version:") != std::string::npos);
+  CHECK(info.find("\r\nloading:0\r\n") != std::string::npos);
+  CHECK(info.find("\r\nconnected_clients:") != std::string::npos);
+  CHECK(info.find("\r\nused_memory:") != std::string::npos);
+  CHECK(info.find("\r\ndb0:keys=1") != std::string::npos);
+}
+
+TEST_CASE("info with a section name answers only that section") {
+  ServerProcess server;
+  server.Start();
+  RedisContext c = Connect(server.port());
+  std::string info = Do(c.get(), {"INFO", "server"});
+  CHECK(info.rfind("$# Server\r\n", 0) == 0);
+  CHECK(info.find("redis_version:") != std::string::npos);
+  CHECK(info.find("# Clients") == std::string::npos);
+  std::string persistence = Do(c.get(), {"INFO", "persistence"});
+  CHECK(persistence.find("loading:0") != std::string::npos);
+  CHECK(persistence.find("# Server") == std::string::npos);
+}
+
+TEST_CASE("config get answers name and value pairs") {
+  ServerProcess server;
+  server.Start();
+  RedisContext c = Connect(server.port());
+  Reply save = Command(c.get(), {"CONFIG", "GET", "save"});
+  REQUIRE(save != nullptr);
+  REQUIRE(save->type == REDIS_REPLY_ARRAY);
+  REQUIRE(save->elements == 2);
+  CHECK(Render(save->element[0], c.get()) == "$save");
+  CHECK(save->element[1]->type == REDIS_REPLY_STRING);
+  std::string appendonly = Do(c.get(), {"CONFIG", "GET", "appendonly"});
+  CHECK((appendonly == "*[$appendonly, $no]" || appendonly == "*[$appendonly, $yes]"));
+  CHECK(Do(c.get(), {"CONFIG", "GET", "no-such-parameter"}) == "*[]");
+  CHECK(Do(c.get(), {"CONFIG", "GET"}) ==
+        "-ERR wrong number of arguments for 'config|get' command");
+}
+
+TEST_CASE("dbsize counts the keys") {
+  ServerProcess server;
+  server.Start();
+  RedisContext c = Connect(server.port());
+  CHECK(Do(c.get(), {"DBSIZE"}) == ":0");
+  CHECK(Do(c.get(), {"MSET", "a", "1", "b", "2", "c", "3"}) == "+OK");
+  CHECK(Do(c.get(), {"DBSIZE"}) == ":3");
+  CHECK(Do(c.get(), {"DEL", "b"}) == ":1");
+  CHECK(Do(c.get(), {"DBSIZE"}) == ":2");
+}
+
+TEST_CASE("redis-cli runs commands and reads its hints without an error") {
+  ServerProcess server;
+  server.Start();
+  ProgramResult set = RunRedisCli(server, {"SET", "greeting", "hello"}, "", 10000);
+  CHECK(set.exit_code == 0);
+  CHECK(set.output == "OK\n");
+  ProgramResult get = RunRedisCli(server, {"GET", "greeting"}, "", 10000);
+  CHECK(get.output == "hello\n");
+  // Without a command redis-cli runs its REPL, which fetches COMMAND DOCS.
+  ProgramResult repl = RunRedisCli(server, {}, "PING\nGET greeting\n", 10000);
+  CHECK(repl.exit_code == 0);
+  CHECK(repl.output.find("PONG") != std::string::npos);
+  CHECK(repl.output.find("hello") != std::string::npos);
+  CHECK(repl.output.find("ERR") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace ringkv::blackbox
