@@ -131,6 +131,9 @@ void Client::ProcessInput(std::string_view input) {
     input.remove_prefix(consumed);
     if (status == resp::ParseStatus::kComplete) {
       Execute();
+      // Checked per command: one read may hold thousands of requests, each
+      // with a large reply.
+      CheckOutputLimit();
     } else if (status == resp::ParseStatus::kError) {
       ProtocolError();
     } else {
@@ -145,8 +148,7 @@ void Client::ProcessInput(std::string_view input) {
     Close();
     return;
   }
-  if (!out_.empty()) server_->ScheduleFlush(this);
-  CheckOutputLimit();
+  if (!out_.empty() && !closing_) server_->ScheduleFlush(this);
 }
 
 void Client::ProtocolError() {
