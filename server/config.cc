@@ -53,6 +53,53 @@ std::function<std::string(const Config&)> ShowString(std::string Config::*field)
   return [field](const Config& config) { return config.*field; };
 }
 
+// [[cluster.members]]: an array of tables, each checked key by key.
+std::string ApplyMembers(const toml::node& node, Config* config) {
+  const toml::array* array = node.as_array();
+  if (!array) return "must be an array of tables ([[cluster.members]])";
+  config->members.clear();
+  std::set<std::string> names;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::table* table = array->get(i)->as_table();
+    std::string where = "member " + std::to_string(i + 1) + ": ";
+    if (!table) return where + "must be a table";
+    MemberConfig member;
+    for (const auto& [key, value] : *table) {
+      std::string name(key.str());
+      if (name == "name" || name == "host") {
+        if (!value.is_string() || value.value<std::string>()->empty()) {
+          return where + "'" + name + "' must be a non-empty string";
+        }
+        (name == "name" ? member.name : member.host) = *value.value<std::string>();
+      } else if (name == "port" || name == "peer_port" || name == "weight") {
+        std::optional<int64_t> number = value.value<int64_t>();
+        int64_t max = name == "weight" ? 100 : 65535;
+        if (!value.is_integer() || !number || *number < 1 || *number > max) {
+          return where + "'" + name + "' must be an integer between 1 and " + std::to_string(max);
+        }
+        (name == "port" ? member.port : name == "peer_port" ? member.peer_port : member.weight) =
+            *number;
+      } else {
+        return where + "unknown key '" + name + "'";
+      }
+    }
+    if (member.name.empty() || member.host.empty()) return where + "needs 'name' and 'host'";
+    if (!names.insert(member.name).second) return where + "duplicate name '" + member.name + "'";
+    config->members.push_back(member);
+  }
+  return "";
+}
+
+std::string ShowMembers(const Config& config) {
+  std::string text;
+  for (const MemberConfig& member : config.members) {
+    if (!text.empty()) text += " ";
+    text += member.name + "@" + member.host + ":" + std::to_string(member.port) + "/" +
+            std::to_string(member.peer_port);
+  }
+  return text;
+}
+
 const std::vector<KeySpec>& KeySpecs() {
   static const std::vector<KeySpec> specs = {
       {"node", "name", nullptr, StringKey(&Config::name, false), ShowString(&Config::name)},
@@ -60,6 +107,19 @@ const std::vector<KeySpec>& KeySpecs() {
       {"node", "port", "port", IntegerKey(&Config::port, 1, 65535), ShowInteger(&Config::port)},
       {"node", "data_dir", "dir", StringKey(&Config::data_dir, false),
        ShowString(&Config::data_dir)},
+      {"node", "advertise_host", nullptr, StringKey(&Config::advertise_host, true),
+       ShowString(&Config::advertise_host)},
+      {"cluster", "peer_port", nullptr, IntegerKey(&Config::peer_port, 1, 65535),
+       ShowInteger(&Config::peer_port)},
+      {"cluster", "secret", nullptr, StringKey(&Config::secret, true),
+       [](const Config&) { return std::string("(hidden)"); }},
+      {"cluster", "n", nullptr, IntegerKey(&Config::n, 1, 16), ShowInteger(&Config::n)},
+      {"cluster", "w", nullptr, IntegerKey(&Config::w, 1, 16), ShowInteger(&Config::w)},
+      {"cluster", "r", nullptr, IntegerKey(&Config::r, 1, 16), ShowInteger(&Config::r)},
+      {"cluster", "request_timeout_ms", nullptr,
+       IntegerKey(&Config::request_timeout_ms, 10, 600000),
+       ShowInteger(&Config::request_timeout_ms)},
+      {"cluster", "members", nullptr, ApplyMembers, ShowMembers},
       {"storage", "fsync", "appendfsync",
        [](const toml::node& node, Config* config) -> std::string {
          if (!node.is_string()) return "must be one of always, everysec, no";
@@ -146,6 +206,39 @@ bool ApplyTable(const toml::table& root, const std::string& origin, Config* conf
   return true;
 }
 
+// Checks that need several keys at once.
+bool ValidateConfig(const std::string& origin, Config* config, std::string* error) {
+  size_t members = config->members.empty() ? 1 : config->members.size();
+  if (!config->members.empty()) {
+    bool self_listed = false;
+    for (const MemberConfig& member : config->members) self_listed |= member.name == config->name;
+    if (!self_listed) {
+      *error = origin + ": bad value for 'cluster.members': this node ('" + config->name +
+               "') is not listed";
+      return false;
+    }
+    if (config->secret.empty()) {
+      *error = origin + ": bad value for 'cluster.secret': a cluster needs a secret";
+      return false;
+    }
+  }
+  if (config->n > static_cast<int64_t>(members)) {
+    *error = origin + ": bad value for 'cluster.n': " + std::to_string(config->n) +
+             " replicas need at least as many members (have " + std::to_string(members) + ")";
+    return false;
+  }
+  if (config->w > config->n || config->r > config->n) {
+    *error = origin + ": bad value for '" + std::string(config->w > config->n ? "cluster.w" : "cluster.r") +
+             "': must be between 1 and cluster.n (" + std::to_string(config->n) + ")";
+    return false;
+  }
+  if (static_cast<int64_t>(members) > config->partitions) {
+    *error = origin + ": bad value for 'storage.partitions': fewer partitions than members";
+    return false;
+  }
+  return true;
+}
+
 bool ParseInteger(const char* text, int64_t* value) {
   char* end = nullptr;
   errno = 0;
@@ -209,6 +302,7 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* command_line, std::str
 
 bool LoadConfigFromString(const std::string& toml_text, const std::string& origin,
                           Config* config, std::string* error) {
+  *config = Config();
   toml::table root;
   try {
     root = toml::parse(toml_text, origin);
@@ -219,7 +313,7 @@ bool LoadConfigFromString(const std::string& toml_text, const std::string& origi
     *error = message.str();
     return false;
   }
-  return ApplyTable(root, origin, config, error);
+  return ApplyTable(root, origin, config, error) && ValidateConfig(origin, config, error);
 }
 
 bool LoadConfig(const CommandLine& command_line, Config* config, std::string* error) {
@@ -242,7 +336,8 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::string* er
   if (command_line.port > 0) config->port = command_line.port;
   if (!command_line.data_dir.empty()) config->data_dir = command_line.data_dir;
   if (!command_line.name.empty()) config->name = command_line.name;
-  return true;
+  return ValidateConfig(config->config_file.empty() ? "command line" : config->config_file,
+                        config, error);
 }
 
 std::vector<std::pair<std::string, std::string>> ConfigParameters(const Config& config) {

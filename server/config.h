@@ -15,12 +15,23 @@ namespace ringkv::server {
 
 enum class FsyncPolicy { kAlways, kEverySecond, kNo };
 
+// One member of the cluster as the configuration lists it.
+struct MemberConfig {
+  std::string name;
+  std::string host;  // Where clients and peers reach it (name or address).
+  int64_t port = 6379;
+  int64_t peer_port = 7379;
+  int64_t weight = 1;
+};
+
 struct Config {
   // [node]
   std::string name = "n1";
   std::string bind = "127.0.0.1";
   int64_t port = 6379;
   std::string data_dir = "./data/n1";
+  // The host peers and clients use to reach this node; empty means `bind`.
+  std::string advertise_host;
 
   // [storage]
   FsyncPolicy fsync = FsyncPolicy::kEverySecond;
@@ -34,6 +45,16 @@ struct Config {
   int64_t client_query_buffer_limit = 1LL << 30;
   int64_t client_output_buffer_limit = 1LL << 30;
   int64_t maxclients = 10000;
+
+  // [cluster]
+  int64_t peer_port = 7379;
+  std::string secret;
+  int64_t n = 1;
+  int64_t w = 1;
+  int64_t r = 1;
+  int64_t request_timeout_ms = 1000;
+  // Empty: a cluster of one (this node). Otherwise this node must be listed.
+  std::vector<MemberConfig> members;
 
   // [security]
   std::string requirepass;
@@ -63,7 +84,8 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* command_line, std::str
 // On error returns false and sets *error to a message naming the key.
 bool LoadConfig(const CommandLine& command_line, Config* config, std::string* error);
 
-// Parses TOML text (for tests). `origin` names the source in messages.
+// Loads defaults, then TOML text (for tests). `origin` names the source in
+// messages.
 bool LoadConfigFromString(const std::string& toml_text, const std::string& origin,
                           Config* config, std::string* error);
 

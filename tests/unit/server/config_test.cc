@@ -135,6 +135,60 @@ TEST_CASE("config: bad command lines are refused") {
   CHECK_FALSE(ParseCommandLine(3, const_cast<char**>(bad_port), &command_line, &error));
 }
 
+TEST_CASE("config: cluster members and quorum settings are read and checked") {
+  const std::string members = R"(
+[[cluster.members]]
+name = "n1"
+host = "127.0.0.1"
+port = 7001
+peer_port = 7101
+[[cluster.members]]
+name = "n2"
+host = "127.0.0.2"
+port = 7002
+peer_port = 7102
+weight = 2
+[[cluster.members]]
+name = "n3"
+host = "127.0.0.3"
+)";
+  Config config;
+  std::string error;
+  REQUIRE_MESSAGE(Load("[node]\nname = \"n1\"\n[cluster]\nsecret = \"s\"\nn = 3\nw = 2\nr = 2\n" +
+                           members,
+                       &config, &error),
+                  error);
+  REQUIRE(config.members.size() == 3);
+  CHECK(config.members[1].name == "n2");
+  CHECK(config.members[1].host == "127.0.0.2");
+  CHECK(config.members[1].peer_port == 7102);
+  CHECK(config.members[1].weight == 2);
+  CHECK(config.members[2].port == 6379);
+  CHECK(config.n == 3);
+
+  CHECK_FALSE(Load("[node]\nname = \"n1\"\n[cluster]\nsecret = \"s\"\nn = 4\n" + members,
+                   &config, &error));
+  CHECK(error.find("'cluster.n'") != std::string::npos);
+  CHECK_FALSE(Load("[node]\nname = \"n1\"\n[cluster]\nsecret = \"s\"\nn = 2\nw = 3\n" + members,
+                   &config, &error));
+  CHECK(error.find("'cluster.w'") != std::string::npos);
+  CHECK_FALSE(Load("[node]\nname = \"n9\"\n[cluster]\nsecret = \"s\"\n" + members, &config,
+                   &error));
+  CHECK(error.find("this node ('n9') is not listed") != std::string::npos);
+  CHECK_FALSE(Load("[node]\nname = \"n1\"\n" + members, &config, &error));
+  CHECK_MESSAGE(error.find("'cluster.secret'") != std::string::npos, error);
+  CHECK_FALSE(Load("[cluster]\nsecret = \"s\"\n[[cluster.members]]\nname = \"n1\"\nhost = \"h\"\nport = 0\n",
+                   &config, &error));
+  CHECK(error.find("member 1: 'port' must be an integer between 1 and 65535") != std::string::npos);
+  CHECK_FALSE(Load("[cluster]\nsecret = \"s\"\n[[cluster.members]]\nname = \"n1\"\nhost = \"h\"\nzone = 1\n",
+                   &config, &error));
+  CHECK(error.find("member 1: unknown key 'zone'") != std::string::npos);
+  CHECK_FALSE(Load("[cluster]\nsecret = \"s\"\n[[cluster.members]]\nname = \"n1\"\nhost = \"h\"\n"
+                   "[[cluster.members]]\nname = \"n1\"\nhost = \"h\"\n",
+                   &config, &error));
+  CHECK(error.find("duplicate name 'n1'") != std::string::npos);
+}
+
 TEST_CASE("config: CONFIG GET parameters include Redis's names") {
   Config config;
   auto parameters = ConfigParameters(config);
