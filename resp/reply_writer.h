@@ -32,6 +32,7 @@ class ReplyWriter {
   ReplyWriter(std::string* out, int protocol) : out_(out), protocol_(protocol) {}
 
   int protocol() const { return protocol_; }
+  void set_protocol(int protocol) { protocol_ = protocol; }
   std::string* buffer() const { return out_; }
 
   void SimpleString(std::string_view text);  // +text (CR/LF become spaces)

@@ -1,5 +1,6 @@
 #include "server/client.h"
 
+#include <cassert>
 #include <cinttypes>
 #include <cstdio>
 
@@ -126,11 +127,24 @@ void Client::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) 
 
 void Client::ProcessInput(std::string_view input) {
   while (!input.empty() && !closing_ && !close_after_reply_) {
+    if (parked_) {
+      // Reading is stopped while parked, so this holds at most one read.
+      backlog_.append(input);
+      break;
+    }
     size_t consumed = 0;
     resp::ParseStatus status = parser_.Feed(input, &consumed);
     input.remove_prefix(consumed);
     if (status == resp::ParseStatus::kComplete) {
-      Execute();
+      std::span<std::string> args = parser_.args();
+      if (deferred_ > 0 && MustWait(LookupCommand(args[0]), args)) {
+        parked_ = true;
+        parked_args_.assign(args.begin(), args.end());
+        if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+        reading_ = false;
+        continue;
+      }
+      Execute(args);
       // Checked per command: one read may hold thousands of requests, each
       // with a large reply.
       CheckOutputLimit();
@@ -151,6 +165,81 @@ void Client::ProcessInput(std::string_view input) {
   if (!out_.empty() && !closing_) server_->ScheduleFlush(this);
 }
 
+// A command waits for the deferred ones before it when it shares a key with
+// them, touches no key (WAIT, HELLO, ...: they see the connection as a
+// whole), or when the pipeline is as deep as the limit allows.
+bool Client::MustWait(const CommandSpec* spec, std::span<const std::string> args) const {
+  if (deferred_ >= static_cast<size_t>(server_->config().client_pipeline_depth)) return true;
+  if (spec == nullptr) return false;
+  std::vector<std::string_view> keys = CommandKeys(*spec, args);
+  if (keys.empty()) return true;
+  for (std::string_view key : keys) {
+    if (busy_keys_.count(std::string(key))) return true;
+  }
+  return false;
+}
+
+void Client::ResumeInput() {
+  if (!parked_ || closing_) return;
+  std::span<const std::string> parked(parked_args_);
+  if (MustWait(LookupCommand(parked_args_[0]), parked)) return;
+  parked_ = false;
+  std::vector<std::string> args = std::move(parked_args_);
+  parked_args_.clear();
+  Execute(args);
+  std::string backlog = std::move(backlog_);
+  backlog_.clear();
+  ProcessInput(backlog);
+  if (!parked_ && !closing_ && !close_after_reply_ && !reading_) {
+    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), OnAlloc, OnRead) == 0;
+  }
+}
+
+ReplyToken Client::DeferReply(const CommandSpec& spec, std::span<const std::string> args) {
+  assert(executing_slot_ != 0 || slots_.empty());
+  if (executing_slot_ == 0) {
+    slots_.push_back({next_slot_++, {}, false, {}});
+    executing_slot_ = slots_.back().id;
+  }
+  Slot& slot = slots_.back();
+  assert(slot.id == executing_slot_);
+  for (std::string_view key : CommandKeys(spec, args)) {
+    slot.keys.emplace_back(key);
+    ++busy_keys_[slot.keys.back()];
+  }
+  executing_deferred_ = true;
+  ++deferred_;
+  return {id_, slot.id, protocol_};
+}
+
+void Client::CompleteReply(uint64_t slot_id, std::string_view bytes) {
+  if (slots_.empty() || slot_id < slots_.front().id) return;
+  size_t index = slot_id - slots_.front().id;
+  if (index >= slots_.size() || slots_[index].ready) return;
+  Slot& slot = slots_[index];
+  slot.data.assign(bytes);
+  slot.ready = true;
+  --deferred_;
+  for (const std::string& key : slot.keys) {
+    auto it = busy_keys_.find(key);
+    if (it != busy_keys_.end() && --it->second == 0) busy_keys_.erase(it);
+  }
+  slot.keys.clear();
+  if (!slot.data.empty() && slot.data[0] == '-') ++server_->stats().error_replies;
+  if (slot_id == executing_slot_) return;  // Execute drains when the handler returns.
+  DrainSlots();
+  if (!out_.empty() && !closing_) server_->ScheduleFlush(this);
+  ResumeInput();
+  CheckOutputLimit();
+}
+
+void Client::DrainSlots() {
+  while (!slots_.empty() && slots_.front().ready) {
+    out_.append(slots_.front().data);
+    slots_.pop_front();
+  }
+}
+
 void Client::ProtocolError() {
   ++server_->stats().protocol_errors;
   Log(LogLevel::kVerbose, "Protocol error (%s) from client: id=%" PRIu64 " addr=%s",
@@ -159,34 +248,58 @@ void Client::ProtocolError() {
   CloseAfterReply();
 }
 
-void Client::Execute() {
-  std::span<std::string> args = parser_.args();
-  ServerStats& stats = server_->stats();
-  ++stats.commands_processed;
+void Client::Execute(std::span<std::string> args) {
+  ++server_->stats().commands_processed;
   last_interaction_ms_ = server_->now_ms();
-  size_t reply_start = out_.size();
+  if (slots_.empty()) {
+    // The fast path: no reply is pending, so this one goes straight out.
+    size_t reply_start = out_.size();
+    RunCommand(LookupCommand(args[0]), args, writer_);
+    if (out_.size() > reply_start && out_[reply_start] == '-') ++server_->stats().error_replies;
+  } else {
+    // Behind a deferred reply: this reply takes its place in line.
+    slots_.push_back({next_slot_++, {}, false, {}});
+    uint64_t slot_id = slots_.back().id;
+    std::string reply_bytes;
+    resp::ReplyWriter writer(&reply_bytes, protocol_);
+    executing_slot_ = slot_id;
+    RunCommand(LookupCommand(args[0]), args, writer);
+    if (!executing_deferred_) {
+      Slot& slot = slots_[slot_id - slots_.front().id];
+      slot.data = std::move(reply_bytes);
+      slot.ready = true;
+      if (!slot.data.empty() && slot.data[0] == '-') ++server_->stats().error_replies;
+    }
+  }
+  executing_slot_ = 0;
+  executing_deferred_ = false;
+  DrainSlots();
+}
 
-  const CommandSpec* spec = LookupCommand(args[0]);
+// Checks the command and runs its handler; every reply goes to `reply`.
+void Client::RunCommand(const CommandSpec* spec, std::span<std::string> args,
+                        resp::ReplyWriter& reply) {
   if (spec == nullptr) {
     // Redis quotes the first arguments, up to about 128 bytes of them.
     std::string quoted;
     for (size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
       quoted += "'" + args[i].substr(0, 128 - quoted.size()) + "' ";
     }
-    writer_.Error("ERR unknown command '" + args[0].substr(0, 128) +
-                  "', with args beginning with: " + quoted);
+    reply.Error("ERR unknown command '" + args[0].substr(0, 128) +
+                "', with args beginning with: " + quoted);
   } else if ((spec->arity > 0 && static_cast<int>(args.size()) != spec->arity) ||
              static_cast<int>(args.size()) < -spec->arity) {
-    ReplyWrongArity(writer_, spec->name);
+    ReplyWrongArity(reply, spec->name);
   } else if (!authenticated_ && !(spec->flags & kCommandNoAuth)) {
-    writer_.Error("NOAUTH Authentication required.");
+    reply.Error("NOAUTH Authentication required.");
   } else {
     last_command_ = spec->name;
-    CommandContext context{*server_, *this, args, writer_};
+    CommandContext context{*server_, *this, args, reply, spec};
     spec->handler(context);
   }
-  if (out_.size() > reply_start && out_[reply_start] == '-') ++stats.error_replies;
 }
+
+ReplyToken CommandContext::Defer() { return client.DeferReply(*spec, args); }
 
 size_t Client::PendingOutputBytes() const { return out_.size() + held_bytes_ + in_flight_bytes_; }
 

@@ -18,11 +18,15 @@
 
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "resp/parser.h"
 #include "resp/reply_writer.h"
+#include "server/command.h"
 
 namespace ringkv::server {
 
@@ -54,6 +58,14 @@ class Client {
   void FlushReady(uint64_t durable_sequence);
   bool has_held_replies() const { return !held_.empty(); }
 
+  // Deferred replies (CommandContext::Defer): the reply of the command being
+  // run will be given later by CompleteReply. Until then later replies wait
+  // behind it, and later commands that touch its keys (or touch no key at
+  // all, like WAIT) wait to run.
+  ReplyToken DeferReply(const CommandSpec& spec, std::span<const std::string> args);
+  void CompleteReply(uint64_t slot, std::string_view bytes);
+  size_t deferred_count() const { return deferred_; }
+
   // Connection state used by commands.
   uint64_t id() const { return id_; }
   int protocol() const { return protocol_; }
@@ -81,7 +93,12 @@ class Client {
   static void OnClosed(uv_handle_t* handle);
 
   void ProcessInput(std::string_view input);
-  void Execute();
+  void Execute(std::span<std::string> args);
+  void RunCommand(const CommandSpec* spec, std::span<std::string> args,
+                  resp::ReplyWriter& reply);
+  bool MustWait(const CommandSpec* spec, std::span<const std::string> args) const;
+  void ResumeInput();
+  void DrainSlots();
   void ProtocolError();
   void Write(std::string data);
   size_t PendingOutputBytes() const;
@@ -102,6 +119,25 @@ class Client {
   size_t held_bytes_ = 0;
   size_t in_flight_bytes_ = 0;
   int writes_in_flight_ = 0;
+
+  // Replies in command order once a reply was deferred; empty otherwise (the
+  // fast path writes straight into out_).
+  struct Slot {
+    uint64_t id;
+    std::string data;
+    bool ready;
+    std::vector<std::string> keys;  // Keys held busy until ready.
+  };
+  std::deque<Slot> slots_;
+  uint64_t next_slot_ = 1;
+  uint64_t executing_slot_ = 0;  // Slot of the command being run, or 0.
+  bool executing_deferred_ = false;
+  size_t deferred_ = 0;
+  std::unordered_map<std::string, int> busy_keys_;
+  // A parsed command waiting for earlier deferred ones, and the input after it.
+  bool parked_ = false;
+  std::vector<std::string> parked_args_;
+  std::string backlog_;
 
   int protocol_ = 2;
   bool authenticated_ = false;

@@ -33,11 +33,32 @@ enum CommandFlag : uint32_t {
   kCommandNoScript = 1 << 7,
 };
 
+// Keys of a command, from the table's key positions (first, last, step);
+// last_key -1 means "to the end".
+std::vector<std::string_view> CommandKeys(const struct CommandSpec& spec,
+                                          std::span<const std::string> args);
+
+// Names a reply that a handler will give later (after a quorum answered).
+// Carries the client id, not a pointer: the client may be gone by then, and
+// Server::CompleteReply drops the reply in that case.
+struct ReplyToken {
+  uint64_t client_id = 0;
+  uint64_t slot = 0;
+  int protocol = 2;  // The protocol to encode the reply in.
+};
+
 struct CommandContext {
   Server& server;
   Client& client;
   std::span<std::string> args;  // args[0] is the command name as sent.
   resp::ReplyWriter& reply;
+  const struct CommandSpec* spec = nullptr;
+
+  // Declares that the reply comes later, through Server::CompleteReply. The
+  // handler must not have written to `reply`. The client keeps the order of
+  // replies, and runs no later command that touches the same keys until
+  // this one is complete.
+  ReplyToken Defer();
 };
 
 using CommandHandler = void (*)(CommandContext& ctx);

@@ -90,7 +90,8 @@ void HelloCommand(CommandContext& ctx) {
   }
   if (set_name) ctx.client.set_name(std::string(new_name));
   ctx.client.set_protocol(protocol);
-  resp::ReplyWriter& reply = ctx.client.reply();
+  resp::ReplyWriter& reply = ctx.reply;
+  reply.set_protocol(protocol);
   reply.MapHeader(7);
   reply.Bulk("server");
   reply.Bulk("redis");
@@ -230,7 +231,8 @@ void ResetCommand(CommandContext& ctx) {
   ctx.client.set_protocol(2);
   ctx.client.set_name("");
   ctx.client.set_authenticated(ctx.server.config().requirepass.empty());
-  ctx.client.reply().SimpleString("RESET");
+  ctx.reply.set_protocol(2);
+  ctx.reply.SimpleString("RESET");
 }
 
 }  // namespace ringkv::server

@@ -45,6 +45,9 @@ struct Config {
   int64_t client_query_buffer_limit = 1LL << 30;
   int64_t client_output_buffer_limit = 1LL << 30;
   int64_t maxclients = 10000;
+  // Most commands of one client waiting for a quorum at once; later ones
+  // wait to be parsed.
+  int64_t client_pipeline_depth = 1024;
 
   // [cluster]
   int64_t peer_port = 7379;
