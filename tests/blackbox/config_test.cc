@@ -67,6 +67,17 @@ TEST_CASE("config: every documented key is accepted" * RingkvOnly()) {
   CHECK(Do(c.get(), {"SET", "k", "v"}) == "+OK");
 }
 
+TEST_CASE("config: the documented example conf/ringkv.toml starts a node" * RingkvOnly()) {
+  ServerOptions options;
+  options.config_file = std::string(RINGKV_SOURCE_DIR) + "/conf/ringkv.toml";
+  REQUIRE_MESSAGE(std::filesystem::exists(options.config_file), options.config_file);
+  ServerProcess server(options);
+  server.Start();
+  RedisContext c = Connect(server.port());
+  CHECK(Do(c.get(), {"SET", "k", "v"}) == "+OK");
+  CHECK(Do(c.get(), {"GET", "k"}) == "$v");
+}
+
 TEST_CASE("limits: a bulk longer than proto_max_bulk_len is refused") {
   ServerOptions options;
   options.extra_toml = "[limits]\nproto_max_bulk_len = 1048576\n";

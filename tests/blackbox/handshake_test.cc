@@ -49,6 +49,14 @@ TEST_CASE("hello 2 answers the server map as a flat array") {
   CHECK(Render(reply->element[5], c.get()) == ":2");
   CHECK(reply->element[7]->type == REDIS_REPLY_INTEGER);
   CHECK(Render(reply->element[13], c.get()) == "*[]");
+  // Without a version HELLO describes the connection as it is.
+  Reply current = Command(c.get(), {"HELLO"});
+  REQUIRE(current != nullptr);
+  REQUIRE(current->type == REDIS_REPLY_ARRAY);
+  REQUIRE(current->elements == 14);
+  CHECK(Render(current->element[5], c.get()) == ":2");
+  // The id is the connection's CLIENT ID.
+  CHECK(Render(current->element[7], c.get()) == Do(c.get(), {"CLIENT", "ID"}));
   CHECK(Do(c.get(), {"HELLO", "4"}) == "-NOPROTO unsupported protocol version");
   CHECK(Do(c.get(), {"HELLO", "1"}) == "-NOPROTO unsupported protocol version");
 }
@@ -125,6 +133,9 @@ TEST_CASE("client: ID, SETNAME, GETNAME, LIST and INFO") {
   CHECK(Do(c.get(), {"CLIENT", "GETNAME"}) == "nil");
   CHECK(Do(c.get(), {"CLIENT", "SETNAME", "tester"}) == "+OK");
   CHECK(Do(c.get(), {"CLIENT", "GETNAME"}) == "$tester");
+  CHECK(Do(c.get(), {"CLIENT", "SETNAME", ""}) == "+OK");  // Clears the name.
+  CHECK(Do(c.get(), {"CLIENT", "GETNAME"}) == "nil");
+  CHECK(Do(c.get(), {"CLIENT", "SETNAME", "tester"}) == "+OK");
   CHECK(Do(c.get(), {"CLIENT", "SETNAME", "has space"}) ==
         "-ERR Client names cannot contain spaces, newlines or special "
         "characters.");

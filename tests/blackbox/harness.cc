@@ -143,7 +143,8 @@ std::vector<std::string> ServerProcess::CommandLine() const {
     argv.insert(argv.end(), options_.redis_extra_args.begin(), options_.redis_extra_args.end());
     return argv;
   }
-  return {ServerBinary(), "--config", config_path_, "--bind", "127.0.0.1",
+  const std::string& config = options_.config_file.empty() ? config_path_ : options_.config_file;
+  return {ServerBinary(), "--config", config,       "--bind", "127.0.0.1",
           "--port",       port,       "--data-dir", data_dir_};
 }
 

@@ -50,6 +50,10 @@ struct ServerOptions {
   // equivalent of extra_toml, e.g. an AOF with appendfsync always so a
   // durability test can be checked against Redis too.
   std::vector<std::string> redis_extra_args;
+  // When set, ringkv reads this config file instead of the one the harness
+  // writes (requirepass and extra_toml are then ignored); the command line
+  // still sets bind, port and data directory.
+  std::string config_file;
 };
 
 // One server process with its own port and temporary data directory.

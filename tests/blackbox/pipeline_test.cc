@@ -139,5 +139,21 @@ TEST_CASE("concurrent clients each see their own writes") {
   CHECK(Do(c.get(), {"DBSIZE"}) == ":" + std::to_string(kClients * kWritesPerClient));
 }
 
+TEST_CASE("200 open connections are all served") {
+  ServerProcess server;
+  server.Start();
+  std::vector<RedisContext> connections;
+  for (int i = 0; i < 200; ++i) connections.push_back(Connect(server.port()));
+  for (size_t i = 0; i < connections.size(); ++i) {
+    std::string key = "conn:" + std::to_string(i);
+    REQUIRE(Do(connections[i].get(), {"SET", key, key}) == "+OK");
+  }
+  // Read back through other connections than the writers'.
+  for (size_t i = 0; i < connections.size(); ++i) {
+    std::string key = "conn:" + std::to_string(i);
+    CHECK(Do(connections[(i + 1) % connections.size()].get(), {"GET", key}) == "$" + key);
+  }
+}
+
 }  // namespace
 }  // namespace ringkv::blackbox
