@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "cluster/cluster_harness.h"
 
 namespace ringkv::cluster_test {
@@ -61,6 +63,45 @@ std::optional<VersionedValue> ParseVersioned(const redisReply* reply) {
   }
   versioned.context = StringOf(reply->element[1]);
   return versioned;
+}
+
+std::map<std::string, int64_t> ParseConsistency(const redisReply* reply) {
+  REQUIRE(reply != nullptr);
+  REQUIRE_MESSAGE((reply->type == REDIS_REPLY_ARRAY), "CONSISTENCY: got " << Describe(reply));
+  std::map<std::string, int64_t> levels;
+  bool nested = reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_ARRAY;
+  if (nested) {
+    for (size_t i = 0; i < reply->elements; ++i) {
+      const redisReply* pair = reply->element[i];
+      REQUIRE(pair->type == REDIS_REPLY_ARRAY);
+      REQUIRE(pair->elements == 2);
+      levels[StringOf(pair->element[0])] = IntegerOf(pair->element[1]);
+    }
+    return levels;
+  }
+  REQUIRE_MESSAGE(reply->elements % 2 == 0, "CONSISTENCY: got " << Describe(reply));
+  for (size_t i = 0; i < reply->elements; i += 2) {
+    levels[StringOf(reply->element[i])] = IntegerOf(reply->element[i + 1]);
+  }
+  return levels;
+}
+
+std::vector<int> ReplicaIndexes(const Cluster& cluster, const std::string& key, int asked) {
+  RedisContext context = cluster.Connect(asked);
+  Reply reply = blackbox::Command(context.get(), {"RING", "KEY", key});
+  std::vector<int> indexes;
+  for (const std::string& name : ParseRingKey(reply.get()).replicas) {
+    indexes.push_back(cluster.IndexOf(name));
+  }
+  return indexes;
+}
+
+std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& replicas) {
+  std::vector<int> others;
+  for (int i = 0; i < cluster.size(); ++i) {
+    if (std::find(replicas.begin(), replicas.end(), i) == replicas.end()) others.push_back(i);
+  }
+  return others;
 }
 
 }  // namespace ringkv::cluster_test

@@ -7,6 +7,7 @@
 #include <hiredis/hiredis.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,8 +40,21 @@ struct VersionedValue {
 // nullopt for a nil reply (LOCALGET of a key this node does not hold).
 std::optional<VersionedValue> ParseVersioned(const redisReply* reply);
 
+// CONSISTENCY without arguments: n, r and w by name, from a RESP2 flat array
+// of pairs or an array of [name, value] pairs.
+std::map<std::string, int64_t> ParseConsistency(const redisReply* reply);
+
 // The integer of an integer reply, REQUIREd.
 int64_t IntegerOf(const redisReply* reply);
+
+class Cluster;
+
+// The indexes of `key`'s N replicas in preference-list order, asked of node
+// `asked` with RING KEY.
+std::vector<int> ReplicaIndexes(const Cluster& cluster, const std::string& key, int asked = 0);
+
+// The indexes of the nodes that are not among `replicas`.
+std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& replicas);
 
 }  // namespace ringkv::cluster_test
 
