@@ -219,52 +219,6 @@ bool DecodeGetReply(std::span<const std::string> args, Message* out, std::string
   return true;
 }
 
-struct MessageEncoder {
-  std::string* out;
-
-  void operator()(const PutRequest& request) const {
-    bool hinted = !request.hint_for.empty();
-    AppendHeader('*', hinted ? 5 : 4, out);
-    AppendBulk(kPut, out);
-    AppendBulkNumber(request.id, out);
-    AppendBulk(request.key, out);
-    AppendBulkSiblingSet(request.set, out);
-    if (hinted) AppendBulk(request.hint_for, out);
-  }
-  void operator()(const PutReply& reply) const {
-    AppendHeader('*', reply.ok ? 3 : 4, out);
-    AppendBulk(kPutReply, out);
-    AppendBulkNumber(reply.id, out);
-    if (reply.ok) {
-      AppendBulk("OK", out);
-    } else {
-      AppendBulk("ERR", out);
-      AppendBulk(reply.error, out);
-    }
-  }
-  void operator()(const GetRequest& request) const {
-    AppendHeader('*', 3, out);
-    AppendBulk(kGet, out);
-    AppendBulkNumber(request.id, out);
-    AppendBulk(request.key, out);
-  }
-  void operator()(const GetReply& reply) const {
-    bool three = reply.ok && !reply.found;
-    AppendHeader('*', three ? 3 : 4, out);
-    AppendBulk(kGetReply, out);
-    AppendBulkNumber(reply.id, out);
-    if (!reply.ok) {
-      AppendBulk("ERR", out);
-      AppendBulk(reply.error, out);
-    } else if (reply.found) {
-      AppendBulk("FOUND", out);
-      AppendBulkSiblingSet(reply.set, out);
-    } else {
-      AppendBulk("NONE", out);
-    }
-  }
-};
-
 // ---- RESP reply validation --------------------------------------------------
 
 // Reads the line starting at `pos` (after the type byte) up to CRLF. A bare
@@ -319,7 +273,52 @@ bool HasPeerPrefix(std::string_view name) {
 }
 
 void EncodeMessage(const Message& message, std::string* out) {
-  std::visit(MessageEncoder{out}, message);
+  std::visit([out](const auto& concrete) { EncodeMessage(concrete, out); }, message);
+}
+
+void EncodeMessage(const PutRequest& request, std::string* out) {
+  bool hinted = !request.hint_for.empty();
+  AppendHeader('*', hinted ? 5 : 4, out);
+  AppendBulk(kPut, out);
+  AppendBulkNumber(request.id, out);
+  AppendBulk(request.key, out);
+  AppendBulkSiblingSet(request.set, out);
+  if (hinted) AppendBulk(request.hint_for, out);
+}
+
+void EncodeMessage(const PutReply& reply, std::string* out) {
+  AppendHeader('*', reply.ok ? 3 : 4, out);
+  AppendBulk(kPutReply, out);
+  AppendBulkNumber(reply.id, out);
+  if (reply.ok) {
+    AppendBulk("OK", out);
+  } else {
+    AppendBulk("ERR", out);
+    AppendBulk(reply.error, out);
+  }
+}
+
+void EncodeMessage(const GetRequest& request, std::string* out) {
+  AppendHeader('*', 3, out);
+  AppendBulk(kGet, out);
+  AppendBulkNumber(request.id, out);
+  AppendBulk(request.key, out);
+}
+
+void EncodeMessage(const GetReply& reply, std::string* out) {
+  bool none = reply.ok && !reply.found;
+  AppendHeader('*', none ? 3 : 4, out);
+  AppendBulk(kGetReply, out);
+  AppendBulkNumber(reply.id, out);
+  if (!reply.ok) {
+    AppendBulk("ERR", out);
+    AppendBulk(reply.error, out);
+  } else if (reply.found) {
+    AppendBulk("FOUND", out);
+    AppendBulkSiblingSet(reply.set, out);
+  } else {
+    AppendBulk("NONE", out);
+  }
 }
 
 bool DecodeMessage(std::span<const std::string> args, Message* out, std::string* error) {

@@ -53,8 +53,14 @@ bool HasPeerPrefix(std::string_view name);
 // ---- Replica messages (cluster/messages.h) --------------------------------
 
 // Appends `message` as one RESP array. REQUIRES: a set inside it keeps the
-// storage::SiblingSet invariants.
+// storage::SiblingSet invariants. The per-type overloads let a caller that
+// holds a concrete message encode it without first copying it (sibling set
+// and all) into a Message.
 void EncodeMessage(const Message& message, std::string* out);
+void EncodeMessage(const PutRequest& request, std::string* out);
+void EncodeMessage(const PutReply& reply, std::string* out);
+void EncodeMessage(const GetRequest& request, std::string* out);
+void EncodeMessage(const GetReply& reply, std::string* out);
 
 // Decodes RK.PUT, RK.PUTR, RK.GET or RK.GETR. On bad input returns false and
 // sets *error (out is then unspecified).

@@ -5,10 +5,28 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "resp/parser.h"
+
+// Counts every operator new in the unit_cluster binary, for the test that
+// encoding into a warm buffer allocates nothing (the replica path encodes
+// one message per replica per write). Counting changes nothing else.
+namespace {
+std::atomic<size_t> allocations{0};
+}  // namespace
+
+void* operator new(size_t size) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  std::abort();  // No exceptions in this codebase; out of memory is fatal.
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace ringkv::cluster {
 namespace {
@@ -125,6 +143,25 @@ TEST_CASE("peer protocol: get request and the three get replies") {
   reply = std::get<GetReply>(RoundTrip(error));
   CHECK_FALSE(reply.ok);
   CHECK(reply.error == "IOERR disk");
+}
+
+TEST_CASE("peer protocol: encoding into a warm buffer allocates nothing") {
+  PutRequest put{1, "key", SampleSet(), "n2"};
+  GetReply found{2, true, true, SampleSet(), ""};
+  ForwardRequest forward{3, 2, 3, 2, 2, {"SET", "key", "value"}};
+  std::string out;
+  out.reserve(4096);
+  size_t before = allocations.load();
+  for (int i = 0; i < 100; i++) {
+    out.clear();
+    EncodeMessage(put, &out);
+    EncodeMessage(found, &out);
+    EncodeMessage(PutReply{4, true, ""}, &out);
+    EncodeMessage(GetRequest{5, "key"}, &out);
+    EncodeForwardRequest(forward, &out);
+  }
+  CHECK(allocations.load() == before);
+  CHECK(out.size() < 4096);
 }
 
 TEST_CASE("peer protocol: an empty sibling set is a valid record") {
