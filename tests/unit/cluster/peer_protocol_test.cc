@@ -25,8 +25,16 @@ void* operator new(size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   std::abort();  // No exceptions in this codebase; out of memory is fatal.
 }
+// The nothrow forms too (std::stable_sort in ring.cc uses them): under
+// ASan, a nothrow new left to the sanitizer would be freed here with free()
+// and reported as an alloc-dealloc mismatch.
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(size == 0 ? 1 : size);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace ringkv::cluster {
 namespace {
