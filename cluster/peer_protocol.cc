@@ -278,6 +278,7 @@ void EncodeMessage(const Message& message, std::string* out) {
 
 void EncodeMessage(const PutRequest& request, std::string* out) {
   bool hinted = !request.hint_for.empty();
+  assert(request.hint_for.size() <= kPeerNameBytesMax);  // Decoding checks it.
   AppendHeader('*', hinted ? 5 : 4, out);
   AppendBulk(kPut, out);
   AppendBulkNumber(request.id, out);

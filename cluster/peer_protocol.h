@@ -62,8 +62,9 @@ void EncodeMessage(const PutReply& reply, std::string* out);
 void EncodeMessage(const GetRequest& request, std::string* out);
 void EncodeMessage(const GetReply& reply, std::string* out);
 
-// Decodes RK.PUT, RK.PUTR, RK.GET or RK.GETR. On bad input returns false and
-// sets *error (out is then unspecified).
+// Decodes RK.PUT, RK.PUTR, RK.GET or RK.GETR. On bad input returns false,
+// sets *error and leaves *out unchanged. A hint_for, when present, is a
+// member name (1..kPeerNameBytesMax bytes).
 bool DecodeMessage(std::span<const std::string> args, Message* out, std::string* error);
 
 // ---- Forwarding a client write to a replica -------------------------------
