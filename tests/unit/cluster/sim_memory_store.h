@@ -1,6 +1,7 @@
 // tests/unit/cluster/sim_memory_store.h: a ReplicaStore in memory, for the
 // coordinator tests and the deterministic simulation. It can be told to fail
-// so tests can exercise the store-error paths.
+// so tests can exercise the store-error paths, or be sabotaged so the
+// simulation can show that its checks catch a store that loses writes.
 #ifndef RINGKV_TESTS_UNIT_CLUSTER_SIM_MEMORY_STORE_H_
 #define RINGKV_TESTS_UNIT_CLUSTER_SIM_MEMORY_STORE_H_
 
@@ -15,6 +16,9 @@ namespace ringkv::cluster {
 
 class MemoryStore : public ReplicaStore {
  public:
+  // Ways to break the store on purpose (tests of the simulation's checks).
+  enum class Sabotage { kNone, kForgetEveryThirdMerge, kIncomingSiblingsWin };
+
   explicit MemoryStore(storage::ActorId actor) : actor_(actor) {}
 
   storage::ActorId actor() const override { return actor_; }
@@ -32,8 +36,19 @@ class MemoryStore : public ReplicaStore {
                         storage::SiblingSet* merged) override {
     ++merges_;
     if (fail_) return storage::Status::IoError("injected failure");
+    if (sabotage_ == Sabotage::kForgetEveryThirdMerge && merges_ % 3 == 0) {
+      if (merged != nullptr) *merged = incoming;
+      return storage::Status::Ok();  // Claims success, stores nothing.
+    }
     storage::SiblingSet& record = records_[std::string(key)];
-    storage::Merge(&record, incoming);
+    if (sabotage_ == Sabotage::kIncomingSiblingsWin) {
+      // A plausible merge bug: clocks join, but siblings only the local side
+      // holds are dropped even when the other side never saw them.
+      record.clock.Join(incoming.clock);
+      record.siblings = incoming.siblings;
+    } else {
+      storage::Merge(&record, incoming);
+    }
     if (merged != nullptr) *merged = record;
     return storage::Status::Ok();
   }
@@ -47,6 +62,7 @@ class MemoryStore : public ReplicaStore {
     return it == records_.end() ? nullptr : &it->second;
   }
   void set_fail(bool fail) { fail_ = fail; }
+  void set_sabotage(Sabotage sabotage) { sabotage_ = sabotage; }
   int reads() const { return reads_; }
   int merges() const { return merges_; }
 
@@ -54,6 +70,7 @@ class MemoryStore : public ReplicaStore {
   storage::ActorId actor_;
   std::map<std::string, storage::SiblingSet, std::less<>> records_;
   bool fail_ = false;
+  Sabotage sabotage_ = Sabotage::kNone;
   int reads_ = 0;
   int merges_ = 0;
 };
