@@ -29,16 +29,27 @@ Coordinator::Coordinator(std::string self, ReplicaStore* store, CoordinatorOptio
   assert(options_.request_timeout_ms > 0);
 }
 
-void Coordinator::SetRing(const Ring& ring) { ring_ = ring; }
+void Coordinator::SetRing(const Ring& ring) {
+  ring_ = ring;
+  preference_lists_.clear();
+  preference_lists_.reserve(size_t{ring_.partition_count()} * ring_.members().size());
+  for (uint32_t partition = 0; partition < ring_.partition_count(); ++partition) {
+    std::vector<uint32_t> list = ring_.PreferenceList(partition);
+    assert(list.size() == ring_.members().size());
+    preference_lists_.insert(preference_lists_.end(), list.begin(), list.end());
+  }
+}
 
-std::vector<uint32_t> Coordinator::PreferenceIndexes(std::string_view key) const {
+std::span<const uint32_t> Coordinator::PreferenceIndexes(std::string_view key) const {
   assert(ring_.partition_count() > 0);
-  return ring_.PreferenceList(storage::PartitionOf(key, ring_.partition_count()));
+  const size_t members = ring_.members().size();
+  const uint32_t partition = storage::PartitionOf(key, ring_.partition_count());
+  return std::span<const uint32_t>(preference_lists_).subspan(partition * members, members);
 }
 
 std::vector<std::string> Coordinator::PreferenceNames(std::string_view key, uint32_t count) const {
   assert(count <= ring_.members().size());
-  std::vector<uint32_t> indexes = PreferenceIndexes(key);
+  std::span<const uint32_t> indexes = PreferenceIndexes(key);
   std::vector<std::string> names;
   names.reserve(count);
   for (uint32_t i = 0; i < count; ++i) names.push_back(ring_.members()[indexes[i]].name);
@@ -47,7 +58,7 @@ std::vector<std::string> Coordinator::PreferenceNames(std::string_view key, uint
 
 bool Coordinator::IsReplica(std::string_view key, uint32_t n) const {
   assert(n <= ring_.members().size());
-  std::vector<uint32_t> indexes = PreferenceIndexes(key);
+  std::span<const uint32_t> indexes = PreferenceIndexes(key);
   for (uint32_t i = 0; i < n; ++i) {
     if (ring_.members()[indexes[i]].name == self_) return true;
   }
@@ -102,7 +113,7 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   op.dot = dot;
   op.done = std::move(done);
   op.settled = std::move(settled);
-  std::vector<uint32_t> indexes = PreferenceIndexes(key);
+  std::span<const uint32_t> indexes = PreferenceIndexes(key);
   for (uint32_t i = 0; i < consistency.n; ++i) {
     WriteTarget target{ring_.members()[indexes[i]].name};
     if (target.name == self_) {
@@ -200,7 +211,7 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
   op.consistency = consistency;
   op.deadline_ms = now_ms + options_.request_timeout_ms;
   op.done = std::move(done);
-  std::vector<uint32_t> indexes = PreferenceIndexes(key);
+  std::span<const uint32_t> indexes = PreferenceIndexes(key);
   op.targets.resize(consistency.n);
   for (uint32_t i = 0; i < consistency.n; ++i) {
     ReadTarget& target = op.targets[i];

@@ -37,6 +37,7 @@
 #include <functional>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -189,7 +190,8 @@ class Coordinator {
   };
 
   uint64_t NextRequestId() { return next_request_id_++; }
-  std::vector<uint32_t> PreferenceIndexes(std::string_view key) const;
+  // Member indexes of the whole preference list of `key`, from the cache.
+  std::span<const uint32_t> PreferenceIndexes(std::string_view key) const;
   void Send(const std::string& to, Message message);
   void FailWriteNow(const storage::Status& status, WriteCallback done, SettledCallback settled);
 
@@ -217,6 +219,9 @@ class Coordinator {
   ReplicaStore* const store_;  // Not owned.
   const CoordinatorOptions options_;
   Ring ring_;
+  // Every partition's preference list, computed once per ring so requests
+  // do not allocate for it: partition p's list starts at p * members.
+  std::vector<uint32_t> preference_lists_;
   uint64_t next_request_id_ = 1;
   // Node-based maps: an op's address stays valid while others come and go.
   std::unordered_map<uint64_t, WriteOp> writes_;
