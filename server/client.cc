@@ -41,17 +41,13 @@ std::string AddressString(const sockaddr_storage& address) {
 
 }  // namespace
 
-struct Client::WriteRequest {
-  uv_write_t request;
-  Client* client;
-  std::string data;
-  size_t bytes;  // Bytes handed to libuv (data minus what try_write sent).
-};
-
 Client::Client(Server* server, uint64_t id)
     : server_(server),
       id_(id),
       parser_(LimitsFrom(server->config())),
+      output_(reinterpret_cast<uv_stream_t*>(&handle_), [this] { Close(); },
+              [this] { OnDrained(); }, &server->stats().net_output_bytes),
+      out_(output_.buffer()),
       writer_(&out_, 2) {
   uv_tcp_init(server->loop(), &handle_);
   handle_.data = this;
@@ -93,6 +89,7 @@ void Client::set_authenticated(bool authenticated) {
 void Client::Close() {
   if (closing_) return;
   closing_ = true;
+  output_.Stop();
   if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
   reading_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), OnClosed);
@@ -301,7 +298,7 @@ void Client::RunCommand(const CommandSpec* spec, std::span<std::string> args,
 
 ReplyToken CommandContext::Defer() { return client.DeferReply(*spec, args); }
 
-size_t Client::PendingOutputBytes() const { return out_.size() + held_bytes_ + in_flight_bytes_; }
+size_t Client::PendingOutputBytes() const { return output_.pending_bytes(); }
 
 void Client::CheckOutputLimit() {
   if (closing_) return;
@@ -314,82 +311,18 @@ void Client::CheckOutputLimit() {
 }
 
 void Client::Seal(uint64_t required_sequence) {
-  if (out_.empty()) return;
-  if (held_.empty() && required_sequence <= server_->durable_sequence()) {
-    Write(std::move(out_));
-    out_.clear();
-    return;
-  }
-  held_bytes_ += out_.size();
-  held_.push_back({std::move(out_), required_sequence});
-  out_.clear();
+  output_.Seal(required_sequence, server_->durable_sequence());
+  OnDrained();
 }
 
 void Client::FlushReady(uint64_t durable_sequence) {
-  while (!closing_ && !held_.empty() && held_.front().required_sequence <= durable_sequence) {
-    held_bytes_ -= held_.front().data.size();
-    Write(std::move(held_.front().data));
-    held_.pop_front();
-  }
-  if (close_after_reply_ && !closing_ && held_.empty() && out_.empty() &&
-      writes_in_flight_ == 0) {
-    Close();
-  }
+  output_.FlushReady(durable_sequence);
+  OnDrained();
 }
 
-// Sends `data` after everything sent before. Whatever the socket does not
-// take at once goes to a libuv write request, which keeps order.
-void Client::Write(std::string data) {
-  if (closing_ || data.empty()) return;
-  size_t sent = 0;
-  if (writes_in_flight_ == 0) {
-    uv_buf_t buffer = uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
-    int rc = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buffer, 1);
-    if (rc > 0) {
-      sent = static_cast<size_t>(rc);
-    } else if (rc < 0 && rc != UV_EAGAIN) {
-      Close();
-      return;
-    }
-  }
-  server_->stats().net_output_bytes += data.size();
-  if (sent == data.size()) {
-    // Keep the capacity for the next iteration's replies.
-    if (out_.capacity() < data.capacity() && data.capacity() <= 64 * 1024) {
-      out_.swap(data);
-      out_.clear();
-    }
-    return;
-  }
-  auto* request = new WriteRequest{{}, this, std::move(data), 0};
-  request->request.data = request;
-  request->bytes = request->data.size() - sent;
-  uv_buf_t buffer = uv_buf_init(request->data.data() + sent, static_cast<unsigned>(request->bytes));
-  int rc = uv_write(&request->request, reinterpret_cast<uv_stream_t*>(&handle_), &buffer, 1,
-                    OnWritten);
-  if (rc != 0) {
-    delete request;  // libuv never calls back for a failed uv_write.
-    Close();
-    return;
-  }
-  ++writes_in_flight_;
-  in_flight_bytes_ += request->bytes;
-}
-
-void Client::OnWritten(uv_write_t* uv_request, int status) {
-  auto* request = static_cast<WriteRequest*>(uv_request->data);
-  Client* client = request->client;
-  --client->writes_in_flight_;
-  client->in_flight_bytes_ -= request->bytes;
-  delete request;
-  if (status < 0) {
-    client->Close();
-    return;
-  }
-  if (client->close_after_reply_ && !client->closing_ && client->writes_in_flight_ == 0 &&
-      client->held_.empty() && client->out_.empty()) {
-    client->Close();
-  }
+// Finishes a QUIT or a protocol error once every reply before it is out.
+void Client::OnDrained() {
+  if (close_after_reply_ && !closing_ && output_.idle()) Close();
 }
 
 std::string Client::Describe(int64_t now_ms) const {
@@ -404,8 +337,9 @@ std::string Client::Describe(int64_t now_ms) const {
            id_, peer_address_.c_str(), local_address_.c_str(), static_cast<int>(fd),
            name_.c_str(), static_cast<long long>((now_ms - created_ms_) / 1000),
            static_cast<long long>((now_ms - last_interaction_ms_) / 1000),
-           parser_.buffered_bytes(), kReadBufferBytes, out_.size(), held_.size(),
-           held_bytes_ + in_flight_bytes_, parser_.buffered_bytes() + PendingOutputBytes(),
+           parser_.buffered_bytes(), kReadBufferBytes, out_.size(), output_.held_chunks(),
+           output_.held_bytes() + output_.in_flight_bytes(),
+           parser_.buffered_bytes() + PendingOutputBytes(),
            last_command_.empty() ? "NULL" : last_command_.c_str(), protocol_, lib_name.c_str(),
            lib_version.c_str());
   return line;

@@ -27,6 +27,7 @@
 #include "resp/parser.h"
 #include "resp/reply_writer.h"
 #include "server/command.h"
+#include "server/output_queue.h"
 
 namespace ringkv::server {
 
@@ -56,7 +57,7 @@ class Client {
   void Seal(uint64_t required_sequence);
   // Writes every held reply whose sequence is durable.
   void FlushReady(uint64_t durable_sequence);
-  bool has_held_replies() const { return !held_.empty(); }
+  bool has_held_replies() const { return output_.has_held(); }
 
   // Deferred replies (CommandContext::Defer): the reply of the command being
   // run will be given later by CompleteReply. Until then later replies wait
@@ -85,11 +86,8 @@ class Client {
   bool flush_scheduled = false;
 
  private:
-  struct WriteRequest;
-
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buffer);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
-  static void OnWritten(uv_write_t* request, int status);
   static void OnClosed(uv_handle_t* handle);
 
   void ProcessInput(std::string_view input);
@@ -100,25 +98,17 @@ class Client {
   void ResumeInput();
   void DrainSlots();
   void ProtocolError();
-  void Write(std::string data);
   size_t PendingOutputBytes() const;
+  void OnDrained();
   void CheckOutputLimit();
 
   Server* server_;  // Not owned; outlives every Client.
   uint64_t id_;
   uv_tcp_t handle_;
   resp::RequestParser parser_;
-  std::string out_;  // Replies produced in the current iteration.
+  OutputQueue output_;
+  std::string& out_;  // output_.buffer(): replies of the current iteration.
   resp::ReplyWriter writer_;
-
-  struct HeldReplies {
-    std::string data;
-    uint64_t required_sequence;
-  };
-  std::deque<HeldReplies> held_;
-  size_t held_bytes_ = 0;
-  size_t in_flight_bytes_ = 0;
-  int writes_in_flight_ = 0;
 
   // Replies in command order once a reply was deferred; empty otherwise (the
   // fast path writes straight into out_).

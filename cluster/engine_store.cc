@@ -1,0 +1,59 @@
+// cluster/engine_store.cc: ReplicaStore on storage::Engine.
+#include "cluster/engine_store.h"
+
+#include <cassert>
+#include <utility>
+
+#include "storage/sibling_set.h"
+
+namespace ringkv::cluster {
+
+EngineStore::EngineStore(storage::Engine* engine) : engine_(engine) { assert(engine_ != nullptr); }
+
+storage::ActorId EngineStore::actor() const { return engine_->identity().actor; }
+
+storage::Status EngineStore::Read(std::string_view key, storage::SiblingSet* set, bool* found) {
+  *found = false;
+  *set = storage::SiblingSet();
+  const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
+  std::string_view encoded;
+  storage::Status status = engine_->Get(partition, key, &encoded);
+  if (status.IsNotFound()) return storage::Status::Ok();
+  if (!status.ok()) return status;
+  // Decode before anything else touches the engine: `encoded` views LMDB's
+  // map only until the next write.
+  status = storage::DecodeSiblingSet(encoded, set);
+  if (!status.ok()) {
+    *set = storage::SiblingSet();
+    return status;
+  }
+  *found = true;
+  return storage::Status::Ok();
+}
+
+storage::Status EngineStore::Merge(std::string_view key, const storage::SiblingSet& incoming,
+                                   storage::SiblingSet* merged) {
+  storage::SiblingSet current;
+  bool found = false;
+  // A record that does not decode is left alone: overwriting it would drop
+  // whatever it held without anyone noticing.
+  storage::Status status = Read(key, &current, &found);
+  if (!status.ok()) return status;
+  storage::SiblingSet next = current;
+  storage::Merge(&next, incoming);
+  // Replication, read repair and duplicates often bring what is already
+  // here; skipping the write keeps them off the disk.
+  const bool unchanged = found ? next == current : next == storage::SiblingSet();
+  if (!unchanged) {
+    const int live_delta = (storage::IsLive(next) ? 1 : 0) - (storage::IsLive(current) ? 1 : 0);
+    encoded_.clear();
+    storage::EncodeSiblingSet(next, &encoded_);
+    const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
+    status = engine_->Put(partition, key, encoded_, live_delta);
+    if (!status.ok()) return status;
+  }
+  if (merged != nullptr) *merged = std::move(next);
+  return storage::Status::Ok();
+}
+
+}  // namespace ringkv::cluster

@@ -1,0 +1,44 @@
+// cluster/engine_store.h: the ReplicaStore of a real node, on its LMDB
+// engine. Records are encoded sibling sets (docs/storage_format.md) in the
+// key's partition; a merge that changes nothing writes nothing.
+//
+// Writes join the engine's current loop-iteration transaction (group
+// commit): the caller commits as usual, and must not report a replica write
+// as durable before that commit (and sync, under fsync = always).
+//
+// Ownership: the engine is not owned and must outlive the store.
+// Thread safety: loop thread only, like the engine.
+#ifndef RINGKV_CLUSTER_ENGINE_STORE_H_
+#define RINGKV_CLUSTER_ENGINE_STORE_H_
+
+#include <string>
+#include <string_view>
+
+#include "cluster/replica_store.h"
+#include "storage/engine.h"
+
+namespace ringkv::cluster {
+
+class EngineStore : public ReplicaStore {
+ public:
+  // `engine` is not owned.
+  explicit EngineStore(storage::Engine* engine);
+
+  EngineStore(const EngineStore&) = delete;
+  EngineStore& operator=(const EngineStore&) = delete;
+
+  storage::ActorId actor() const override;
+  storage::Status Read(std::string_view key, storage::SiblingSet* set, bool* found) override;
+  // Also keeps the engine's live-key counter: +1 when the key becomes live
+  // (storage::IsLive), -1 when it stops being live.
+  storage::Status Merge(std::string_view key, const storage::SiblingSet& incoming,
+                        storage::SiblingSet* merged) override;
+
+ private:
+  storage::Engine* const engine_;  // Not owned.
+  std::string encoded_;            // Reused encoding buffer.
+};
+
+}  // namespace ringkv::cluster
+
+#endif  // RINGKV_CLUSTER_ENGINE_STORE_H_

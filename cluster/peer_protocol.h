@@ -1,0 +1,167 @@
+// cluster/peer_protocol.h: the peer channel's wire format, as pure functions.
+//
+// Every peer message is a RESP array of bulk strings, so the receiving side
+// reads it with the same resp::RequestParser as client requests and hands
+// the parsed arguments here. The first argument names the message
+// ("RK.PUT", "RK.GETR", ...); docs/peer_protocol.md is the spec.
+//
+// Encoders append to a caller-owned buffer and allocate nothing beyond it.
+// Decoders validate everything (arity, ids, numbers, hex, the sibling-set
+// encoding) and answer false with a reason on bad input, never a crash:
+// an authenticated peer can still run a buggy or newer build.
+//
+// Thread safety: pure functions, safe from any thread.
+#ifndef RINGKV_CLUSTER_PEER_PROTOCOL_H_
+#define RINGKV_CLUSTER_PEER_PROTOCOL_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cluster/messages.h"
+
+namespace ringkv::cluster {
+
+// What a peer message's first argument names. Matching ignores ASCII case,
+// as Redis does for command names, so an operator can type them in
+// redis-cli against a peer port while debugging.
+enum class PeerCommandKind {
+  kUnknown,  // Not a peer message: the peer port answers with an error.
+  kPut,
+  kPutReply,
+  kGet,
+  kGetReply,
+  kForward,
+  kForwardReply,
+  kHello,
+  kAuth,
+  kWelcome,
+  kDenied,
+};
+
+PeerCommandKind Classify(std::string_view name);
+
+// True if `name` starts with the "RK." prefix every peer message uses. The
+// client port refuses such names before its command table is consulted, so
+// a client can never reach a peer-only command even by accident.
+bool HasPeerPrefix(std::string_view name);
+
+// ---- Replica messages (cluster/messages.h) --------------------------------
+
+// Appends `message` as one RESP array. REQUIRES: a set inside it keeps the
+// storage::SiblingSet invariants. The per-type overloads let a caller that
+// holds a concrete message encode it without first copying it (sibling set
+// and all) into a Message.
+void EncodeMessage(const Message& message, std::string* out);
+void EncodeMessage(const PutRequest& request, std::string* out);
+void EncodeMessage(const PutReply& reply, std::string* out);
+void EncodeMessage(const GetRequest& request, std::string* out);
+void EncodeMessage(const GetReply& reply, std::string* out);
+
+// Decodes RK.PUT, RK.PUTR, RK.GET or RK.GETR. On bad input returns false,
+// sets *error and leaves *out unchanged. A hint_for, when present, is a
+// member name (1..kPeerNameBytesMax bytes).
+bool DecodeMessage(std::span<const std::string> args, Message* out, std::string* error);
+
+// ---- Forwarding a client write to a replica -------------------------------
+//
+// A node that is not in a key's preference list passes the client's write
+// to one that is, with the connection's protocol and consistency, and
+// relays the encoded reply back to the client unchanged.
+
+// Largest N a forwarded request may carry: far above any real cluster, low
+// enough that a corrupt number cannot make a coordinator plan for billions.
+inline constexpr uint32_t kReplicasMax = 255;
+
+struct ForwardRequest {
+  uint64_t id = 0;
+  int protocol = 2;  // RESP version of the client connection: 2 or 3.
+  uint32_t n = 3;
+  uint32_t w = 2;
+  uint32_t r = 2;
+  std::vector<std::string> argv;  // The client's command, name first.
+};
+
+struct ForwardReply {
+  uint64_t id = 0;
+  std::string reply;  // Exactly one encoded RESP reply, in `protocol`.
+};
+
+// REQUIRES: protocol is 2 or 3, 1 <= w, r <= n <= kReplicasMax, argv not
+// empty.
+void EncodeForwardRequest(const ForwardRequest& request, std::string* out);
+// REQUIRES: `reply` is exactly one encoded RESP reply.
+void EncodeForwardReply(const ForwardReply& reply, std::string* out);
+
+// These two move the large arguments (the client's values, the reply) out
+// of `args` on success instead of copying them: a forwarded value can be as
+// big as a bulk string may be. On failure `args` is left untouched.
+bool DecodeForwardRequest(std::span<std::string> args, ForwardRequest* out, std::string* error);
+// Also checks that the reply is exactly one well-formed RESP2/RESP3 reply,
+// so relaying it can never desynchronize the client's connection.
+bool DecodeForwardReply(std::span<std::string> args, ForwardReply* out, std::string* error);
+
+// True if `bytes` is exactly one complete, well-formed RESP2 or RESP3 reply
+// (attributes and nesting included).
+bool IsOneRespReply(std::string_view bytes);
+
+// ---- Handshake (cluster/peer_auth.h runs it) ------------------------------
+
+inline constexpr int kPeerProtocolVersion = 1;
+inline constexpr size_t kPeerNonceBytes = 16;
+inline constexpr size_t kPeerMacBytes = 32;  // HMAC-SHA256.
+// Longest member name the handshake accepts.
+inline constexpr size_t kPeerNameBytesMax = 255;
+// Longest reason a DENIED may carry.
+inline constexpr size_t kPeerReasonBytesMax = 1024;
+
+using PeerNonce = std::array<unsigned char, kPeerNonceBytes>;
+using PeerMac = std::array<unsigned char, kPeerMacBytes>;
+
+// Accepting side -> connecting side, first message on every connection.
+struct PeerHello {
+  int version = kPeerProtocolVersion;
+  std::string server_name;
+  PeerNonce server_nonce{};
+};
+
+// Connecting side's answer: its name, its nonce and the proof.
+struct PeerAuth {
+  std::string client_name;
+  PeerNonce client_nonce{};
+  PeerMac mac{};
+};
+
+// Accepting side's proof that it knows the secret too.
+struct PeerWelcome {
+  PeerMac mac{};
+};
+
+struct PeerDenied {
+  std::string reason;
+};
+
+// REQUIRES (all): names 1..kPeerNameBytesMax bytes.
+void EncodeHello(const PeerHello& hello, std::string* out);
+void EncodeAuth(const PeerAuth& auth, std::string* out);
+void EncodeWelcome(const PeerWelcome& welcome, std::string* out);
+// A reason longer than kPeerReasonBytesMax is cut.
+void EncodeDenied(const PeerDenied& denied, std::string* out);
+
+// Nonces and MACs travel as lowercase hex and decode only from exactly that
+// spelling, so every value has one wire form (the MACs cover the hex).
+bool DecodeHello(std::span<const std::string> args, PeerHello* out, std::string* error);
+bool DecodeAuth(std::span<const std::string> args, PeerAuth* out, std::string* error);
+bool DecodeWelcome(std::span<const std::string> args, PeerWelcome* out, std::string* error);
+bool DecodeDenied(std::span<const std::string> args, PeerDenied* out, std::string* error);
+
+// Lowercase hex of `bytes`, appended to *out.
+void AppendHex(std::span<const unsigned char> bytes, std::string* out);
+
+}  // namespace ringkv::cluster
+
+#endif  // RINGKV_CLUSTER_PEER_PROTOCOL_H_

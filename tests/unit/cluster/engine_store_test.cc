@@ -1,0 +1,123 @@
+// Tests for cluster/engine_store.cc: the ReplicaStore on LMDB, in a
+// temporary directory under /tmp.
+#include "cluster/engine_store.h"
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "storage/sibling_set.h"
+
+namespace ringkv::cluster {
+namespace {
+
+// A fresh directory under /tmp, removed with everything in it at the end.
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/ringkv_engine_store_test_XXXXXX";
+    const char* made = mkdtemp(pattern);
+    REQUIRE(made != nullptr);
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code error;
+    std::filesystem::remove_all(path_, error);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::unique_ptr<storage::Engine> OpenEngine(const TempDir& dir) {
+  storage::EngineOptions options;
+  options.data_dir = dir.path() + "/data";
+  options.map_size_bytes = 16ULL << 20;
+  options.partition_count = 16;
+  options.node_name = "node-a";
+  std::unique_ptr<storage::Engine> engine;
+  storage::Status status = storage::Engine::Open(options, &engine);
+  INFO(status.ToString());
+  REQUIRE(status.ok());
+  return engine;
+}
+
+// A set holding one version written by `actor` over `base`.
+storage::SiblingSet Written(storage::SiblingSet base, storage::ActorId actor, std::string value,
+                            bool tombstone = false) {
+  storage::Sibling version;
+  version.value = std::move(value);
+  version.tombstone = tombstone;
+  version.timestamp_ms = 1000;
+  storage::VersionVector context = base.clock;
+  storage::ApplyWrite(&base, context, actor, std::move(version));
+  return base;
+}
+
+TEST_CASE("engine store: read, merge, live-key counting, and skipping unchanged merges") {
+  TempDir dir;
+  std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
+  EngineStore store(engine.get());
+  CHECK(store.actor() == engine->identity().actor);
+
+  storage::SiblingSet set;
+  bool found = true;
+  REQUIRE(store.Read("k", &set, &found).ok());
+  CHECK(!found);
+
+  // Two concurrent writes become siblings; the key is live once.
+  storage::SiblingSet from_x = Written({}, 0x1, "x");
+  storage::SiblingSet from_y = Written({}, 0x2, "y");
+  storage::SiblingSet merged;
+  REQUIRE(store.Merge("k", from_x, &merged).ok());
+  CHECK(merged == from_x);
+  CHECK(engine->live_keys() == 1);
+  REQUIRE(store.Merge("k", from_y, &merged).ok());
+  CHECK(merged.siblings.size() == 2);
+  CHECK(engine->live_keys() == 1);
+  REQUIRE(engine->Commit().ok());
+
+  // Merging what is there writes nothing (no transaction is opened).
+  REQUIRE(store.Merge("k", from_x, nullptr).ok());
+  REQUIRE(store.Merge("k", merged, nullptr).ok());
+  CHECK(!engine->has_pending_writes());
+  REQUIRE(store.Merge("empty", storage::SiblingSet(), nullptr).ok());
+  CHECK(!engine->has_pending_writes());
+  REQUIRE(store.Read("empty", &set, &found).ok());
+  CHECK(!found);
+
+  // A tombstone that supersedes both makes the key not live.
+  storage::SiblingSet deleted = Written(merged, 0x1, "", /*tombstone=*/true);
+  REQUIRE(store.Merge("k", deleted, nullptr).ok());
+  CHECK(engine->live_keys() == 0);
+  REQUIRE(engine->Commit().ok());
+  engine->EndIteration();
+
+  REQUIRE(store.Read("k", &set, &found).ok());
+  CHECK(found);
+  CHECK(set == deleted);
+  CHECK(!storage::IsLive(set));
+}
+
+TEST_CASE("engine store: a record that does not decode is reported, not overwritten") {
+  TempDir dir;
+  std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
+  EngineStore store(engine.get());
+  const uint32_t partition = storage::PartitionOf("bad", engine->partition_count());
+  REQUIRE(engine->Put(partition, "bad", "not a sibling set", 0).ok());
+  storage::SiblingSet set;
+  bool found = true;
+  CHECK(store.Read("bad", &set, &found).IsCorruption());
+  CHECK(!found);
+  CHECK(store.Merge("bad", Written({}, 0x1, "x"), nullptr).IsCorruption());
+  std::string_view raw;
+  REQUIRE(engine->Get(partition, "bad", &raw).ok());
+  CHECK(raw == "not a sibling set");
+}
+
+}  // namespace
+}  // namespace ringkv::cluster

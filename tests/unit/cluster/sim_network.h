@@ -1,0 +1,116 @@
+// tests/unit/cluster/sim_network.h: the simulation's fake network. Every
+// message gets a delivery time (now + a seeded delay, so messages overtake
+// each other); while faults are on it may be dropped, duplicated or delayed
+// far past the request timeout, and a node may be cut off for a window of
+// time (its messages, both ways, are lost at sending and at delivery).
+#ifndef RINGKV_TESTS_UNIT_CLUSTER_SIM_NETWORK_H_
+#define RINGKV_TESTS_UNIT_CLUSTER_SIM_NETWORK_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "cluster/messages.h"
+#include "unit/cluster/sim_random.h"
+
+namespace ringkv::cluster {
+
+struct SimFaults {
+  double drop = 0;       // Probability that a message is lost.
+  double duplicate = 0;  // Probability that it is delivered twice.
+  double slow = 0;       // Probability that it takes 100..600 ms.
+  std::string isolated;  // A node cut off during [isolated_from_ms, isolated_until_ms).
+  int64_t isolated_from_ms = 0;
+  int64_t isolated_until_ms = 0;
+};
+
+struct SimDelivery {
+  std::string from;
+  std::string to;
+  Message message;
+};
+
+struct SimNetworkStats {
+  uint64_t sent = 0;
+  uint64_t dropped = 0;
+  uint64_t duplicated = 0;
+  uint64_t delivered = 0;
+};
+
+class SimNetwork {
+ public:
+  // `random` is not owned.
+  explicit SimNetwork(SimRandom* random) : random_(random) {}
+
+  // Faults apply to messages sent before `heal_ms`; after it the network is
+  // perfect (delays of 1..50 ms only).
+  void set_faults(const SimFaults& faults, int64_t heal_ms) {
+    faults_ = faults;
+    heal_ms_ = heal_ms;
+  }
+
+  // Schedules `envelope` from `from`; returns false if it was dropped.
+  bool Send(int64_t now_ms, const std::string& from, Envelope envelope) {
+    ++stats_.sent;
+    const bool faulty = now_ms < heal_ms_;
+    if (faulty && (Cut(now_ms, from, envelope.to) || random_->Chance(faults_.drop))) {
+      ++stats_.dropped;
+      return false;
+    }
+    const int copies = faulty && random_->Chance(faults_.duplicate) ? 2 : 1;
+    if (copies == 2) ++stats_.duplicated;
+    for (int copy = 0; copy < copies; ++copy) {
+      int64_t delay_ms = random_->Between(1, 50);
+      if (faulty && random_->Chance(faults_.slow)) delay_ms = random_->Between(100, 600);
+      SimDelivery delivery{from, envelope.to,
+                           copy + 1 < copies ? envelope.message : std::move(envelope.message)};
+      queue_.emplace(std::make_pair(now_ms + delay_ms, next_sequence_++), std::move(delivery));
+    }
+    return true;
+  }
+
+  std::optional<int64_t> NextDeliveryMs() const {
+    if (queue_.empty()) return std::nullopt;
+    return queue_.begin()->first.first;
+  }
+
+  // Takes the earliest message due at or before `now_ms` into *delivery;
+  // false if none. A message reaching a node cut off now is lost.
+  bool Pop(int64_t now_ms, SimDelivery* delivery) {
+    while (!queue_.empty() && queue_.begin()->first.first <= now_ms) {
+      auto node = queue_.extract(queue_.begin());
+      if (now_ms < heal_ms_ && Cut(now_ms, node.mapped().from, node.mapped().to)) {
+        ++stats_.dropped;
+        continue;
+      }
+      ++stats_.delivered;
+      *delivery = std::move(node.mapped());
+      return true;
+    }
+    return false;
+  }
+
+  bool empty() const { return queue_.empty(); }
+  const SimNetworkStats& stats() const { return stats_; }
+
+ private:
+  bool Cut(int64_t now_ms, const std::string& from, const std::string& to) const {
+    if (faults_.isolated.empty()) return false;
+    if (now_ms < faults_.isolated_from_ms || now_ms >= faults_.isolated_until_ms) return false;
+    return from == faults_.isolated || to == faults_.isolated;
+  }
+
+  SimRandom* const random_;  // Not owned.
+  SimFaults faults_;
+  int64_t heal_ms_ = 0;
+  // (delivery time, sequence): equal times keep their sending order.
+  std::map<std::pair<int64_t, uint64_t>, SimDelivery> queue_;
+  uint64_t next_sequence_ = 0;
+  SimNetworkStats stats_;
+};
+
+}  // namespace ringkv::cluster
+
+#endif  // RINGKV_TESTS_UNIT_CLUSTER_SIM_NETWORK_H_
