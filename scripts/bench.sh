@@ -74,7 +74,7 @@ run_one() {
   local port=$1 pipeline=$2 size=$3 test=$4 requests=$5
   redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -n "$requests" -P "$pipeline" \
     -d "$size" -r 100000 -t "$test" --csv 2>/dev/null |
-    awk -F'","' 'NR == 2 { gsub(/"/, ""); print $2, $5, $7 }'
+    awk -F, 'NR == 2 { gsub(/"/, ""); print $2, $5, $7 }'
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

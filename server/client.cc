@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "server/cluster_node.h"
 #include "server/command.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -54,6 +55,7 @@ Client::Client(Server* server, uint64_t id)
   created_ms_ = server->now_ms();
   last_interaction_ms_ = created_ms_;
   set_authenticated(server->config().requirepass.empty());
+  consistency = server->cluster().default_consistency();
 }
 
 Client::~Client() = default;

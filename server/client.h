@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "resp/parser.h"
+#include "cluster/coordinator.h"
 #include "resp/reply_writer.h"
 #include "server/command.h"
 #include "server/output_queue.h"
@@ -77,6 +78,14 @@ class Client {
   void set_name(std::string name) { name_ = std::move(name); }
   std::string lib_name;
   std::string lib_version;
+
+  // This connection's quorums (CONSISTENCY); N is the cluster's.
+  cluster::Consistency consistency;
+  // The connection's last write, for WAIT: acks so far, and whether every
+  // replica has answered (or the request ended).
+  uint64_t last_write = 0;
+  uint32_t last_write_acks = 0;
+  bool last_write_settled = true;
   resp::ReplyWriter& reply() { return writer_; }
 
   // One line of CLIENT LIST / CLIENT INFO.

@@ -118,8 +118,31 @@ std::vector<CommandSpec> BuildTable() {
        {Key(), Str("value")}},
       // ringkv's own.
       {"vclock", 2, kRead | kFast, VclockCommand, 1, 1, 1, "ringkv", "0.1.0",
-       "Returns a key's version vector and the dots of its siblings.", "O(S) siblings",
-       {Key()}},
+       "Returns a key's version vector and the dots of its siblings (merged over R replicas "
+       "in a cluster).", "O(S) siblings", {Key()}},
+      {"vget", 2, kRead | kFast, VgetCommand, 1, 1, 1, "ringkv", "0.1.0",
+       "Returns every sibling of a key (value, timestamp, dot) and an opaque context.",
+       "O(S) siblings", {Key()}},
+      {"vset", 4, kWrite, VsetCommand, 1, 1, 1, "ringkv", "0.1.0",
+       "Writes a value with the context VGET returned, resolving the siblings it saw.", "O(1)",
+       {Key(), Str("context"), Str("value")}},
+      {"vdel", 3, kWrite, VdelCommand, 1, 1, 1, "ringkv", "0.1.0",
+       "Deletes a key with the context VGET returned.", "O(1)", {Key(), Str("context")}},
+      {"localget", 2, kRead | kFast, LocalgetCommand, 1, 1, 1, "ringkv", "0.1.0",
+       "Returns this node's own copy of a key, without coordination (for operators and "
+       "tests).", "O(S) siblings", {Key()}},
+      {"ring", -1, kRead | kCommandStale, RingCommand, 0, 0, 0, "ringkv", "0.1.0",
+       "Shows the partitions and their owners, or a key's partition and preference list.",
+       "O(Q)", {Optional(Block("key", {Token("key", "KEY"), Key()}))}},
+      {"consistency", -1, kFast, ConsistencyCommand, 0, 0, 0, "ringkv", "0.1.0",
+       "Shows or sets this connection's read and write quorums (ONE, QUORUM, ALL or a "
+       "number).", "O(1)",
+       {Optional(Str("level")), Optional(WithToken(Str("r-level"), "R")),
+        Optional(WithToken(Str("w-level"), "W"))}},
+      {"wait", 3, 0, WaitCommand, 0, 0, 0, "generic", "3.0.0",
+       "Waits until this connection's last write is acknowledged by the given number of "
+       "replicas; returns how many acknowledged.", "O(1)",
+       {Int("numreplicas"), Int("timeout")}},
   };
 }
 

@@ -4,6 +4,8 @@
 
 #include "server/arguments.h"
 #include "server/client.h"
+#include "server/cluster_commands.h"
+#include "server/cluster_node.h"
 #include "server/handlers.h"
 #include "server/server.h"
 #include "storage/sibling_set.h"
@@ -66,6 +68,7 @@ void CountLookup(CommandContext& ctx, bool hit) {
 }  // namespace
 
 void GetCommand(CommandContext& ctx) {
+  if (ctx.server.cluster().clustered()) return ClusterGet(ctx);
   bool found = false, live = false;
   if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
   CountLookup(ctx, live);
@@ -113,6 +116,7 @@ void SetCommand(CommandContext& ctx) {
     ctx.reply.Error("ERR expiry (EX, PX, EXAT, PXAT, KEEPTTL) is not supported by ringkv yet");
     return;
   }
+  if (ctx.server.cluster().clustered()) return ClusterSet(ctx, nx, xx, get);
   bool found = false, live = false;
   if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
   std::string old_value;
@@ -133,6 +137,7 @@ void SetCommand(CommandContext& ctx) {
 }
 
 void SetnxCommand(CommandContext& ctx) {
+  if (ctx.server.cluster().clustered()) return ClusterReadModifyWrite(ctx, RmwKind::kSetnx);
   bool found = false, live = false;
   if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
   if (live) {
@@ -144,6 +149,7 @@ void SetnxCommand(CommandContext& ctx) {
 }
 
 void GetdelCommand(CommandContext& ctx) {
+  if (ctx.server.cluster().clustered()) return ClusterReadModifyWrite(ctx, RmwKind::kGetdel);
   bool found = false, live = false;
   if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
   CountLookup(ctx, live);
@@ -157,6 +163,7 @@ void GetdelCommand(CommandContext& ctx) {
 }
 
 void DelCommand(CommandContext& ctx) {
+  if (ctx.server.cluster().clustered()) return ClusterDel(ctx);
   int64_t deleted = 0;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     bool found = false, live = false;
@@ -169,6 +176,7 @@ void DelCommand(CommandContext& ctx) {
 }
 
 void ExistsCommand(CommandContext& ctx) {
+  if (ctx.server.cluster().clustered()) return ClusterMgetOrExists(ctx, true);
   int64_t count = 0;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     bool found = false, live = false;
@@ -179,6 +187,7 @@ void ExistsCommand(CommandContext& ctx) {
 }
 
 void MgetCommand(CommandContext& ctx) {
+  if (ctx.server.cluster().clustered()) return ClusterMgetOrExists(ctx, false);
   // Read every key before writing the header, so a storage error can still
   // be the whole reply.
   std::string values;
@@ -199,6 +208,7 @@ void MgetCommand(CommandContext& ctx) {
 
 void MsetCommand(CommandContext& ctx) {
   if (ctx.args.size() % 2 == 0) return ReplyWrongArity(ctx.reply, "mset");
+  if (ctx.server.cluster().clustered()) return ClusterMset(ctx, false);
   for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
     bool found = false, live = false;
     if (!ReadKey(ctx, ctx.args[i], &found, &live)) return;
@@ -209,6 +219,7 @@ void MsetCommand(CommandContext& ctx) {
 
 void MsetnxCommand(CommandContext& ctx) {
   if (ctx.args.size() % 2 == 0) return ReplyWrongArity(ctx.reply, "msetnx");
+  if (ctx.server.cluster().clustered()) return ClusterMset(ctx, true);
   for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
     bool found = false, live = false;
     if (!ReadKey(ctx, ctx.args[i], &found, &live)) return;
@@ -226,12 +237,14 @@ void MsetnxCommand(CommandContext& ctx) {
 }
 
 void StrlenCommand(CommandContext& ctx) {
+  if (ctx.server.cluster().clustered()) return ClusterStrlen(ctx);
   bool found = false, live = false;
   if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
   ctx.reply.Integer(live ? static_cast<int64_t>(ScratchView().winner().value.size()) : 0);
 }
 
 void AppendCommand(CommandContext& ctx) {
+  if (ctx.server.cluster().clustered()) return ClusterReadModifyWrite(ctx, RmwKind::kAppend);
   bool found = false, live = false;
   if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
   std::string value;
@@ -249,6 +262,7 @@ void AppendCommand(CommandContext& ctx) {
 // VCLOCK key: [ [[actor, counter], ...], [[actor, counter, timestamp_ms,
 // value-or-"tombstone" flag], ...] ] as documented in docs/commands.md.
 void VclockCommand(CommandContext& ctx) {
+  if (ctx.server.cluster().clustered()) return ClusterVclock(ctx);
   bool found = false, live = false;
   if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
   if (!found) {

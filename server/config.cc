@@ -119,6 +119,9 @@ const std::vector<KeySpec>& KeySpecs() {
       {"cluster", "request_timeout_ms", nullptr,
        IntegerKey(&Config::request_timeout_ms, 10, 600000),
        ShowInteger(&Config::request_timeout_ms)},
+      {"cluster", "peer_queue_bytes_max", nullptr,
+       IntegerKey(&Config::peer_queue_bytes_max, 1024 * 1024, 1LL << 40),
+       ShowInteger(&Config::peer_queue_bytes_max)},
       {"cluster", "members", nullptr, ApplyMembers, ShowMembers},
       {"storage", "fsync", "appendfsync",
        [](const toml::node& node, Config* config) -> std::string {

@@ -56,6 +56,9 @@ struct Config {
   int64_t w = 1;
   int64_t r = 1;
   int64_t request_timeout_ms = 1000;
+  // Most bytes queued for one peer connection; past it messages are dropped
+  // (their requests time out) instead of growing without bound.
+  int64_t peer_queue_bytes_max = 64LL * 1024 * 1024;
   // Empty: a cluster of one (this node). Otherwise this node must be listed.
   std::vector<MemberConfig> members;
 

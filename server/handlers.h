@@ -38,6 +38,15 @@ void StrlenCommand(CommandContext& ctx);
 void AppendCommand(CommandContext& ctx);
 void VclockCommand(CommandContext& ctx);
 
+// Cluster (commands_cluster.cc).
+void VgetCommand(CommandContext& ctx);
+void VsetCommand(CommandContext& ctx);
+void VdelCommand(CommandContext& ctx);
+void LocalgetCommand(CommandContext& ctx);
+void RingCommand(CommandContext& ctx);
+void ConsistencyCommand(CommandContext& ctx);
+void WaitCommand(CommandContext& ctx);
+
 }  // namespace ringkv::server
 
 #endif  // RINGKV_SERVER_HANDLERS_H_

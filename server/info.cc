@@ -11,6 +11,7 @@
 
 #include "server/arguments.h"
 #include "server/client.h"
+#include "server/cluster_node.h"
 #include "server/server.h"
 
 namespace ringkv::server {
@@ -184,6 +185,10 @@ void StatsSection(Server& server, std::string* out) {
        stats.output_limit_disconnections);
 }
 
+void ClusterSection(Server& server, std::string* out) {
+  out->append(server.cluster().InfoSection());
+}
+
 void KeyspaceSection(Server& server, std::string* out) {
   out->append("# Keyspace\r\n");
   uint64_t keys = server.engine().live_keys();
@@ -200,7 +205,8 @@ std::string BuildInfo(Server& server, const std::vector<std::string>& sections) 
   static const Section kSections[] = {
       {"server", ServerSection},           {"clients", ClientsSection},
       {"memory", MemorySection},           {"persistence", PersistenceSection},
-      {"stats", StatsSection},             {"keyspace", KeyspaceSection},
+      {"stats", StatsSection},             {"cluster", ClusterSection},
+      {"keyspace", KeyspaceSection},
   };
   bool all = sections.empty();
   for (const std::string& name : sections) {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "server/client.h"
+#include "server/cluster_node.h"
 #include "server/log.h"
 
 namespace ringkv::server {
@@ -54,6 +55,7 @@ Server::Server(Config config) : config_(std::move(config)) {
 
 Server::~Server() {
   clients_.clear();
+  cluster_.reset();
   keyspace_.reset();
   engine_.reset();
   uv_loop_close(&loop_);
@@ -82,6 +84,8 @@ bool Server::Start(std::string* error) {
   }
   keyspace_ = std::make_unique<Keyspace>(engine_.get());
   durable_sequence_ = engine_->committed_sequence();
+  cluster_ = std::make_unique<ClusterNode>(this);
+  if (!cluster_->Start(error)) return false;
 
   sockaddr_storage address;
   int rc = uv_ip4_addr(config_.bind.c_str(), static_cast<int>(config_.port),
@@ -135,6 +139,7 @@ void Server::Stop() {
   storage::Status status = engine_->Sync(&durable);
   if (!status.ok()) Log(LogLevel::kWarning, "final sync failed: %s", status.ToString().c_str());
   for (auto& [id, client] : clients_) client->Close();
+  cluster_->Stop();
   CloseHandle(reinterpret_cast<uv_handle_t*>(&listener_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&before_poll_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&cron_));
@@ -167,6 +172,12 @@ void Server::OnConnection(uv_stream_t* listener, int status) {
     client->CloseAfterReply();
   }
   server->clients_.emplace(id, std::move(client));
+}
+
+void Server::CompleteReply(const ReplyToken& token, std::string_view bytes) {
+  auto it = clients_.find(token.client_id);
+  if (it == clients_.end() || it->second->closing()) return;
+  it->second->CompleteReply(token.slot, bytes);
 }
 
 void Server::ScheduleFlush(Client* client) {
@@ -203,6 +214,8 @@ void Server::CommitAndFlush() {
         client->Close();
       }
       flush_list_.clear();
+      // Peers' acks for the lost writes must not leave either.
+      cluster_->DropUnsentOutput();
       engine_->EndIteration();
       return;
     }
@@ -222,6 +235,7 @@ void Server::CommitAndFlush() {
     }
   }
   flush_list_.clear();
+  cluster_->SealAndFlush(required, durable_sequence_);
   engine_->EndIteration();
   if (config_.fsync == FsyncPolicy::kAlways && committed > durable_sequence_) StartSync();
 }
@@ -258,6 +272,7 @@ void Server::OnSyncDone(uv_work_t* request, int status) {
   }
   if (server->stopping_) return;
   server->FlushDurable();
+  server->cluster_->FlushDurable(server->durable_sequence_);
   if (server->config_.fsync == FsyncPolicy::kAlways &&
       server->engine_->committed_sequence() > server->durable_sequence_) {
     server->StartSync();

@@ -28,6 +28,7 @@
 namespace ringkv::server {
 
 class Client;
+class ClusterNode;
 
 struct ServerStats {
   uint64_t connections_received = 0;
@@ -65,6 +66,10 @@ class Server {
   const Config& config() const { return config_; }
   storage::Engine& engine() { return *engine_; }
   Keyspace& keyspace() { return *keyspace_; }
+  ClusterNode& cluster() { return *cluster_; }
+  // Looks up the client a deferred reply belongs to and hands it the reply
+  // (dropped if the client is gone).
+  void CompleteReply(const struct ReplyToken& token, std::string_view bytes);
   ServerStats& stats() { return stats_; }
   uv_loop_t* loop() { return &loop_; }
 
@@ -106,6 +111,7 @@ class Server {
   uv_signal_t sigint_;
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<Keyspace> keyspace_;
+  std::unique_ptr<ClusterNode> cluster_;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
   std::vector<Client*> flush_list_;
   std::vector<Client*> waiting_durable_;

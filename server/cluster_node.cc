@@ -1,0 +1,513 @@
+#include "server/cluster_node.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "server/arguments.h"
+#include "server/cluster_commands.h"
+#include "server/log.h"
+#include "server/peer_connection.h"
+#include "server/server.h"
+#include "server/write_context.h"
+
+namespace ringkv::server {
+namespace {
+
+constexpr int64_t kTickMs = 20;
+constexpr int64_t kHandshakeTimeoutMs = 5000;
+constexpr int64_t kReconnectMinMs = 100;
+constexpr int64_t kReconnectMaxMs = 5000;
+
+void CloseHandle(uv_handle_t* handle) {
+  if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+}
+
+}  // namespace
+
+// One outbound link: the member dialled, the current connection (if any)
+// and the reconnection state.
+struct ClusterNode::Link {
+  ClusterNode* node;
+  std::string name;
+  std::string host;
+  int port;
+  PeerConnection* connection = nullptr;  // Owned by node->connections_.
+  uv_timer_t timer;
+  uv_getaddrinfo_t resolve;
+  bool resolving = false;
+  int64_t backoff_ms = kReconnectMinMs;
+};
+
+ClusterNode::ClusterNode(Server* server) : server_(server) {
+  listener_.data = this;
+  tick_.data = this;
+}
+
+ClusterNode::~ClusterNode() = default;
+
+const std::string& ClusterNode::self() const { return server_->config().name; }
+const std::string& ClusterNode::secret() const { return server_->config().secret; }
+
+bool ClusterNode::Start(std::string* error) {
+  const Config& config = server_->config();
+  std::vector<cluster::RingMember> members;
+  for (const MemberConfig& member : config.members) {
+    members.push_back({member.name, static_cast<uint32_t>(member.weight)});
+  }
+  if (members.empty()) members.push_back({config.name, 1});
+  clustered_ = members.size() > 1;
+  default_consistency_ = {static_cast<uint32_t>(config.n), static_cast<uint32_t>(config.w),
+                          static_cast<uint32_t>(config.r)};
+  store_ = std::make_unique<cluster::EngineStore>(&server_->engine());
+  coordinator_ = std::make_unique<cluster::Coordinator>(
+      config.name, store_.get(), cluster::CoordinatorOptions{config.request_timeout_ms});
+  coordinator_->SetRing(
+      cluster::Ring::Claim(static_cast<uint32_t>(config.partitions), std::move(members)));
+
+  uv_timer_init(server_->loop(), &tick_);
+  uv_timer_start(&tick_, OnTick, kTickMs, kTickMs);
+  if (!clustered_) return true;
+
+  sockaddr_storage address;
+  int rc = uv_ip4_addr(config.bind.c_str(), static_cast<int>(config.peer_port),
+                       reinterpret_cast<sockaddr_in*>(&address));
+  if (rc != 0) {
+    rc = uv_ip6_addr(config.bind.c_str(), static_cast<int>(config.peer_port),
+                     reinterpret_cast<sockaddr_in6*>(&address));
+  }
+  uv_tcp_init(server_->loop(), &listener_);
+  listening_ = true;
+  if (rc == 0) rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&address), 0);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, OnPeerConnection);
+  }
+  if (rc != 0) {
+    *error = "cannot listen on peer port " + config.bind + ":" + std::to_string(config.peer_port) +
+             ": " + uv_strerror(rc);
+    return false;
+  }
+  for (const MemberConfig& member : config.members) {
+    if (member.name == config.name) continue;
+    auto link = std::make_unique<Link>();
+    link->node = this;
+    link->name = member.name;
+    link->host = member.host;
+    link->port = static_cast<int>(member.peer_port);
+    uv_timer_init(server_->loop(), &link->timer);
+    link->timer.data = link.get();
+    link->resolve.data = link.get();
+    links_.push_back(std::move(link));
+  }
+  for (auto& link : links_) Dial(link.get());
+  Log(LogLevel::kNotice, "cluster: %zu members, Q=%" PRId64 ", N=%" PRId64 " W=%" PRId64
+      " R=%" PRId64 ", peer port %s:%" PRId64,
+      config.members.size(), config.partitions, config.n, config.w, config.r,
+      config.bind.c_str(), config.peer_port);
+  return true;
+}
+
+void ClusterNode::Stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&tick_));
+  if (listening_) CloseHandle(reinterpret_cast<uv_handle_t*>(&listener_));
+  for (auto& link : links_) {
+    CloseHandle(reinterpret_cast<uv_handle_t*>(&link->timer));
+    if (link->resolving) uv_cancel(reinterpret_cast<uv_req_t*>(&link->resolve));
+  }
+  std::vector<PeerConnection*> open;
+  for (auto& [pointer, connection] : connections_) open.push_back(pointer);
+  for (PeerConnection* connection : open) connection->Close();
+}
+
+// ---- Links ------------------------------------------------------------------
+
+void ClusterNode::Dial(Link* link) {
+  if (stopping_ || link->resolving || link->connection) return;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  std::string port = std::to_string(link->port);
+  link->resolving = true;
+  int rc = uv_getaddrinfo(server_->loop(), &link->resolve, OnResolved, link->host.c_str(),
+                          port.c_str(), &hints);
+  if (rc != 0) {
+    link->resolving = false;
+    ScheduleReconnect(link);
+  }
+}
+
+void ClusterNode::OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* result) {
+  Link* link = static_cast<Link*>(request->data);
+  ClusterNode* node = link->node;
+  link->resolving = false;
+  if (node->stopping_ || status < 0 || result == nullptr) {
+    if (result) uv_freeaddrinfo(result);
+    if (!node->stopping_) {
+      Log(LogLevel::kVerbose, "peer %s: cannot resolve %s: %s", link->name.c_str(),
+          link->host.c_str(), uv_strerror(status));
+      node->ScheduleReconnect(link);
+    }
+    return;
+  }
+  auto connection =
+      std::make_unique<PeerConnection>(node, PeerConnection::Role::kOutbound, link->name);
+  PeerConnection* pointer = connection.get();
+  node->connections_.emplace(pointer, std::move(connection));
+  link->connection = pointer;
+  int rc = pointer->Connect(result->ai_addr);
+  uv_freeaddrinfo(result);
+  if (rc != 0) pointer->Close();  // OnPeerClosed schedules the retry.
+}
+
+void ClusterNode::ScheduleReconnect(Link* link) {
+  if (stopping_) return;
+  uv_timer_start(&link->timer, OnReconnect, static_cast<uint64_t>(link->backoff_ms), 0);
+  link->backoff_ms = std::min(link->backoff_ms * 2, kReconnectMaxMs);
+}
+
+void ClusterNode::OnReconnect(uv_timer_t* timer) {
+  Link* link = static_cast<Link*>(timer->data);
+  link->node->Dial(link);
+}
+
+PeerConnection* ClusterNode::LinkTo(const std::string& member) const {
+  for (const auto& link : links_) {
+    if (link->name == member) {
+      PeerConnection* connection = link->connection;
+      if (connection && connection->authenticated() && !connection->closing()) return connection;
+      return nullptr;
+    }
+  }
+  return nullptr;
+}
+
+size_t ClusterNode::authenticated_links() const {
+  size_t count = 0;
+  for (const auto& link : links_) count += LinkTo(link->name) != nullptr;
+  return count;
+}
+
+// ---- Connections --------------------------------------------------------------
+
+void ClusterNode::OnPeerConnection(uv_stream_t* listener, int status) {
+  ClusterNode* node = static_cast<ClusterNode*>(listener->data);
+  if (status < 0 || node->stopping_) return;
+  auto connection = std::make_unique<PeerConnection>(node, PeerConnection::Role::kInbound, "");
+  PeerConnection* pointer = connection.get();
+  node->connections_.emplace(pointer, std::move(connection));
+  if (pointer->Accept(listener) != 0) pointer->Close();
+}
+
+void ClusterNode::OnPeerAuthenticated(PeerConnection* connection) {
+  if (connection->role() == PeerConnection::Role::kInbound) {
+    inbound_[connection->member()] = connection;
+    return;
+  }
+  for (auto& link : links_) {
+    if (link->connection == connection) link->backoff_ms = kReconnectMinMs;
+  }
+  Log(LogLevel::kNotice, "peer %s: connected", connection->member().c_str());
+}
+
+void ClusterNode::OnPeerAuthFailed(PeerConnection* connection, const std::string& reason) {
+  ++stats_.peer_auth_failures;
+  Log(LogLevel::kWarning, "peer %s: handshake failed: %s",
+      connection->member().empty() ? "(unknown)" : connection->member().c_str(), reason.c_str());
+}
+
+void ClusterNode::OnPeerClosed(PeerConnection* connection) {
+  if (connection->role() == PeerConnection::Role::kInbound) {
+    auto it = inbound_.find(connection->member());
+    if (it != inbound_.end() && it->second == connection) inbound_.erase(it);
+  } else {
+    for (auto& link : links_) {
+      if (link->connection != connection) continue;
+      link->connection = nullptr;
+      if (connection->authenticated()) {
+        Log(LogLevel::kNotice, "peer %s: disconnected", link->name.c_str());
+      }
+      ScheduleReconnect(link.get());
+    }
+  }
+  connections_.erase(connection);
+}
+
+// ---- Messages -----------------------------------------------------------------
+
+void ClusterNode::OnPeerMessage(PeerConnection* connection, std::span<std::string> args) {
+  using cluster::PeerCommandKind;
+  PeerCommandKind kind = cluster::Classify(args[0]);
+  bool inbound = connection->role() == PeerConnection::Role::kInbound;
+  std::string error;
+  bool ok = true;
+  switch (kind) {
+    case PeerCommandKind::kPut:
+    case PeerCommandKind::kGet:
+    case PeerCommandKind::kPutReply:
+    case PeerCommandKind::kGetReply: {
+      bool is_request = kind == PeerCommandKind::kPut || kind == PeerCommandKind::kGet;
+      cluster::Message message;
+      ok = is_request == inbound && cluster::DecodeMessage(args, &message, &error);
+      if (ok) coordinator_->OnMessage(connection->member(), std::move(message), server_->now_ms());
+      break;
+    }
+    case PeerCommandKind::kForward:
+      ok = inbound;
+      if (ok) HandleForward(connection, args);
+      break;
+    case PeerCommandKind::kForwardReply:
+      ok = !inbound;
+      if (ok) HandleForwardReply(args);
+      break;
+    default:
+      ok = false;
+      error = "unexpected message";
+  }
+  if (!ok) {
+    ++stats_.peer_protocol_errors;
+    Log(LogLevel::kWarning, "peer %s: bad message %.32s: %s", connection->member().c_str(),
+        args[0].c_str(), error.empty() ? "wrong direction" : error.c_str());
+    connection->Close();
+  }
+  Pump();
+}
+
+void ClusterNode::Pump() {
+  for (cluster::Envelope& envelope : coordinator_->TakeOutbox()) Route(std::move(envelope));
+}
+
+void ClusterNode::Route(cluster::Envelope envelope) {
+  bool reply = std::holds_alternative<cluster::PutReply>(envelope.message) ||
+               std::holds_alternative<cluster::GetReply>(envelope.message);
+  PeerConnection* target = nullptr;
+  if (reply) {
+    auto it = inbound_.find(envelope.to);
+    if (it != inbound_.end() && !it->second->closing()) target = it->second;
+  } else {
+    target = LinkTo(envelope.to);
+  }
+  if (target == nullptr || target->pending_bytes() >
+                               static_cast<size_t>(server_->config().peer_queue_bytes_max)) {
+    // The coordinator that waits for it times out; nothing else to do.
+    ++stats_.messages_dropped;
+    return;
+  }
+  std::visit([&](const auto& message) { cluster::EncodeMessage(message, &target->output()); },
+             envelope.message);
+}
+
+// ---- Reads and writes ---------------------------------------------------------------
+
+void ClusterNode::Read(std::string_view key, cluster::Consistency consistency,
+                       cluster::Coordinator::ReadCallback done) {
+  coordinator_->Read(key, consistency, server_->now_ms(), std::move(done));
+  Pump();
+}
+
+void ClusterNode::Write(std::string_view key, storage::Sibling version,
+                        const storage::VersionVector* context, cluster::Consistency consistency,
+                        WriteDone done, Settled settled) {
+  if (coordinator_->IsReplica(key, consistency.n)) {
+    coordinator_->Write(
+        key, std::move(version), context, consistency, server_->now_ms(),
+        [done = std::move(done)](cluster::WriteResult result) {
+          done({result.ok, result.acks, result.required, result.error});
+        },
+        std::move(settled));
+    Pump();
+    return;
+  }
+  // Not a replica: pass the write to the first reachable one, which
+  // coordinates it (so version vectors only hold replica actors).
+  PeerConnection* link = nullptr;
+  std::string target;
+  for (const std::string& name : coordinator_->PreferenceNames(key, consistency.n)) {
+    link = LinkTo(name);
+    if (link) {
+      target = name;
+      break;
+    }
+  }
+  if (link == nullptr) {
+    ++stats_.forward_failures;
+    done({false, 0, consistency.w, ""});
+    return;
+  }
+  cluster::ForwardRequest request;
+  request.id = next_forward_id_++;
+  request.n = consistency.n;
+  request.w = consistency.w;
+  request.r = consistency.r;
+  request.argv = {"WRITE", std::string(key), version.tombstone ? "T" : "V",
+                  std::move(version.value), std::to_string(version.timestamp_ms),
+                  context ? "C" + EncodeContext(*context) : "L"};
+  cluster::EncodeForwardRequest(request, &link->output());
+  ++stats_.forwards_sent;
+  int64_t deadline = server_->now_ms() + 2 * server_->config().request_timeout_ms;
+  forwards_[request.id] = {
+      [done = std::move(done), settled = std::move(settled)](const WriteOutcome& outcome) {
+        done(outcome);
+        if (settled) settled(outcome.acks);
+      },
+      deadline, target, consistency.w};
+}
+
+// A forwarded write: coordinate it here and answer on the same connection.
+// argv: WRITE key V|T value timestamp_ms L|C<context>.
+void ClusterNode::HandleForward(PeerConnection* connection, std::span<std::string> args) {
+  cluster::ForwardRequest request;
+  std::string error;
+  auto reply = [this, from = connection->member()](uint64_t id, std::string bytes) {
+    auto it = inbound_.find(from);
+    if (it == inbound_.end()) return;
+    cluster::EncodeForwardReply({id, std::move(bytes)}, &it->second->output());
+  };
+  if (!cluster::DecodeForwardRequest(args, &request, &error)) {
+    ++stats_.peer_protocol_errors;
+    Log(LogLevel::kWarning, "peer %s: bad forward: %s", connection->member().c_str(),
+        error.c_str());
+    connection->Close();
+    return;
+  }
+  std::vector<std::string>& argv = request.argv;
+  storage::Sibling version;
+  storage::VersionVector context;
+  bool valid = argv.size() == 6 && argv[0] == "WRITE" && (argv[2] == "V" || argv[2] == "T") &&
+               ParseInt64(argv[4], &version.timestamp_ms) && !argv[5].empty() &&
+               (argv[5] == "L" ||
+                (argv[5][0] == 'C' && DecodeContext(std::string_view(argv[5]).substr(1), &context)));
+  if (!valid) {
+    reply(request.id, "-ERR malformed forwarded write\r\n");
+    return;
+  }
+  cluster::Consistency consistency{request.n, request.w, request.r};
+  if (consistency.n > ring().members().size() || !coordinator_->IsReplica(argv[1], request.n)) {
+    reply(request.id, "-ERR this node is not a replica of the key\r\n");
+    return;
+  }
+  ++stats_.forwards_served;
+  version.tombstone = argv[2] == "T";
+  version.value = std::move(argv[3]);
+  coordinator_->Write(
+      argv[1], std::move(version), argv[5] == "L" ? nullptr : &context, consistency,
+      server_->now_ms(), [reply, id = request.id](cluster::WriteResult result) {
+        std::string counts = std::to_string(result.acks) + " " + std::to_string(result.required);
+        if (result.ok) {
+          reply(id, "+OK " + counts + "\r\n");
+        } else if (result.error.empty()) {
+          reply(id, "-UNAVAILABLE " + counts + "\r\n");
+        } else {
+          reply(id, "-ERR " + result.error + "\r\n");
+        }
+      });
+}
+
+void ClusterNode::HandleForwardReply(std::span<std::string> args) {
+  cluster::ForwardReply reply;
+  std::string error;
+  if (!cluster::DecodeForwardReply(args, &reply, &error)) {
+    ++stats_.peer_protocol_errors;
+    return;
+  }
+  auto it = forwards_.find(reply.id);
+  if (it == forwards_.end()) return;  // Timed out already.
+  PendingForward pending = std::move(it->second);
+  forwards_.erase(it);
+  WriteOutcome outcome;
+  outcome.required = pending.required;
+  unsigned acks = 0, required = 0;
+  if (sscanf(reply.reply.c_str(), "+OK %u %u", &acks, &required) == 2) {
+    outcome = {true, acks, required, ""};
+  } else if (sscanf(reply.reply.c_str(), "-UNAVAILABLE %u %u", &acks, &required) == 2) {
+    outcome = {false, acks, required, ""};
+  } else {
+    ++stats_.forward_failures;
+    outcome.error = "replica " + pending.to + " refused the write: " +
+                    reply.reply.substr(1, reply.reply.size() > 3 ? reply.reply.size() - 3 : 0);
+  }
+  pending.done(outcome);
+}
+
+void ClusterNode::ExpireForwards(int64_t now_ms) {
+  std::vector<uint64_t> expired;
+  for (const auto& [id, pending] : forwards_) {
+    if (pending.deadline_ms <= now_ms) expired.push_back(id);
+  }
+  for (uint64_t id : expired) {
+    PendingForward pending = std::move(forwards_[id]);
+    forwards_.erase(id);
+    ++stats_.forward_failures;
+    pending.done({false, 0, pending.required, ""});
+  }
+}
+
+void ClusterNode::OnTick(uv_timer_t* timer) {
+  ClusterNode* node = static_cast<ClusterNode*>(timer->data);
+  int64_t now = node->server_->now_ms();
+  node->coordinator_->OnTick(now);
+  node->ExpireForwards(now);
+  CheckWaiters(*node->server_);
+  for (auto& [pointer, connection] : node->connections_) {
+    if (!connection->authenticated() && now - connection->created_ms() > kHandshakeTimeoutMs) {
+      connection->Close();
+    }
+  }
+  node->Pump();
+}
+
+// ---- Group commit -------------------------------------------------------------------
+
+void ClusterNode::SealAndFlush(uint64_t required_sequence, uint64_t durable_sequence) {
+  for (auto& [pointer, connection] : connections_) {
+    connection->Seal(required_sequence, durable_sequence);
+    connection->FlushReady(durable_sequence);
+  }
+}
+
+void ClusterNode::FlushDurable(uint64_t durable_sequence) {
+  for (auto& [pointer, connection] : connections_) connection->FlushReady(durable_sequence);
+}
+
+void ClusterNode::DropUnsentOutput() {
+  for (auto& [pointer, connection] : connections_) {
+    if (!connection->output().empty()) connection->Close();
+  }
+}
+
+bool ClusterNode::has_held_output() const {
+  for (const auto& [pointer, connection] : connections_) {
+    if (connection->has_held()) return true;
+  }
+  return false;
+}
+
+std::string ClusterNode::InfoSection() {
+  const cluster::CoordinatorStats& coordinator = coordinator_->stats();
+  const cluster::Ring& current = ring();
+  int self_index = current.MemberIndex(self());
+  char buffer[2048];
+  snprintf(buffer, sizeof(buffer),
+           "# Cluster\r\ncluster_enabled:%d\r\nmembers:%zu\r\npartitions:%u\r\n"
+           "partitions_owned:%u\r\nn:%u\r\nw:%u\r\nr:%u\r\npeer_connections:%zu\r\n"
+           "peer_inbound_connections:%zu\r\npeer_auth_failures:%" PRIu64
+           "\r\npeer_protocol_errors:%" PRIu64 "\r\npeer_messages_dropped:%" PRIu64
+           "\r\nwrites_coordinated:%" PRIu64 "\r\nreads_coordinated:%" PRIu64
+           "\r\nquorum_failures:%" PRIu64 "\r\nwrite_quorum_failures:%" PRIu64
+           "\r\nread_quorum_failures:%" PRIu64 "\r\nread_repairs:%" PRIu64
+           "\r\nreplica_puts_served:%" PRIu64 "\r\nreplica_gets_served:%" PRIu64
+           "\r\nforwards_sent:%" PRIu64 "\r\nforwards_served:%" PRIu64
+           "\r\nforward_failures:%" PRIu64 "\r\n",
+           clustered_ ? 1 : 0, current.members().size(), current.partition_count(),
+           self_index >= 0 ? current.OwnedCount(static_cast<uint32_t>(self_index)) : 0,
+           default_consistency_.n, default_consistency_.w, default_consistency_.r,
+           authenticated_links(), inbound_.size(), stats_.peer_auth_failures,
+           stats_.peer_protocol_errors, stats_.messages_dropped, coordinator.writes,
+           coordinator.reads, coordinator.write_quorum_failures + coordinator.read_quorum_failures,
+           coordinator.write_quorum_failures, coordinator.read_quorum_failures,
+           coordinator.read_repairs, coordinator.puts_served, coordinator.gets_served,
+           stats_.forwards_sent, stats_.forwards_served, stats_.forward_failures);
+  return buffer;
+}
+
+}  // namespace ringkv::server

@@ -1,0 +1,150 @@
+// server/cluster_node.h: the adapter that binds the cluster's pure protocol
+// objects (cluster::Coordinator) to libuv: the peer port, one outbound link
+// per member with reconnection and backoff, routing of messages, timers,
+// and forwarding of writes from a node that is not a key's replica.
+//
+// Handlers call Read and Write; their callbacks may run inside the call
+// (when the quorum is local) or in a later iteration. Messages produced by
+// any event are queued on the peer connections and leave at the end of the
+// iteration, after the group commit (SealAndFlush).
+//
+// Routing: requests go out on this node's outbound link to the member;
+// replies go back on the inbound connection the request came in on.
+//
+// Thread safety: loop thread only.
+#ifndef RINGKV_SERVER_CLUSTER_NODE_H_
+#define RINGKV_SERVER_CLUSTER_NODE_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/coordinator.h"
+#include "cluster/engine_store.h"
+#include "cluster/peer_protocol.h"
+#include "cluster/ring.h"
+
+namespace ringkv::server {
+
+class Server;
+class PeerConnection;
+
+struct WriteOutcome {
+  bool ok = false;
+  uint32_t acks = 0;
+  uint32_t required = 0;
+  std::string error;  // A store or routing failure; empty for a quorum miss.
+};
+
+struct ClusterStats {
+  uint64_t peer_auth_failures = 0;
+  uint64_t peer_protocol_errors = 0;
+  uint64_t messages_dropped = 0;  // No link, or the peer's queue was full.
+  uint64_t forwards_sent = 0;
+  uint64_t forwards_served = 0;
+  uint64_t forward_failures = 0;
+};
+
+class ClusterNode {
+ public:
+  using WriteDone = std::function<void(const WriteOutcome&)>;
+  using Settled = std::function<void(uint32_t total_acks)>;
+
+  explicit ClusterNode(Server* server);
+  ~ClusterNode();
+
+  ClusterNode(const ClusterNode&) = delete;
+  ClusterNode& operator=(const ClusterNode&) = delete;
+
+  // Builds the ring, listens on the peer port (when there are other
+  // members) and starts dialling them.
+  bool Start(std::string* error);
+  void Stop();
+
+  // True when the cluster has members other than this node.
+  bool clustered() const { return clustered_; }
+  const cluster::Ring& ring() const { return coordinator_->ring(); }
+  cluster::Coordinator& coordinator() { return *coordinator_; }
+  cluster::Consistency default_consistency() const { return default_consistency_; }
+  const ClusterStats& stats() const { return stats_; }
+
+  void Read(std::string_view key, cluster::Consistency consistency,
+            cluster::Coordinator::ReadCallback done);
+  // Writes through the coordinator when this node is a replica of `key`,
+  // otherwise forwards the write to the first reachable replica.
+  void Write(std::string_view key, storage::Sibling version,
+             const storage::VersionVector* context, cluster::Consistency consistency,
+             WriteDone done, Settled settled = {});
+
+  // Group commit hooks, called by the Server after each commit and each
+  // completed sync.
+  void SealAndFlush(uint64_t required_sequence, uint64_t durable_sequence);
+  void FlushDurable(uint64_t durable_sequence);
+  bool has_held_output() const;
+  // After a failed commit: closes every peer connection with output of the
+  // iteration not yet sealed (it may acknowledge lost writes).
+  void DropUnsentOutput();
+
+  // INFO's cluster section.
+  std::string InfoSection();
+  size_t authenticated_links() const;
+
+  // For PeerConnection.
+  Server& server() { return *server_; }
+  const std::string& self() const;
+  const std::string& secret() const;
+  void OnPeerAuthenticated(PeerConnection* connection);
+  void OnPeerAuthFailed(PeerConnection* connection, const std::string& reason);
+  void OnPeerMessage(PeerConnection* connection, std::span<std::string> args);
+  void OnPeerClosed(PeerConnection* connection);
+
+ private:
+  struct Link;
+  struct PendingForward {
+    WriteDone done;
+    int64_t deadline_ms;
+    std::string to;
+    uint32_t required;
+  };
+
+  static void OnPeerConnection(uv_stream_t* listener, int status);
+  static void OnTick(uv_timer_t* timer);
+  static void OnReconnect(uv_timer_t* timer);
+  static void OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* result);
+
+  void Dial(Link* link);
+  void ScheduleReconnect(Link* link);
+  void Pump();
+  void Route(cluster::Envelope envelope);
+  void HandleForward(PeerConnection* connection, std::span<std::string> args);
+  void HandleForwardReply(std::span<std::string> args);
+  void ExpireForwards(int64_t now_ms);
+  PeerConnection* LinkTo(const std::string& member) const;
+
+  Server* server_;  // Not owned; owns this object.
+  bool clustered_ = false;
+  cluster::Consistency default_consistency_;
+  std::unique_ptr<cluster::EngineStore> store_;
+  std::unique_ptr<cluster::Coordinator> coordinator_;
+  uv_tcp_t listener_;
+  uv_timer_t tick_;
+  bool listening_ = false;
+  bool stopping_ = false;
+  std::unordered_map<PeerConnection*, std::unique_ptr<PeerConnection>> connections_;
+  std::unordered_map<std::string, PeerConnection*> inbound_;  // By member name.
+  std::vector<std::unique_ptr<Link>> links_;
+  std::unordered_map<uint64_t, PendingForward> forwards_;
+  uint64_t next_forward_id_ = 1;
+  ClusterStats stats_;
+};
+
+}  // namespace ringkv::server
+
+#endif  // RINGKV_SERVER_CLUSTER_NODE_H_
