@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "cluster/cluster_harness.h"
 
@@ -94,6 +96,24 @@ std::vector<int> ReplicaIndexes(const Cluster& cluster, const std::string& key, 
     indexes.push_back(cluster.IndexOf(name));
   }
   return indexes;
+}
+
+bool HeldByAll(const Cluster& cluster, const std::vector<int>& nodes, const std::string& key,
+               const std::string& value, int timeout_ms) {
+  std::vector<RedisContext> contexts;
+  for (int i : nodes) contexts.push_back(cluster.Connect(i));
+  int64_t deadline_ms = NowMs() + timeout_ms;
+  while (true) {
+    bool all = true;
+    for (RedisContext& context : contexts) {
+      Reply reply = blackbox::Command(context.get(), {"LOCALGET", key});
+      std::optional<VersionedValue> held = ParseVersioned(reply.get());
+      all = all && held && held->siblings.size() == 1 && held->siblings[0].value == value;
+    }
+    if (all) return true;
+    if (NowMs() > deadline_ms) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& replicas) {

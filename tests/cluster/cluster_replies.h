@@ -53,6 +53,12 @@ class Cluster;
 // `asked` with RING KEY.
 std::vector<int> ReplicaIndexes(const Cluster& cluster, const std::string& key, int asked = 0);
 
+// Polls LOCALGET on each of `nodes` until every one holds exactly one
+// sibling with `value`, for at most `timeout_ms`. Returns whether they did.
+// Independent of WAIT, so tests can settle replication without trusting it.
+bool HeldByAll(const Cluster& cluster, const std::vector<int>& nodes, const std::string& key,
+               const std::string& value, int timeout_ms);
+
 // The indexes of the nodes that are not among `replicas`.
 std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& replicas);
 
