@@ -102,7 +102,9 @@ wait_ready() {
   local deadline=$((SECONDS + start_timeout_s))
   for i in $(seq 1 $nodes); do
     until [ "$(ping_node "$i")" = PONG ]; do
-      if [ -z "$(live_pid "$run_dir/n$i.pid" ringkv-server)" ]; then
+      # Only alive, not live_pid: between fork and exec the child's command
+      # line is still this script's.
+      if ! kill -0 "$(cat "$run_dir/n$i.pid")" 2>/dev/null; then
         log "n$i exited during start-up; its log ($run_dir/n$i.log) ends with:"
         tail -n 20 "$run_dir/n$i.log" >&2
         return 1
