@@ -2,9 +2,12 @@
 // cluster_harness.h.
 #include "cluster/cluster_harness.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -13,14 +16,13 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
 namespace ringkv::cluster_test {
 namespace {
-
-using blackbox::PickFreePort;
 
 // Six nodes start at once on two cores, possibly in the ASan build: generous.
 constexpr int kStartTimeoutMs = 30000;
@@ -32,6 +34,24 @@ constexpr int kConnectFallbackMs = 1500;
 constexpr int kPollIntervalMs = 20;
 constexpr const char* kReadyLine = "Ready to accept connections";
 constexpr const char* kSecret = "ringkv-cluster-test-secret";
+
+// Where test ports come from: below Linux's default ephemeral range
+// (32768-60999), above the well-known services.
+constexpr int kPortLow = 20000;
+constexpr int kPortHigh = 32000;
+
+// Whether `port` can be bound on loopback right now.
+bool CanBind(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return bound;
+}
 
 void SleepMs(int milliseconds) {
   std::this_thread::sleep_for(std::chrono::milliseconds(milliseconds));
@@ -98,15 +118,21 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   REQUIRE(mkdtemp(pattern) != nullptr);
   root_.path = pattern;
 
-  // Two ports per node, all distinct: the kernel may hand the same free port
-  // out twice once the probing socket is closed.
+  // Two ports per node, all distinct, picked below the kernel's ephemeral
+  // range: six nodes connecting to each other while they start would
+  // otherwise be able to take a port of a node that has not bound it yet as
+  // the local port of an outgoing connection.
   std::set<uint16_t> taken;
-  auto pick_distinct = [&taken] {
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      uint16_t port = PickFreePort();
-      if (taken.insert(port).second) return port;
+  std::mt19937 random(std::random_device{}());
+  auto pick_distinct = [&taken, &random] {
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      uint16_t port = static_cast<uint16_t>(kPortLow + random() % (kPortHigh - kPortLow));
+      if (taken.count(port) == 0 && CanBind(port)) {
+        taken.insert(port);
+        return port;
+      }
     }
-    FAIL("no distinct free port after 100 attempts");
+    FAIL("no free port in [" << kPortLow << ", " << kPortHigh << ") after 1000 attempts");
     return uint16_t{0};
   };
   for (int i = 0; i < options_.nodes; ++i) {

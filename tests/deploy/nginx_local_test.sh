@@ -78,7 +78,7 @@ EOF
 # take them meanwhile.
 base=""
 for _ in $(seq 1 50); do
-  candidate=$((20000 + (RANDOM % 1000) * 13))
+  candidate=$((20000 + (RANDOM % 900) * 13))
   if ports_free "$candidate" 13; then
     base=$candidate
     break
