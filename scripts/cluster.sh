@@ -63,7 +63,11 @@ live_pid() {
   if [[ "$command_line" == *"$program"* ]]; then echo "$pid"; fi
 }
 
-ping_node() { redis-cli -p "$(port_of "$1")" ping 2>/dev/null || true; }
+# redis-cli bounded in time: a paused (SIGSTOP) node accepts connections but
+# never answers, and status must not hang on it.
+cli_bounded() { timeout 3 redis-cli "$@" 2>/dev/null || true; }
+
+ping_node() { cli_bounded -p "$(port_of "$1")" ping; }
 
 # The config node $1 runs with: conf/local/nK.toml itself with the default
 # ports and run directory, else a copy with ports and data_dir rewritten.
@@ -160,7 +164,7 @@ include ringkv-stream.conf;
 EOF
   "$nginx" -p "$nginx_dir/" -e "$nginx_dir/logs/error.log" -c "$nginx_dir/nginx.conf"
   local deadline=$((SECONDS + 10))
-  until [ "$(redis-cli -p "$lb_port" ping 2>/dev/null || true)" = PONG ]; do
+  until [ "$(cli_bounded -p "$lb_port" ping)" = PONG ]; do
     if [ $SECONDS -ge $deadline ]; then
       log "no PONG through nginx on 127.0.0.1:$lb_port; see $nginx_dir/logs/error.log"
       return 1
@@ -242,7 +246,7 @@ cmd_status() {
       state=up
       any_up=${any_up:-$port}
       local info
-      info=$(redis-cli -p "$port" info cluster 2>/dev/null | tr -d '\r' || true)
+      info=$(cli_bounded -p "$port" info cluster | tr -d '\r')
       partitions=$(sed -n 's/^partitions_owned://p' <<<"$info")
       peers=$(sed -n 's/^peer_connections://p' <<<"$info")
     elif [ -n "$pid" ]; then
@@ -261,9 +265,9 @@ cmd_status() {
   # RING, one entry per partition: [partition, owner, [N names]]. redis-cli
   # prints it flattened, one field a line, so each entry is 2 + N lines.
   local n
-  n=$(redis-cli -p "$any_up" info cluster 2>/dev/null | tr -d '\r' | sed -n 's/^n://p')
+  n=$(cli_bounded -p "$any_up" info cluster | tr -d '\r' | sed -n 's/^n://p')
   echo "ring (asked of 127.0.0.1:$any_up): partition -> preference list"
-  redis-cli -p "$any_up" ring 2>/dev/null | awk -v per=$((2 + ${n:-3})) '
+  cli_bounded -p "$any_up" ring | awk -v per=$((2 + ${n:-3})) '
     { field = (NR - 1) % per
       if (field == 0) line = sprintf("  %3s ->", $0)
       else if (field >= 2) line = line " " $0
