@@ -193,7 +193,8 @@ class Coordinator {
   // Member indexes of the whole preference list of `key`, from the cache.
   std::span<const uint32_t> PreferenceIndexes(std::string_view key) const;
   void Send(const std::string& to, Message message);
-  void FailWriteNow(const storage::Status& status, WriteCallback done, SettledCallback settled);
+  void FailWriteNow(const storage::Status& status, uint32_t required, WriteCallback done,
+                    SettledCallback settled);
 
   // Write path (coordinator side).
   void HandlePutReply(const std::string& from, const PutReply& reply);
