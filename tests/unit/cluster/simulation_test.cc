@@ -12,7 +12,8 @@
 //
 //   RINGKV_SIM_SEED=<n> RINGKV_SIM_VERBOSE=1 build/tests/unit_cluster -tc='simulation*'
 //
-// RINGKV_SIM_SEEDS=<count> changes how many seeds run (default 2000).
+// RINGKV_SIM_SEEDS=<count> changes how many seeds run (default 2000), and
+// RINGKV_SIM_FIRST_SEED=<n> where they start (default 1).
 // docs/coordination.md describes what is checked and why.
 #include <doctest/doctest.h>
 #include <stdarg.h>
@@ -309,6 +310,7 @@ std::string Simulation::Run() {
   // The network is perfect from duration_ms on (even if things went quiet
   // earlier).
   now_ms_ = std::max(now_ms_, config_.duration_ms);
+  UpdateStoreFaults();
   Log("healed: every key is read at R = N");
   Consistency heal = config_.consistency;
   heal.r = heal.n;
@@ -371,7 +373,8 @@ std::optional<Message> RefusalOf(const Message& message) {
 // A node's store fails during its window of the fault phase.
 void Simulation::UpdateStoreFaults() {
   const SimFaults& faults = config_.faults;
-  const bool window = now_ms_ >= faults.failing_from_ms && now_ms_ < faults.failing_until_ms;
+  const bool window = now_ms_ >= faults.failing_from_ms && now_ms_ < faults.failing_until_ms &&
+                      now_ms_ < config_.duration_ms;
   for (Node& node : nodes_) node.store->set_fail(window && node.name == faults.failing_store);
 }
 
@@ -623,8 +626,9 @@ TEST_CASE("simulation: random histories converge and lose no acknowledged write"
   if (getenv("RINGKV_SIM_SEED") != nullptr) {
     seeds.push_back(EnvNumber("RINGKV_SIM_SEED", 0));
   } else {
+    const uint64_t first = EnvNumber("RINGKV_SIM_FIRST_SEED", 1);
     const uint64_t count = EnvNumber("RINGKV_SIM_SEEDS", kDefaultSeedCount);
-    for (uint64_t seed = 1; seed <= count; ++seed) seeds.push_back(seed);
+    for (uint64_t seed = first; seed < first + count; ++seed) seeds.push_back(seed);
   }
   const auto start = std::chrono::steady_clock::now();
   SimSummary total;
