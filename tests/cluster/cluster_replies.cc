@@ -1,0 +1,127 @@
+// Reply parsers for the cluster tests; see cluster_replies.h.
+#include "cluster/cluster_replies.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "cluster/cluster_harness.h"
+
+namespace ringkv::cluster_test {
+namespace {
+
+std::string Describe(const redisReply* reply) { return blackbox::Render(reply, nullptr); }
+
+std::string StringOf(const redisReply* reply) {
+  REQUIRE(reply != nullptr);
+  REQUIRE_MESSAGE((reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS),
+                  "expected a string, got " << Describe(reply));
+  return std::string(reply->str, reply->len);
+}
+
+}  // namespace
+
+int64_t IntegerOf(const redisReply* reply) {
+  REQUIRE(reply != nullptr);
+  REQUIRE_MESSAGE(reply->type == REDIS_REPLY_INTEGER,
+                  "expected an integer, got " << Describe(reply));
+  return reply->integer;
+}
+
+KeyPlacement ParseRingKey(const redisReply* reply) {
+  REQUIRE(reply != nullptr);
+  REQUIRE_MESSAGE(
+      (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4),
+      "RING KEY: expected [partition, hash, replicas, fallbacks], got " << Describe(reply));
+  KeyPlacement placement;
+  placement.partition = IntegerOf(reply->element[0]);
+  placement.hash = StringOf(reply->element[1]);
+  placement.replicas = StringElements(reply->element[2]);
+  placement.fallbacks = StringElements(reply->element[3]);
+  return placement;
+}
+
+std::optional<VersionedValue> ParseVersioned(const redisReply* reply) {
+  REQUIRE(reply != nullptr);
+  if (reply->type == REDIS_REPLY_NIL) return std::nullopt;
+  REQUIRE_MESSAGE((reply->type == REDIS_REPLY_ARRAY && reply->elements == 2),
+                  "expected [siblings, context], got " << Describe(reply));
+  const redisReply* siblings = reply->element[0];
+  REQUIRE_MESSAGE(siblings->type == REDIS_REPLY_ARRAY,
+                  "expected an array of siblings, got " << Describe(siblings));
+  VersionedValue versioned;
+  for (size_t i = 0; i < siblings->elements; ++i) {
+    const redisReply* element = siblings->element[i];
+    REQUIRE_MESSAGE((element->type == REDIS_REPLY_ARRAY && element->elements == 4),
+                    "expected [value, timestamp_ms, actor, counter], got " << Describe(element));
+    Sibling sibling;
+    if (element->element[0]->type != REDIS_REPLY_NIL) sibling.value = StringOf(element->element[0]);
+    sibling.timestamp_ms = IntegerOf(element->element[1]);
+    sibling.actor = StringOf(element->element[2]);
+    sibling.counter = IntegerOf(element->element[3]);
+    versioned.siblings.push_back(std::move(sibling));
+  }
+  versioned.context = StringOf(reply->element[1]);
+  return versioned;
+}
+
+std::map<std::string, int64_t> ParseConsistency(const redisReply* reply) {
+  REQUIRE(reply != nullptr);
+  REQUIRE_MESSAGE((reply->type == REDIS_REPLY_ARRAY), "CONSISTENCY: got " << Describe(reply));
+  std::map<std::string, int64_t> levels;
+  bool nested = reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_ARRAY;
+  if (nested) {
+    for (size_t i = 0; i < reply->elements; ++i) {
+      const redisReply* pair = reply->element[i];
+      REQUIRE(pair->type == REDIS_REPLY_ARRAY);
+      REQUIRE(pair->elements == 2);
+      levels[StringOf(pair->element[0])] = IntegerOf(pair->element[1]);
+    }
+    return levels;
+  }
+  REQUIRE_MESSAGE(reply->elements % 2 == 0, "CONSISTENCY: got " << Describe(reply));
+  for (size_t i = 0; i < reply->elements; i += 2) {
+    levels[StringOf(reply->element[i])] = IntegerOf(reply->element[i + 1]);
+  }
+  return levels;
+}
+
+std::vector<int> ReplicaIndexes(const Cluster& cluster, const std::string& key, int asked) {
+  RedisContext context = cluster.Connect(asked);
+  Reply reply = blackbox::Command(context.get(), {"RING", "KEY", key});
+  std::vector<int> indexes;
+  for (const std::string& name : ParseRingKey(reply.get()).replicas) {
+    indexes.push_back(cluster.IndexOf(name));
+  }
+  return indexes;
+}
+
+bool HeldByAll(const Cluster& cluster, const std::vector<int>& nodes, const std::string& key,
+               const std::string& value, int timeout_ms) {
+  std::vector<RedisContext> contexts;
+  for (int i : nodes) contexts.push_back(cluster.Connect(i));
+  int64_t deadline_ms = NowMs() + timeout_ms;
+  while (true) {
+    bool all = true;
+    for (RedisContext& context : contexts) {
+      Reply reply = blackbox::Command(context.get(), {"LOCALGET", key});
+      std::optional<VersionedValue> held = ParseVersioned(reply.get());
+      all = all && held && held->siblings.size() == 1 && held->siblings[0].value == value;
+    }
+    if (all) return true;
+    if (NowMs() > deadline_ms) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& replicas) {
+  std::vector<int> others;
+  for (int i = 0; i < cluster.size(); ++i) {
+    if (std::find(replicas.begin(), replicas.end(), i) == replicas.end()) others.push_back(i);
+  }
+  return others;
+}
+
+}  // namespace ringkv::cluster_test
