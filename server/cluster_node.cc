@@ -378,12 +378,8 @@ void ClusterNode::Write(std::string_view key, storage::Sibling version,
   cluster::EncodeForwardRequest(request, &link->output());
   ++stats_.forwards_sent;
   int64_t deadline = server_->now_ms() + 2 * server_->config().request_timeout_ms;
-  forwards_[request.id] = {
-      [done = std::move(done), settled = std::move(settled)](const WriteOutcome& outcome) {
-        done(outcome);
-        if (settled) settled(outcome.acks);
-      },
-      deadline, target, consistency.w};
+  forwards_[request.id] = {std::move(done), std::move(settled), deadline, target,
+                           consistency.w};
 }
 
 // A forwarded write: coordinate it here and answer on the same connection.
@@ -425,7 +421,8 @@ void ClusterNode::HandleForward(PeerConnection* connection, std::span<std::strin
   CoordinatorCall call(this);
   coordinator_->Write(
       argv[1], std::move(version), argv[5] == "L" ? nullptr : &context, consistency,
-      server_->now_ms(), [reply, id = request.id](cluster::WriteResult result) {
+      server_->now_ms(),
+      [reply, id = request.id](cluster::WriteResult result) {
         std::string counts = std::to_string(result.acks) + " " + std::to_string(result.required);
         if (result.ok) {
           reply(id, "+OK " + counts + "\r\n");
@@ -434,6 +431,9 @@ void ClusterNode::HandleForward(PeerConnection* connection, std::span<std::strin
         } else {
           reply(id, "-ERR " + result.error + "\r\n");
         }
+      },
+      [reply, id = request.id](uint32_t total_acks) {
+        reply(id, "+SETTLED " + std::to_string(total_acks) + "\r\n");
       });
 }
 
@@ -446,11 +446,18 @@ void ClusterNode::HandleForwardReply(std::span<std::string> args) {
   }
   auto it = forwards_.find(reply.id);
   if (it == forwards_.end()) return;  // Timed out already.
-  PendingForward pending = std::move(it->second);
-  forwards_.erase(it);
+  PendingForward& pending = it->second;
+  unsigned acks = 0, required = 0;
+  if (sscanf(reply.reply.c_str(), "+SETTLED %u", &acks) == 1) {
+    Settled settled = std::move(pending.settled);
+    bool done_fired = pending.done_fired;
+    forwards_.erase(it);
+    if (done_fired && settled) settled(acks);
+    return;
+  }
+  if (pending.done_fired) return;
   WriteOutcome outcome;
   outcome.required = pending.required;
-  unsigned acks = 0, required = 0;
   if (sscanf(reply.reply.c_str(), "+OK %u %u", &acks, &required) == 2) {
     outcome = {true, acks, required, ""};
   } else if (sscanf(reply.reply.c_str(), "-UNAVAILABLE %u %u", &acks, &required) == 2) {
@@ -460,7 +467,18 @@ void ClusterNode::HandleForwardReply(std::span<std::string> args) {
     outcome.error = "replica " + pending.to + " refused the write: " +
                     reply.reply.substr(1, reply.reply.size() > 3 ? reply.reply.size() - 3 : 0);
   }
-  pending.done(outcome);
+  pending.done_fired = true;
+  pending.acks = outcome.acks;
+  WriteDone done = std::move(pending.done);
+  if (!outcome.ok && !outcome.error.empty()) {
+    // No settlement follows a refused write.
+    Settled settled = std::move(pending.settled);
+    forwards_.erase(it);
+    done(outcome);
+    if (settled) settled(outcome.acks);
+    return;
+  }
+  done(outcome);
 }
 
 void ClusterNode::ExpireForwards(int64_t now_ms) {
@@ -471,8 +489,11 @@ void ClusterNode::ExpireForwards(int64_t now_ms) {
   for (uint64_t id : expired) {
     PendingForward pending = std::move(forwards_[id]);
     forwards_.erase(id);
-    ++stats_.forward_failures;
-    pending.done({false, 0, pending.required, ""});
+    if (!pending.done_fired) {
+      ++stats_.forward_failures;
+      pending.done({false, 0, pending.required, ""});
+    }
+    if (pending.settled) pending.settled(pending.acks);
   }
 }
 

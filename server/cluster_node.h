@@ -107,11 +107,16 @@ class ClusterNode {
 
  private:
   struct Link;
+  // A write forwarded to a replica: its reply (`done`) and, later, its
+  // settlement (`settled`: every replica answered, for WAIT).
   struct PendingForward {
     WriteDone done;
+    Settled settled;
     int64_t deadline_ms;
     std::string to;
     uint32_t required;
+    bool done_fired = false;
+    uint32_t acks = 0;
   };
 
   // Marks a call into the coordinator, whose callbacks may call back into
