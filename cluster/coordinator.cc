@@ -95,7 +95,7 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   storage::SiblingSet set;
   bool found = false;
   storage::Status status = store_->Read(key, &set, &found);
-  if (!status.ok()) return FailWriteNow(status, std::move(done), std::move(settled));
+  if (!status.ok()) return FailWriteNow(status, consistency.w, std::move(done), std::move(settled));
   // Without a client context the write supersedes everything this node has
   // seen: its own record's clock (a copy, since ApplyWrite changes the set).
   const storage::VersionVector local_context = context ? storage::VersionVector() : set.clock;
@@ -104,7 +104,7 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   // The local merge must succeed before anything leaves this node: if it
   // failed after replicating, the next write here would reuse the dot.
   status = store_->Merge(key, set, nullptr);
-  if (!status.ok()) return FailWriteNow(status, std::move(done), std::move(settled));
+  if (!status.ok()) return FailWriteNow(status, consistency.w, std::move(done), std::move(settled));
 
   const uint64_t id = NextRequestId();
   WriteOp op;
@@ -132,11 +132,12 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   AdvanceWrite(id);
 }
 
-void Coordinator::FailWriteNow(const storage::Status& status, WriteCallback done,
+void Coordinator::FailWriteNow(const storage::Status& status, uint32_t required, WriteCallback done,
                                SettledCallback settled) {
   ++stats_.store_errors;
   ++stats_.write_quorum_failures;
   WriteResult result;
+  result.required = required;
   result.error = status.ToString();
   done(std::move(result));
   if (settled) settled(0);

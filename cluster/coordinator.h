@@ -24,6 +24,15 @@
 // until all n replied or the deadline, then repairs every replica whose copy
 // differs from the merge of all replies (read repair).
 //
+// Driving it from an event loop: after every call (Write, Read, OnMessage,
+// OnTick), send what TakeOutbox() returns and re-arm one timer at
+// NextDeadlineMs(); when it fires, call OnTick(now). OnMessage's `from` must
+// be the authenticated name of the peer the message came on. An adapter that
+// cannot send a request (peer down, queue full) may drop it, and the request
+// waits for its deadline; or it may answer it at once with a failed reply
+// from that peer (PutReply/GetReply with the request's id and ok = false),
+// which fails the request early when its quorum becomes impossible.
+//
 // Ownership: the ReplicaStore is not owned and must outlive the Coordinator.
 // Callbacks run inside the call that completes them (Write, Read, OnMessage
 // or OnTick). REQUIRES: a callback may call Write, Read, TakeOutbox and the
@@ -193,7 +202,8 @@ class Coordinator {
   // Member indexes of the whole preference list of `key`, from the cache.
   std::span<const uint32_t> PreferenceIndexes(std::string_view key) const;
   void Send(const std::string& to, Message message);
-  void FailWriteNow(const storage::Status& status, WriteCallback done, SettledCallback settled);
+  void FailWriteNow(const storage::Status& status, uint32_t required, WriteCallback done,
+                    SettledCallback settled);
 
   // Write path (coordinator side).
   void HandlePutReply(const std::string& from, const PutReply& reply);

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks ringkv against redis-server, side by side in one run.
 #
-# Usage: scripts/bench.sh [--rounds N] [--requests N]
+# Usage: scripts/bench.sh [--cluster] [--rounds N] [--requests N]
 #
-# Both servers run at once on loopback: redis-server with appendonly yes and
-# appendfsync everysec, ringkv with fsync = everysec. For each workload
+# Both run at once on loopback: redis-server with appendonly yes and
+# appendfsync everysec, and ringkv with fsync = everysec: one node, or with
+# --cluster a local 3-node cluster (N = 3, W = 2, R = 2) driven through one
+# node (the coordinator), which also reports the CPU time per request spent
+# on the coordinator and on one replica. For each workload
 # (redis-benchmark -c 50, -P 1 and -P 16, SET and GET, 3-byte and 1 KB
 # values) the two are measured alternately (A B B A ...) for N rounds
 # (default 5); the table shows medians and the ratio ringkv/redis. A ratio
@@ -15,11 +18,13 @@ cd "$(dirname "$0")/.."
 rounds=5
 requests_p1=200000
 requests_p16=1000000
+cluster=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --requests) requests_p1=$2; requests_p16=$(($2 * 5)); shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--requests N]" >&2; exit 2 ;;
+    --cluster) cluster=1; shift ;;
+    *) echo "usage: $0 [--cluster] [--rounds N] [--requests N]" >&2; exit 2 ;;
   esac
 done
 
@@ -52,22 +57,39 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work/redis" --save ''
   --appendonly yes --appendfsync everysec --daemonize no --loglevel warning \
   >"$work/redis.log" 2>&1 &
 pids+=($!)
-ringkv_port=$(free_port)
-cat >"$work/ringkv.toml" <<TOML
-[node]
-name = "bench"
-data_dir = "$work/ringkv"
-[storage]
-fsync = "everysec"
-map_size_bytes = 8589934592
-[log]
-level = "warning"
-TOML
-build/server/ringkv-server --config "$work/ringkv.toml" --port "$ringkv_port" \
-  >"$work/ringkv.log" 2>&1 &
-pids+=($!)
+# ringkv: one node, or three (every node a replica of every key).
+node_count=1
+[ "$cluster" = 1 ] && node_count=3
+ports=()
+peer_ports=()
+for i in $(seq "$node_count"); do ports+=("$(free_port)"); peer_ports+=("$(free_port)"); done
+ringkv_pids=()
+for i in $(seq "$node_count"); do
+  {
+    printf '[node]\nname = "n%s"\ndata_dir = "%s"\n' "$i" "$work/ringkv$i"
+    printf '[storage]\nfsync = "everysec"\nmap_size_bytes = 8589934592\n[log]\nlevel = "warning"\n'
+    if [ "$cluster" = 1 ]; then
+      printf '[cluster]\nsecret = "bench"\nn = 3\nw = 2\nr = 2\npeer_port = %s\n' "${peer_ports[$((i - 1))]}"
+      for j in $(seq "$node_count"); do
+        printf '[[cluster.members]]\nname = "n%s"\nhost = "127.0.0.1"\nport = %s\npeer_port = %s\n' \
+          "$j" "${ports[$((j - 1))]}" "${peer_ports[$((j - 1))]}"
+      done
+    fi
+  } >"$work/ringkv$i.toml"
+  build/server/ringkv-server --config "$work/ringkv$i.toml" --port "${ports[$((i - 1))]}" \
+    >"$work/ringkv$i.log" 2>&1 &
+  pids+=($!)
+  ringkv_pids+=($!)
+done
+ringkv_port=${ports[0]}
+for port in "${ports[@]}"; do wait_ready "$port"; done
+if [ "$cluster" = 1 ]; then
+  for _ in $(seq 100); do
+    redis-cli -p "$ringkv_port" info cluster | grep -q 'peer_connections:2' && break
+    sleep 0.1
+  done
+fi
 wait_ready "$redis_port"
-wait_ready "$ringkv_port"
 
 # One redis-benchmark run; prints "rps p50 p99" for test $4 (SET or GET).
 run_one() {
@@ -77,11 +99,19 @@ run_one() {
     awk -F, 'NR == 2 { gsub(/"/, ""); print $2, $5, $7 }'
 }
 
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
+cpu_file="$work/cpu"
+: >"$cpu_file"
+
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 results="$work/results"
 : >"$results"
-echo "ringkv vs redis-server: $rounds rounds, alternating; machine: $(nproc) cores" >&2
+mode="one ringkv node"
+[ "$cluster" = 1 ] && mode="a 3-node ringkv cluster (N=3 W=2 R=2) through one node"
+echo "$mode vs redis-server: $rounds rounds, alternating; machine: $(nproc) cores" >&2
 for pipeline in 1 16; do
   requests=$requests_p1
   [ "$pipeline" = 16 ] && requests=$requests_p16
@@ -95,7 +125,14 @@ for pipeline in 1 16; do
         for server in $order; do
           port=$redis_port
           [ "$server" = ringkv ] && port=$ringkv_port
+          if [ "$server" = ringkv ] && [ "$cluster" = 1 ]; then
+            before_coordinator=$(cpu_ticks "${ringkv_pids[0]}")
+            before_replica=$(cpu_ticks "${ringkv_pids[1]}")
+          fi
           echo "$server $pipeline $size $test $(run_one "$port" "$pipeline" "$size" "$test" "$requests")" >>"$results"
+          if [ "$server" = ringkv ] && [ "$cluster" = 1 ]; then
+            echo "$pipeline $size $test $(( $(cpu_ticks "${ringkv_pids[0]}") - before_coordinator )) $(( $(cpu_ticks "${ringkv_pids[1]}") - before_replica )) $requests" >>"$cpu_file"
+          fi
         done
       done
       echo "  done: -P $pipeline, $size bytes, $test" >&2
@@ -124,3 +161,19 @@ for pipeline in 1 16; do
     done
   done
 done
+
+if [ "$cluster" = 1 ]; then
+  printf '\nCPU time per request (median over rounds, microseconds):\n'
+  printf '%-4s %-6s %-4s | %12s %12s\n' "-P" "value" "test" "coordinator" "replica"
+  for pipeline in 1 16; do
+    for size in 3 1024; do
+      for test in SET GET; do
+        coordinator=$(awk -v p="$pipeline" -v d="$size" -v t="$test" -v hz="$ticks_per_second" \
+          '$1 == p && $2 == d && $3 == t { print $4 / hz * 1e6 / $6 }' "$cpu_file" | median)
+        replica=$(awk -v p="$pipeline" -v d="$size" -v t="$test" -v hz="$ticks_per_second" \
+          '$1 == p && $2 == d && $3 == t { print $5 / hz * 1e6 / $6 }' "$cpu_file" | median)
+        printf '%-4s %-6s %-4s | %12.1f %12.1f\n' "$pipeline" "$size" "$test" "$coordinator" "$replica"
+      done
+    done
+  done
+fi

@@ -249,7 +249,10 @@ void ClusterNode::OnPeerMessage(PeerConnection* connection, std::span<std::strin
       bool is_request = kind == PeerCommandKind::kPut || kind == PeerCommandKind::kGet;
       cluster::Message message;
       ok = is_request == inbound && cluster::DecodeMessage(args, &message, &error);
-      if (ok) coordinator_->OnMessage(connection->member(), std::move(message), server_->now_ms());
+      if (ok) {
+        CoordinatorCall call(this);
+        coordinator_->OnMessage(connection->member(), std::move(message), server_->now_ms());
+      }
       break;
     }
     case PeerCommandKind::kForward:
@@ -274,10 +277,26 @@ void ClusterNode::OnPeerMessage(PeerConnection* connection, std::span<std::strin
 }
 
 void ClusterNode::Pump() {
-  for (cluster::Envelope& envelope : coordinator_->TakeOutbox()) Route(std::move(envelope));
+  // Requests that cannot be sent are answered here with a failed reply, so
+  // the coordinator gives up on that replica at once instead of at the
+  // deadline. The coordinator must not be re-entered from its own
+  // callbacks, so only the outermost Pump delivers them; delivering may
+  // start new requests (a callback's next step), hence the bounded loop.
+  for (int round = 0; round < 64; ++round) {
+    for (cluster::Envelope& envelope : coordinator_->TakeOutbox()) {
+      Route(std::move(envelope), &undeliverable_);
+    }
+    if (coordinator_depth_ > 0 || undeliverable_.empty()) return;
+    std::vector<cluster::Envelope> failed = std::move(undeliverable_);
+    undeliverable_.clear();
+    CoordinatorCall call(this);
+    for (cluster::Envelope& reply : failed) {
+      coordinator_->OnMessage(reply.to, std::move(reply.message), server_->now_ms());
+    }
+  }
 }
 
-void ClusterNode::Route(cluster::Envelope envelope) {
+void ClusterNode::Route(cluster::Envelope envelope, std::vector<cluster::Envelope>* failed) {
   bool reply = std::holds_alternative<cluster::PutReply>(envelope.message) ||
                std::holds_alternative<cluster::GetReply>(envelope.message);
   PeerConnection* target = nullptr;
@@ -289,8 +308,17 @@ void ClusterNode::Route(cluster::Envelope envelope) {
   }
   if (target == nullptr || target->pending_bytes() >
                                static_cast<size_t>(server_->config().peer_queue_bytes_max)) {
-    // The coordinator that waits for it times out; nothing else to do.
     ++stats_.messages_dropped;
+    // A lost reply is the requester's timeout to find; a request we could
+    // not send is answered as failed on the replica's behalf.
+    if (const auto* put = std::get_if<cluster::PutRequest>(&envelope.message)) {
+      failed->push_back({envelope.to, cluster::PutReply{put->id, false, "no connection"}});
+    } else if (const auto* get = std::get_if<cluster::GetRequest>(&envelope.message)) {
+      cluster::GetReply failure;
+      failure.id = get->id;
+      failure.error = "no connection";
+      failed->push_back({envelope.to, std::move(failure)});
+    }
     return;
   }
   std::visit([&](const auto& message) { cluster::EncodeMessage(message, &target->output()); },
@@ -301,7 +329,10 @@ void ClusterNode::Route(cluster::Envelope envelope) {
 
 void ClusterNode::Read(std::string_view key, cluster::Consistency consistency,
                        cluster::Coordinator::ReadCallback done) {
-  coordinator_->Read(key, consistency, server_->now_ms(), std::move(done));
+  {
+    CoordinatorCall call(this);
+    coordinator_->Read(key, consistency, server_->now_ms(), std::move(done));
+  }
   Pump();
 }
 
@@ -309,12 +340,14 @@ void ClusterNode::Write(std::string_view key, storage::Sibling version,
                         const storage::VersionVector* context, cluster::Consistency consistency,
                         WriteDone done, Settled settled) {
   if (coordinator_->IsReplica(key, consistency.n)) {
+    CoordinatorCall call(this);
     coordinator_->Write(
         key, std::move(version), context, consistency, server_->now_ms(),
         [done = std::move(done)](cluster::WriteResult result) {
           done({result.ok, result.acks, result.required, result.error});
         },
         std::move(settled));
+    call.End();
     Pump();
     return;
   }
@@ -345,12 +378,8 @@ void ClusterNode::Write(std::string_view key, storage::Sibling version,
   cluster::EncodeForwardRequest(request, &link->output());
   ++stats_.forwards_sent;
   int64_t deadline = server_->now_ms() + 2 * server_->config().request_timeout_ms;
-  forwards_[request.id] = {
-      [done = std::move(done), settled = std::move(settled)](const WriteOutcome& outcome) {
-        done(outcome);
-        if (settled) settled(outcome.acks);
-      },
-      deadline, target, consistency.w};
+  forwards_[request.id] = {std::move(done), std::move(settled), deadline, target,
+                           consistency.w};
 }
 
 // A forwarded write: coordinate it here and answer on the same connection.
@@ -389,9 +418,11 @@ void ClusterNode::HandleForward(PeerConnection* connection, std::span<std::strin
   ++stats_.forwards_served;
   version.tombstone = argv[2] == "T";
   version.value = std::move(argv[3]);
+  CoordinatorCall call(this);
   coordinator_->Write(
       argv[1], std::move(version), argv[5] == "L" ? nullptr : &context, consistency,
-      server_->now_ms(), [reply, id = request.id](cluster::WriteResult result) {
+      server_->now_ms(),
+      [reply, id = request.id](cluster::WriteResult result) {
         std::string counts = std::to_string(result.acks) + " " + std::to_string(result.required);
         if (result.ok) {
           reply(id, "+OK " + counts + "\r\n");
@@ -400,6 +431,9 @@ void ClusterNode::HandleForward(PeerConnection* connection, std::span<std::strin
         } else {
           reply(id, "-ERR " + result.error + "\r\n");
         }
+      },
+      [reply, id = request.id](uint32_t total_acks) {
+        reply(id, "+SETTLED " + std::to_string(total_acks) + "\r\n");
       });
 }
 
@@ -412,11 +446,18 @@ void ClusterNode::HandleForwardReply(std::span<std::string> args) {
   }
   auto it = forwards_.find(reply.id);
   if (it == forwards_.end()) return;  // Timed out already.
-  PendingForward pending = std::move(it->second);
-  forwards_.erase(it);
+  PendingForward& pending = it->second;
+  unsigned acks = 0, required = 0;
+  if (sscanf(reply.reply.c_str(), "+SETTLED %u", &acks) == 1) {
+    Settled settled = std::move(pending.settled);
+    bool done_fired = pending.done_fired;
+    forwards_.erase(it);
+    if (done_fired && settled) settled(acks);
+    return;
+  }
+  if (pending.done_fired) return;
   WriteOutcome outcome;
   outcome.required = pending.required;
-  unsigned acks = 0, required = 0;
   if (sscanf(reply.reply.c_str(), "+OK %u %u", &acks, &required) == 2) {
     outcome = {true, acks, required, ""};
   } else if (sscanf(reply.reply.c_str(), "-UNAVAILABLE %u %u", &acks, &required) == 2) {
@@ -426,7 +467,18 @@ void ClusterNode::HandleForwardReply(std::span<std::string> args) {
     outcome.error = "replica " + pending.to + " refused the write: " +
                     reply.reply.substr(1, reply.reply.size() > 3 ? reply.reply.size() - 3 : 0);
   }
-  pending.done(outcome);
+  pending.done_fired = true;
+  pending.acks = outcome.acks;
+  WriteDone done = std::move(pending.done);
+  if (!outcome.ok && !outcome.error.empty()) {
+    // No settlement follows a refused write.
+    Settled settled = std::move(pending.settled);
+    forwards_.erase(it);
+    done(outcome);
+    if (settled) settled(outcome.acks);
+    return;
+  }
+  done(outcome);
 }
 
 void ClusterNode::ExpireForwards(int64_t now_ms) {
@@ -437,15 +489,21 @@ void ClusterNode::ExpireForwards(int64_t now_ms) {
   for (uint64_t id : expired) {
     PendingForward pending = std::move(forwards_[id]);
     forwards_.erase(id);
-    ++stats_.forward_failures;
-    pending.done({false, 0, pending.required, ""});
+    if (!pending.done_fired) {
+      ++stats_.forward_failures;
+      pending.done({false, 0, pending.required, ""});
+    }
+    if (pending.settled) pending.settled(pending.acks);
   }
 }
 
 void ClusterNode::OnTick(uv_timer_t* timer) {
   ClusterNode* node = static_cast<ClusterNode*>(timer->data);
   int64_t now = node->server_->now_ms();
-  node->coordinator_->OnTick(now);
+  {
+    CoordinatorCall call(node);
+    node->coordinator_->OnTick(now);
+  }
   node->ExpireForwards(now);
   CheckWaiters(*node->server_);
   for (auto& [pointer, connection] : node->connections_) {

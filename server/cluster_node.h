@@ -107,11 +107,31 @@ class ClusterNode {
 
  private:
   struct Link;
+  // A write forwarded to a replica: its reply (`done`) and, later, its
+  // settlement (`settled`: every replica answered, for WAIT).
   struct PendingForward {
     WriteDone done;
+    Settled settled;
     int64_t deadline_ms;
     std::string to;
     uint32_t required;
+    bool done_fired = false;
+    uint32_t acks = 0;
+  };
+
+  // Marks a call into the coordinator, whose callbacks may call back into
+  // this object (see Pump).
+  class CoordinatorCall {
+   public:
+    explicit CoordinatorCall(ClusterNode* node) : node_(node) { ++node_->coordinator_depth_; }
+    ~CoordinatorCall() { End(); }
+    void End() {
+      if (node_) --node_->coordinator_depth_;
+      node_ = nullptr;
+    }
+
+   private:
+    ClusterNode* node_;
   };
 
   static void OnPeerConnection(uv_stream_t* listener, int status);
@@ -122,7 +142,7 @@ class ClusterNode {
   void Dial(Link* link);
   void ScheduleReconnect(Link* link);
   void Pump();
-  void Route(cluster::Envelope envelope);
+  void Route(cluster::Envelope envelope, std::vector<cluster::Envelope>* failed);
   void HandleForward(PeerConnection* connection, std::span<std::string> args);
   void HandleForwardReply(std::span<std::string> args);
   void ExpireForwards(int64_t now_ms);
@@ -142,6 +162,8 @@ class ClusterNode {
   std::vector<std::unique_ptr<Link>> links_;
   std::unordered_map<uint64_t, PendingForward> forwards_;
   uint64_t next_forward_id_ = 1;
+  int coordinator_depth_ = 0;
+  std::vector<cluster::Envelope> undeliverable_;  // Failed replies to deliver.
   ClusterStats stats_;
 };
 

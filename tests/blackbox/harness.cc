@@ -110,8 +110,23 @@ ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) {
+    // Every test also checks a clean shutdown: SIGTERM must end the server
+    // with status 0, and a sanitizer build must have reported nothing (its
+    // reports, leaks included, are written at exit).
+    std::optional<int> status = Stop();
+    CHECK_MESSAGE(status.has_value(), "server ignored SIGTERM\n" << LogTail());
+    if (status.has_value()) {
+      CHECK_MESSAGE((WIFEXITED(*status) && WEXITSTATUS(*status) == 0),
+                    "server did not exit cleanly (status " << *status << ")\n" << LogTail());
+    }
+  }
+  if (pid_ > 0) {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
+  }
+  for (const char* report : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    CHECK_MESSAGE(!LogContainsSince(0, report), "sanitizer report in the server log\n"
+                                                    << LogTail());
   }
   std::error_code ignored;
   std::filesystem::remove_all(temp_dir_, ignored);

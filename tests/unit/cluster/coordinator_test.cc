@@ -279,6 +279,7 @@ TEST_CASE("coordinator: a failing local store fails the write at once and sends 
   CHECK(probe.done_calls == 1);
   CHECK(!probe.result.ok);
   CHECK(!probe.result.error.empty());
+  CHECK(probe.result.required == 2);
   CHECK(probe.settled_calls == 1);
   CHECK(cluster.coordinator("a").TakeOutbox().empty());
   CHECK(cluster.coordinator("a").stats().store_errors == 1);
@@ -472,6 +473,25 @@ TEST_CASE("coordinator: callbacks may start new requests") {
   a.OnTick(2 * kTimeoutMs);
   CHECK(a.reads_in_flight() == 0);
   CHECK(a.writes_in_flight() == 0);
+}
+
+TEST_CASE("coordinator: requests in flight keep their replicas across a ring change") {
+  TestCluster cluster(3);
+  std::string key = cluster.KeyLedBy("a");
+  Coordinator& a = cluster.coordinator("a");
+  WriteProbe write;
+  a.Write(key, Value("v"), nullptr, {3, 3, 2}, 0, write.Done(), write.Settled());
+  ReadProbe read;
+  a.Read(key, {3, 3, 3}, 0, read.Done());
+  // The new ring drops b; the requests still wait for b's answers.
+  a.SetRing(Ring::Claim(8, {{"a"}, {"c"}, {"d"}}));
+  cluster.Pump();
+  CHECK(write.done_calls == 1);
+  CHECK(write.result.ok);
+  CHECK(write.result.acks == 3);
+  CHECK(read.calls == 1);
+  CHECK(read.result.ok);
+  CHECK(Values(read.result.set) == std::vector<std::string>{"v"});
 }
 
 }  // namespace

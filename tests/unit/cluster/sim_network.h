@@ -2,7 +2,10 @@
 // message gets a delivery time (now + a seeded delay, so messages overtake
 // each other); while faults are on it may be dropped, duplicated or delayed
 // far past the request timeout, and a node may be cut off for a window of
-// time (its messages, both ways, are lost at sending and at delivery).
+// time (its messages, both ways, are lost at sending and at delivery). The
+// simulation may also inject local notices (a failed reply the sender's own
+// adapter makes up for a request it could not send), which never cross the
+// network and so are never lost.
 #ifndef RINGKV_TESTS_UNIT_CLUSTER_SIM_NETWORK_H_
 #define RINGKV_TESTS_UNIT_CLUSTER_SIM_NETWORK_H_
 
@@ -24,12 +27,19 @@ struct SimFaults {
   std::string isolated;  // A node cut off during [isolated_from_ms, isolated_until_ms).
   int64_t isolated_from_ms = 0;
   int64_t isolated_until_ms = 0;
+  // Probability that a lost request is reported to its sender at once, as
+  // an adapter that sees the peer down may do, instead of timing out.
+  double reported = 0;
+  std::string failing_store;  // A node whose store fails during [from, until).
+  int64_t failing_from_ms = 0;
+  int64_t failing_until_ms = 0;
 };
 
 struct SimDelivery {
   std::string from;
   std::string to;
   Message message;
+  bool local = false;  // Injected by the sender's side: never lost.
 };
 
 struct SimNetworkStats {
@@ -71,6 +81,12 @@ class SimNetwork {
     return true;
   }
 
+  // Delivers `delivery` at `at_ms`, whatever the faults.
+  void Inject(int64_t at_ms, SimDelivery delivery) {
+    delivery.local = true;
+    queue_.emplace(std::make_pair(at_ms, next_sequence_++), std::move(delivery));
+  }
+
   std::optional<int64_t> NextDeliveryMs() const {
     if (queue_.empty()) return std::nullopt;
     return queue_.begin()->first.first;
@@ -81,7 +97,8 @@ class SimNetwork {
   bool Pop(int64_t now_ms, SimDelivery* delivery) {
     while (!queue_.empty() && queue_.begin()->first.first <= now_ms) {
       auto node = queue_.extract(queue_.begin());
-      if (now_ms < heal_ms_ && Cut(now_ms, node.mapped().from, node.mapped().to)) {
+      const SimDelivery& message = node.mapped();
+      if (!message.local && now_ms < heal_ms_ && Cut(now_ms, message.from, message.to)) {
         ++stats_.dropped;
         continue;
       }

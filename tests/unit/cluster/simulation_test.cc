@@ -12,7 +12,8 @@
 //
 //   RINGKV_SIM_SEED=<n> RINGKV_SIM_VERBOSE=1 build/tests/unit_cluster -tc='simulation*'
 //
-// RINGKV_SIM_SEEDS=<count> changes how many seeds run (default 2000).
+// RINGKV_SIM_SEEDS=<count> changes how many seeds run (default 2000), and
+// RINGKV_SIM_FIRST_SEED=<n> where they start (default 1).
 // docs/coordination.md describes what is checked and why.
 #include <doctest/doctest.h>
 #include <stdarg.h>
@@ -64,6 +65,7 @@ struct SimSummary {
   uint64_t reads = 0;
   uint64_t reads_ok = 0;
   uint64_t read_repairs = 0;
+  uint64_t store_errors = 0;
   uint64_t superseded = 0;
   uint64_t final_siblings = 0;
   SimNetworkStats network;
@@ -99,6 +101,7 @@ class Simulation {
     int done_calls = 0;
     int settled_calls = 0;
     bool acked = false;
+    bool failed_locally = false;  // The coordinator's store failed: no dot.
     uint64_t acked_step = 0;
     WriteResult result;
   };
@@ -112,6 +115,7 @@ class Simulation {
 
   void RunUntilQuiet();
   void FlushOutboxes();
+  void UpdateStoreFaults();
   void ClientOperation();
   void StartWrite(const std::string& key, Consistency consistency, bool tombstone,
                   const SeenContext* context);
@@ -186,15 +190,18 @@ std::string MessageString(const Message& message) {
 }
 
 std::string SimConfig::Describe() const {
-  char text[256];
+  char text[320];
   snprintf(text, sizeof(text),
            "members=%u Q=%u N=%u W=%u R=%u keys=%u ops=%u timeout=%lldms drop=%.2f dup=%.2f "
-           "slow=%.2f isolated=%s[%lld,%lld)%s",
+           "slow=%.2f reported=%.2f isolated=%s[%lld,%lld) failing_store=%s[%lld,%lld)%s",
            members, partitions, consistency.n, consistency.w, consistency.r, keys, operations,
            static_cast<long long>(request_timeout_ms), faults.drop, faults.duplicate, faults.slow,
-           faults.isolated.empty() ? "-" : faults.isolated.c_str(),
+           faults.reported, faults.isolated.empty() ? "-" : faults.isolated.c_str(),
            static_cast<long long>(faults.isolated_from_ms),
            static_cast<long long>(faults.isolated_until_ms),
+           faults.failing_store.empty() ? "-" : faults.failing_store.c_str(),
+           static_cast<long long>(faults.failing_from_ms),
+           static_cast<long long>(faults.failing_until_ms),
            sabotage == MemoryStore::Sabotage::kNone ? "" : " SABOTAGED");
   return text;
 }
@@ -222,6 +229,12 @@ SimConfig SimConfigForSeed(uint64_t seed) {
     config.faults.isolated_from_ms = random.Between(0, config.duration_ms / 2);
     config.faults.isolated_until_ms = config.faults.isolated_from_ms + random.Between(200, 800);
   }
+  config.faults.reported = random.Chance(0.5) ? 0.3 : 0;
+  if (random.Chance(0.3)) {
+    config.faults.failing_store = "n" + std::to_string(random.Below(config.members));
+    config.faults.failing_from_ms = random.Between(0, config.duration_ms / 2);
+    config.faults.failing_until_ms = config.faults.failing_from_ms + random.Between(100, 500);
+  }
   return config;
 }
 
@@ -231,6 +244,7 @@ void SimSummary::Add(const SimSummary& other) {
   reads += other.reads;
   reads_ok += other.reads_ok;
   read_repairs += other.read_repairs;
+  store_errors += other.store_errors;
   superseded += other.superseded;
   final_siblings += other.final_siblings;
   network.sent += other.network.sent;
@@ -296,6 +310,7 @@ std::string Simulation::Run() {
   // The network is perfect from duration_ms on (even if things went quiet
   // earlier).
   now_ms_ = std::max(now_ms_, config_.duration_ms);
+  UpdateStoreFaults();
   Log("healed: every key is read at R = N");
   Consistency heal = config_.consistency;
   heal.r = heal.n;
@@ -304,7 +319,10 @@ std::string Simulation::Run() {
   RunUntilQuiet();
   CheckFinal();
   summary_.network = network_.stats();
-  for (const Node& node : nodes_) summary_.read_repairs += node.coordinator->stats().read_repairs;
+  for (const Node& node : nodes_) {
+    summary_.read_repairs += node.coordinator->stats().read_repairs;
+    summary_.store_errors += node.coordinator->stats().store_errors;
+  }
   return failure_;
 }
 
@@ -322,6 +340,7 @@ void Simulation::RunUntilQuiet() {
     if (!next) return;
     REQUIRE(*next >= now_ms_);
     now_ms_ = *next;
+    UpdateStoreFaults();
     for (Node& node : nodes_) node.coordinator->OnTick(now_ms_);
     FlushOutboxes();
     while (next_client_ < client_times_ms_.size() && client_times_ms_[next_client_] <= now_ms_) {
@@ -340,14 +359,37 @@ void Simulation::RunUntilQuiet() {
   }
 }
 
+// The failed reply an adapter makes up for a request it could not send.
+std::optional<Message> RefusalOf(const Message& message) {
+  if (auto* put = std::get_if<PutRequest>(&message)) {
+    return PutReply{put->id, false, "peer unreachable"};
+  }
+  if (auto* get = std::get_if<GetRequest>(&message)) {
+    return GetReply{get->id, false, false, {}, "peer unreachable"};
+  }
+  return std::nullopt;
+}
+
+// A node's store fails during its window of the fault phase.
+void Simulation::UpdateStoreFaults() {
+  const SimFaults& faults = config_.faults;
+  const bool window = now_ms_ >= faults.failing_from_ms && now_ms_ < faults.failing_until_ms &&
+                      now_ms_ < config_.duration_ms;
+  for (Node& node : nodes_) node.store->set_fail(window && node.name == faults.failing_store);
+}
+
 void Simulation::FlushOutboxes() {
   for (Node& node : nodes_) {
     for (Envelope& envelope : node.coordinator->TakeOutbox()) {
       if (envelope.to == node.name) Fail(node.name + " sent a message to itself");
       std::string to = envelope.to;
       std::string text = verbose_ ? MessageString(envelope.message) : std::string();
-      if (!network_.Send(now_ms_, node.name, std::move(envelope))) {
-        Log("dropped %s -> %s %s", node.name.c_str(), to.c_str(), text.c_str());
+      const std::optional<Message> refusal = RefusalOf(envelope.message);
+      if (network_.Send(now_ms_, node.name, std::move(envelope))) continue;
+      Log("dropped %s -> %s %s", node.name.c_str(), to.c_str(), text.c_str());
+      if (refusal && random_.Chance(config_.faults.reported)) {
+        // The sender's adapter noticed: it answers the request itself.
+        network_.Inject(now_ms_ + random_.Between(1, 5), {to, node.name, *refusal});
       }
     }
   }
@@ -382,14 +424,15 @@ void Simulation::StartWrite(const std::string& key, Consistency consistency, boo
   const std::vector<std::string> replicas =
       nodes_[0].coordinator->PreferenceNames(key, consistency.n);
   Node& node = NodeNamed(replicas[random_.Below(replicas.size())]);
+  std::vector<KeyDot> supersedes;
   if (const storage::SiblingSet* local = node.store->Find(key)) {
     const storage::VersionVector& covering = context ? context->clock : local->clock;
     for (const storage::Sibling& sibling : local->siblings) {
-      if (covering.Covers(sibling.dot)) superseded_.insert({key, sibling.dot});
+      if (covering.Covers(sibling.dot)) supersedes.push_back({key, sibling.dot});
     }
   }
   if (context) {
-    for (const storage::Dot& dot : context->dots) superseded_.insert({key, dot});
+    for (const storage::Dot& dot : context->dots) supersedes.push_back({key, dot});
   }
 
   const size_t index = writes_.size();
@@ -410,6 +453,12 @@ void Simulation::StartWrite(const std::string& key, Consistency consistency, boo
       key, std::move(version), context ? &context->clock : nullptr, consistency, now_ms_,
       [this, index](WriteResult result) { OnWriteDone(index, std::move(result)); },
       [this, index](uint32_t) { ++writes_[index].settled_calls; });
+  if (!writes_[index].result.error.empty()) {
+    // The local store failed: the write did not happen anywhere.
+    writes_[index].failed_locally = true;
+    return;
+  }
+  superseded_.insert(supersedes.begin(), supersedes.end());
   // The local merge happened inside Write, before anyone could see the
   // version: its dot is now the actor's entry in the local clock.
   const storage::SiblingSet* local = node.store->Find(key);
@@ -510,6 +559,7 @@ void Simulation::CheckFinal() {
            std::to_string(write.done_calls) + " times, settled " +
            std::to_string(write.settled_calls));
     }
+    if (write.failed_locally) continue;
     if (write.result.dot != write.dot || !write.result.error.empty()) {
       Fail("write of " + write.key + " reported " + DotString(write.result.dot) + " for " +
            DotString(write.dot) + " " + write.result.error);
@@ -546,7 +596,7 @@ void Simulation::CheckFinalKey(const std::string& key) {
   std::set<storage::Dot> present;
   for (const storage::Sibling& sibling : final_set.siblings) present.insert(sibling.dot);
   for (const WriteRecord& write : writes_) {
-    if (write.key != key) continue;
+    if (write.key != key || write.failed_locally) continue;
     if (!final_set.clock.Covers(write.dot)) {
       Fail("the final clock of " + key + " lost track of " + DotString(write.dot));
     }
@@ -576,8 +626,9 @@ TEST_CASE("simulation: random histories converge and lose no acknowledged write"
   if (getenv("RINGKV_SIM_SEED") != nullptr) {
     seeds.push_back(EnvNumber("RINGKV_SIM_SEED", 0));
   } else {
+    const uint64_t first = EnvNumber("RINGKV_SIM_FIRST_SEED", 1);
     const uint64_t count = EnvNumber("RINGKV_SIM_SEEDS", kDefaultSeedCount);
-    for (uint64_t seed = 1; seed <= count; ++seed) seeds.push_back(seed);
+    for (uint64_t seed = first; seed < first + count; ++seed) seeds.push_back(seed);
   }
   const auto start = std::chrono::steady_clock::now();
   SimSummary total;
@@ -596,13 +647,14 @@ TEST_CASE("simulation: random histories converge and lose no acknowledged write"
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fprintf(stderr,
           "simulation: %zu seeds in %.2f s: %llu writes (%llu acked), %llu reads (%llu ok), "
-          "%llu read repairs, %llu superseded, %llu final siblings; messages %llu sent, %llu "
-          "dropped, %llu duplicated\n",
+          "%llu read repairs, %llu store errors, %llu superseded, %llu final siblings; messages "
+          "%llu sent, %llu dropped, %llu duplicated\n",
           seeds.size(), seconds, static_cast<unsigned long long>(total.writes),
           static_cast<unsigned long long>(total.writes_acked),
           static_cast<unsigned long long>(total.reads),
           static_cast<unsigned long long>(total.reads_ok),
           static_cast<unsigned long long>(total.read_repairs),
+          static_cast<unsigned long long>(total.store_errors),
           static_cast<unsigned long long>(total.superseded),
           static_cast<unsigned long long>(total.final_siblings),
           static_cast<unsigned long long>(total.network.sent),
