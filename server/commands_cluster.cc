@@ -187,31 +187,47 @@ std::vector<std::string> ArgsFrom(const CommandContext& ctx, size_t first, size_
 
 // ---- Reads ------------------------------------------------------------------
 
-void ClusterGet(CommandContext& ctx) {
+namespace {
+
+// GET's answer from a merged set: the chosen value, or nil.
+void ReplyValue(resp::ReplyWriter& writer, const storage::SiblingSet& set) {
+  const storage::Sibling* winner = Winner(set);
+  if (winner) {
+    writer.Bulk(winner->value);
+  } else {
+    writer.Null();
+  }
+}
+
+// Reads the command's key (args[1]) at the connection's R and answers with
+// `answer` once the quorum replied (UNAVAILABLE otherwise).
+void ReadAndReply(CommandContext& ctx,
+                  std::function<void(resp::ReplyWriter&, const ReadResult&)> answer) {
   Server* server = &ctx.server;
   ReplyToken token = ctx.Defer();
-  ReadThen(server, token, ctx.client.consistency, ctx.args[1], [server, token](ReadResult r) {
-    AsyncReply reply(server, token);
-    const storage::Sibling* winner = Winner(r.set);
-    if (winner) {
-      ++server->stats().keyspace_hits;
-      reply.writer().Bulk(winner->value);
-    } else {
-      ++server->stats().keyspace_misses;
-      reply.writer().Null();
-    }
-    reply.Send();
+  ReadThen(server, token, ctx.client.consistency, ctx.args[1],
+           [server, token, answer = std::move(answer)](ReadResult result) {
+             AsyncReply reply(server, token);
+             answer(reply.writer(), result);
+             reply.Send();
+           });
+}
+
+}  // namespace
+
+void ClusterGet(CommandContext& ctx) {
+  Server* server = &ctx.server;
+  ReadAndReply(ctx, [server](resp::ReplyWriter& writer, const ReadResult& result) {
+    bool hit = Winner(result.set) != nullptr;
+    ++(hit ? server->stats().keyspace_hits : server->stats().keyspace_misses);
+    ReplyValue(writer, result.set);
   });
 }
 
 void ClusterStrlen(CommandContext& ctx) {
-  Server* server = &ctx.server;
-  ReplyToken token = ctx.Defer();
-  ReadThen(server, token, ctx.client.consistency, ctx.args[1], [server, token](ReadResult r) {
-    AsyncReply reply(server, token);
-    const storage::Sibling* winner = Winner(r.set);
-    reply.writer().Integer(winner ? static_cast<int64_t>(winner->value.size()) : 0);
-    reply.Send();
+  ReadAndReply(ctx, [](resp::ReplyWriter& writer, const ReadResult& result) {
+    const storage::Sibling* winner = Winner(result.set);
+    writer.Integer(winner ? static_cast<int64_t>(winner->value.size()) : 0);
   });
 }
 
@@ -234,40 +250,25 @@ void ClusterMgetOrExists(CommandContext& ctx, bool exists) {
               reply.writer().Integer(count);
             } else {
               reply.writer().ArrayHeader(results.size());
-              for (const ReadResult& result : results) {
-                const storage::Sibling* winner = Winner(result.set);
-                if (winner) {
-                  reply.writer().Bulk(winner->value);
-                } else {
-                  reply.writer().Null();
-                }
-              }
+              for (const ReadResult& result : results) ReplyValue(reply.writer(), result.set);
             }
             reply.Send();
           });
 }
 
 void VgetCommand(CommandContext& ctx) {
-  Server* server = &ctx.server;
-  ReplyToken token = ctx.Defer();
-  ReadThen(server, token, ctx.client.consistency, ctx.args[1], [server, token](ReadResult r) {
-    AsyncReply reply(server, token);
-    ReplySiblings(reply.writer(), r.set);
-    reply.Send();
+  ReadAndReply(ctx, [](resp::ReplyWriter& writer, const ReadResult& result) {
+    ReplySiblings(writer, result.set);
   });
 }
 
 void ClusterVclock(CommandContext& ctx) {
-  Server* server = &ctx.server;
-  ReplyToken token = ctx.Defer();
-  ReadThen(server, token, ctx.client.consistency, ctx.args[1], [server, token](ReadResult r) {
-    AsyncReply reply(server, token);
-    if (!r.found) {
-      reply.writer().NullArray();
+  ReadAndReply(ctx, [](resp::ReplyWriter& writer, const ReadResult& result) {
+    if (result.found) {
+      ReplyClock(writer, result.set);
     } else {
-      ReplyClock(reply.writer(), r.set);
+      writer.NullArray();
     }
-    reply.Send();
   });
 }
 
