@@ -214,8 +214,10 @@ class Engine {
   // most `limit` of them, and moves the cursor past each one visited. fn
   // returns false to stop. `version` identifies the hint's stored state (a
   // hash of its sibling set) for DeleteHintIfUnchanged. Views are valid only
-  // during the call. REQUIRES: fn does not write, commit or end the
-  // iteration; the cursor was started on the same target.
+  // during the call. A hint whose set does not decode is kCorruption, with
+  // the cursor already past it, so delivery can report it and go on.
+  // REQUIRES: fn does not write, commit or end the iteration; the cursor was
+  // started on the same target.
   Status ScanHints(
       std::string_view target, HintScanCursor* cursor, size_t limit,
       const std::function<bool(std::string_view key, const SiblingSet& set, uint64_t version)>&

@@ -294,12 +294,14 @@ Status Engine::ScanHints(
     if (!ParseHintKey(stored_key, &stored_target, &partition, &kind, &rest)) {
       return Status::Corruption("malformed key in the hints database");
     }
+    // Past this hint even if it does not decode, so that a caller can report
+    // a damaged hint and go on with the rest (ExpireHints drops it in time).
+    cursor->position.assign(stored_key);
     HintRecord record;
     if (Status s = SplitHintRecord(kind, rest, FromVal(lmdb_value), nullptr, &record); !s.ok()) {
       return s;
     }
     if (Status s = DecodeSiblingSet(record.set_bytes, &set); !s.ok()) return s;
-    cursor->position.assign(stored_key);
     if (!fn(record.key, set, HintVersion(record.set_bytes))) return Status::Ok();
     rc = mdb_cursor_get(lmdb_cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
   }
