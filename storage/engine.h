@@ -201,8 +201,8 @@ class Engine {
   // Reads the hint of `key` for `target`. *version as in ScanHints; header
   // times in *created_ms / *updated_ms. Any out pointer may be null.
   // Status::NotFound if there is none.
-  Status GetHint(std::string_view target, std::string_view key, SiblingSet* set,
-                 uint64_t* version, int64_t* created_ms, int64_t* updated_ms);
+  Status GetHint(std::string_view target, std::string_view key, SiblingSet* set, uint64_t* version,
+                 int64_t* created_ms, int64_t* updated_ms);
 
   // Merges every target's hint of `key` into *merged (replacing it), for
   // serving reads while owners are away. Status::NotFound if no target has
@@ -220,8 +220,7 @@ class Engine {
   // started on the same target.
   Status ScanHints(
       std::string_view target, HintScanCursor* cursor, size_t limit,
-      const std::function<bool(std::string_view key, const SiblingSet& set, uint64_t version)>&
-          fn);
+      const std::function<bool(std::string_view key, const SiblingSet& set, uint64_t version)>& fn);
 
   // Deletes the hint of `key` for `target` if its version is still
   // `version`, and counts it delivered: call it once the owner acknowledged

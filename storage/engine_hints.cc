@@ -260,8 +260,7 @@ Status Engine::ReadHints(std::string_view key, SiblingSet* merged) {
 
 Status Engine::ScanHints(
     std::string_view target, HintScanCursor* cursor, size_t limit,
-    const std::function<bool(std::string_view key, const SiblingSet& set, uint64_t version)>&
-        fn) {
+    const std::function<bool(std::string_view key, const SiblingSet& set, uint64_t version)>& fn) {
   if (Status status = CheckTarget(target); !status.ok()) return status;
   Impl& impl = *impl_;
   const std::string prefix = HintTargetPrefix(target);
@@ -399,7 +398,8 @@ Status Engine::ExpireHints(int64_t now_ms, size_t limit, uint64_t* expired) {
       // In 128 bits: no stored time or configured age can overflow it.
       const __int128 age_ms = static_cast<__int128>(now_ms) - record.header.created_ms;
       if (age_ms > options_.hint_limits.age_max_ms) {
-        doomed.push_back({std::string(stored_key), std::string(target), key.mv_size + value.mv_size});
+        doomed.push_back(
+            {std::string(stored_key), std::string(target), key.mv_size + value.mv_size});
       }
       position.assign(stored_key);
       rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);

@@ -235,7 +235,7 @@ TEST_CASE("hints: scans resume after the cursor in batches, one target at a time
   auto engine = OpenOrDie(Options(dir));
   std::vector<std::string> keys;
   for (int i = 0; i < 100; ++i) keys.push_back("key" + std::to_string(i));
-  keys.push_back("");                         // The empty key is a key.
+  keys.push_back("");                          // The empty key is a key.
   keys.push_back(std::string("\0\xff\n", 3));  // Binary.
   keys.push_back(std::string(600, 'L'));       // Hashed in the hint key.
   keys.push_back(std::string(600, 'M'));
@@ -554,8 +554,7 @@ TEST_CASE("hints: a lost transaction takes its hint bookkeeping with it") {
   CHECK(Stats(engine.get()).count == before.count + static_cast<uint64_t>(stored));
   Status committed = engine->Commit();
   engine->EndIteration();
-  MESSAGE("after LMDB's map-full, the commit of " << stored
-                                                  << " hints: " << committed.ToString());
+  MESSAGE("after LMDB's map-full, the commit of " << stored << " hints: " << committed.ToString());
   const HintStats after = Stats(engine.get());
   if (committed.ok()) {
     CHECK(after.count == before.count + static_cast<uint64_t>(stored));
@@ -648,11 +647,11 @@ TEST_CASE("hints: a damaged hint is an error, never a crash, and delivery goes o
     std::vector<std::string> delivered;
     int corrupt = 0;
     for (int calls = 0; !cursor.done && calls < 10; ++calls) {
-      Status status = engine->ScanHints(
-          "n2", &cursor, 10, [&](std::string_view key, const SiblingSet&, uint64_t) {
-            delivered.emplace_back(key);
-            return true;
-          });
+      Status status = engine->ScanHints("n2", &cursor, 10,
+                                        [&](std::string_view key, const SiblingSet&, uint64_t) {
+                                          delivered.emplace_back(key);
+                                          return true;
+                                        });
       if (status.IsCorruption()) ++corrupt;
     }
     CHECK(cursor.done);
