@@ -165,8 +165,9 @@ Status Engine::PutHint(std::string_view target, std::string_view key, const Sibl
   std::string& hint_key = impl.hint_key_buffer;
   const DataKeyKind kind = EncodeHintKey(target, PartitionOf(key, options_.partition_count), key,
                                          impl.max_key_bytes, &hint_key);
-  SiblingSet merged = set;
   HintHeader header{now_ms, now_ms};
+  std::string payload;  // The header, then the encoded set to store.
+  payload.resize(kHintHeaderBytes);
   uint64_t old_bytes = 0;
   bool exists = false;
   MDB_val lmdb_key = ToVal(hint_key);
@@ -177,23 +178,25 @@ Status Engine::PutHint(std::string_view target, std::string_view key, const Sibl
     if (Status s = SplitHintRecord(kind, key, FromVal(existing), &key, &record); !s.ok()) {
       return s;
     }
-    SiblingSet stored;
-    if (Status s = DecodeSiblingSet(record.set_bytes, &stored); !s.ok()) return s;
-    Merge(&stored, set);
-    std::string encoded;
-    EncodeSiblingSet(stored, &encoded);
+    SiblingSet merged;
+    if (Status s = DecodeSiblingSet(record.set_bytes, &merged); !s.ok()) return s;
+    Merge(&merged, set);
+    EncodeSiblingSet(merged, &payload);
     // Nothing new (a repeated hint): leave the record, and updated_ms, alone.
-    if (encoded == record.set_bytes) return Status::Ok();
-    merged = std::move(stored);
+    if (std::string_view(payload).substr(kHintHeaderBytes) == record.set_bytes) {
+      return Status::Ok();
+    }
     header.created_ms = record.header.created_ms;
     old_bytes = hint_key.size() + existing.mv_size;
     exists = true;
-  } else if (rc != MDB_NOTFOUND) {
+  } else if (rc == MDB_NOTFOUND) {
+    EncodeSiblingSet(set, &payload);
+  } else {
     return LmdbError("mdb_get(hints)", rc);
   }
-  std::string payload;
-  AppendHintHeader(header, &payload);
-  EncodeSiblingSet(merged, &payload);
+  std::string header_bytes;
+  AppendHintHeader(header, &header_bytes);
+  payload.replace(0, kHintHeaderBytes, header_bytes);
   size_t record_bytes = payload.size();
   if (kind == DataKeyKind::kHashed) record_bytes += HashedRecordPrefixBytes(key);
   const uint64_t new_bytes = hint_key.size() + record_bytes;

@@ -160,6 +160,28 @@ TEST_CASE("hints: put, merge, get and read across targets") {
   engine->EndIteration();
 }
 
+TEST_CASE("hints: a hint and data writes share the iteration's transaction") {
+  TempDir dir;
+  const EngineOptions options = Options(dir);
+  {
+    auto engine = OpenOrDie(options);
+    const uint64_t sequence = engine->committed_sequence();
+    REQUIRE(engine->Put(3, "data", "bytes", +1).ok());
+    Put(engine.get(), "n2", "k", Write({}, 1, "v"));
+    CHECK(engine->has_pending_writes());
+    CommitOrDie(engine.get());
+    CHECK(engine->committed_sequence() == sequence + 1);
+    // Written but never committed: gone after a reopen, with its stats.
+    Put(engine.get(), "n2", "uncommitted", Write({}, 1, "v"));
+    CHECK(Stats(engine.get()).count == 2);
+  }
+  auto engine = OpenOrDie(options);
+  CHECK(Stats(engine.get()).count == 1);
+  CHECK(engine->GetHint("n2", "k", nullptr, nullptr, nullptr, nullptr).ok());
+  CHECK(engine->GetHint("n2", "uncommitted", nullptr, nullptr, nullptr, nullptr).IsNotFound());
+  engine->EndIteration();
+}
+
 TEST_CASE("hints: a repeated hint changes nothing") {
   TempDir dir;
   auto engine = OpenOrDie(Options(dir));
