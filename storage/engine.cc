@@ -147,6 +147,7 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engin
   rc = mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &impl.read_txn);
   if (rc != 0) return LmdbError("beginning the read transaction", rc);
   mdb_txn_reset(impl.read_txn);
+  if (Status status = opened->LoadHintAccounting(); !status.ok()) return status;
   *engine = std::move(opened);
   return Status::Ok();
 }
@@ -166,17 +167,22 @@ Status Engine::BeginWrite() {
   mdb_env_info(impl.env, &info);
   MDB_stat data_stat;
   mdb_stat(impl.write_txn, impl.data_dbi, &data_stat);
+  // Hints share the transaction: count their tree as one written too.
+  MDB_stat hints_stat;
+  mdb_stat(impl.write_txn, impl.hints_dbi, &hints_stat);
   MapSpaceSnapshot snapshot;
   snapshot.page_size = impl.page_size;
   snapshot.map_pages = info.me_mapsize / impl.page_size;
   snapshot.last_page = info.me_last_pgno;
-  snapshot.tree_pages = data_stat.ms_branch_pages + data_stat.ms_leaf_pages;
-  snapshot.depth = std::max<uint64_t>(data_stat.ms_depth, 1);
+  snapshot.tree_pages = data_stat.ms_branch_pages + data_stat.ms_leaf_pages +
+                        hints_stat.ms_branch_pages + hints_stat.ms_leaf_pages;
+  snapshot.depth = std::max<uint64_t>({data_stat.ms_depth, hints_stat.ms_depth, 1});
   snapshot.extra_reserve_pages = impl.learned_reserve_pages;
   impl.space.Begin(snapshot);
   impl.last_txnid = info.me_last_txnid;
   impl.map_pages = snapshot.map_pages;
   impl.live_keys_at_begin = live_keys_;
+  impl.hints_at_begin.reset();
   impl.map_full_in_txn = false;
   impl.refused_in_txn = false;
   impl.ClearLog();

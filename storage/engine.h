@@ -6,7 +6,9 @@
 //              streamed or dropped as a range. Keys longer than LMDB's key
 //              limit are stored under a hash of the key, with the full key
 //              kept in the record; callers never see the difference.
-//   - "hints": writes held for another node (hinted handoff).
+//   - "hints": writes held for another node (hinted handoff): one record per
+//              (target member, key), keyed so a target's hints are one
+//              range. See "Hinted handoff" below.
 //   - "meta":  node identity (name, actor/incarnation, creation time),
 //              partition count, live-key counter.
 //
@@ -22,6 +24,18 @@
 // LMDB, and leaves earlier writes of the transaction intact; reads keep
 // working.
 //
+// Hinted handoff: PutHint stores a write meant for a member that is away,
+// merged into that member's hint for the key, in the same iteration
+// transaction as data writes (so it is as durable as they are). Reads may
+// merge in ReadHints; delivery scans a target's hints (ScanHints) and, once
+// the owner acknowledged one, deletes it only if it did not change since it
+// was scanned (DeleteHintIfUnchanged), so a write hinted during delivery is
+// never lost. Storage is bounded by HintLimits: a hint that would pass the
+// count or bytes maximum is refused (never an older one evicted), and
+// ExpireHints drops hints older than the age maximum. Per-target count and
+// bytes are recomputed by a scan at Open; the event counters (dropped,
+// expired, delivered) are kept in meta with the commits that change them.
+//
 // Thread safety: every method except Sync() must be called from the loop
 // thread. Sync() may run concurrently with them.
 #ifndef RINGKV_STORAGE_ENGINE_H_
@@ -33,11 +47,46 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "storage/sibling_set.h"
 #include "storage/status.h"
 #include "storage/version_vector.h"
 
 namespace ringkv::storage {
+
+// Bounds on the hint store (config keys hints_count_max, hints_bytes_max,
+// hint_age_max_ms). A count or bytes maximum of 0 refuses every hint.
+struct HintLimits {
+  uint64_t count_max = 100000;
+  uint64_t bytes_max = 256ULL << 20;  // Hint keys plus records, as stored.
+  int64_t age_max_ms = 3LL * 3600 * 1000;
+};
+
+struct HintTargetStats {
+  std::string target;
+  uint64_t count = 0;
+  uint64_t bytes = 0;
+};
+
+struct HintStats {
+  std::vector<HintTargetStats> targets;  // Targets holding hints, by name.
+  uint64_t count = 0;
+  uint64_t bytes = 0;
+  // Persisted across restarts:
+  uint64_t dropped_count_limit = 0;  // PutHint refused: count_max reached.
+  uint64_t dropped_bytes_limit = 0;  // PutHint refused: bytes_max reached.
+  uint64_t expired = 0;              // Dropped by ExpireHints.
+  uint64_t delivered = 0;            // Deleted by DeleteHintIfUnchanged.
+};
+
+// Where a ScanHints of one target stands. Start with a default cursor; the
+// position is opaque (the stored key of the last hint visited), so resuming
+// is exact even for the empty key and long keys.
+struct HintScanCursor {
+  std::string position;
+  bool done = false;  // The scan has passed the target's last hint.
+};
 
 struct EngineOptions {
   std::string data_dir;             // Created if missing.
@@ -48,6 +97,7 @@ struct EngineOptions {
   // tests turn this off, to exercise the recovery from LMDB's own
   // MDB_MAP_FULL.
   bool check_map_space = true;
+  HintLimits hint_limits;
 };
 
 // Who this node is. Created with the data directory and kept in it.
@@ -134,6 +184,63 @@ class Engine {
   uint64_t live_keys() const { return live_keys_; }
   Status GetStats(EngineStats* stats);
 
+  // --- Hinted handoff (engine_hints.cc). `target` is a member name of 1 to
+  // 255 bytes (else kInvalidArgument); keys are binary, any length.
+
+  // Stores `set` as a hint of `key` for `target`, in the iteration's write
+  // transaction. If the target already has a hint for the key, stores the
+  // Merge of both (one record per target and key), keeping its created_ms.
+  // Returns ok with *dropped true, and counts it, if the hint would pass
+  // limits().count_max (a new hint) or bytes_max: refusing rather than
+  // evicting keeps a write's W honest, since the caller then knows this copy
+  // does not exist and must not count it. A full map is kMapFull with
+  // *dropped false, as for data writes; the stored hint stays as it was.
+  Status PutHint(std::string_view target, std::string_view key, const SiblingSet& set,
+                 int64_t now_ms, bool* dropped);
+
+  // Reads the hint of `key` for `target`. *version as in ScanHints; header
+  // times in *created_ms / *updated_ms. Any out pointer may be null.
+  // Status::NotFound if there is none.
+  Status GetHint(std::string_view target, std::string_view key, SiblingSet* set, uint64_t* version,
+                 int64_t* created_ms, int64_t* updated_ms);
+
+  // Merges every target's hint of `key` into *merged (replacing it), for
+  // serving reads while owners are away. Status::NotFound if no target has
+  // one. Costs one lookup per target holding hints.
+  Status ReadHints(std::string_view key, SiblingSet* merged);
+
+  // Calls fn(key, set, version) for the hints of `target` after
+  // cursor->position, in hint-key order (partition, then as data keys), at
+  // most `limit` of them, and moves the cursor past each one visited. fn
+  // returns false to stop. `version` identifies the hint's stored state (a
+  // hash of its sibling set) for DeleteHintIfUnchanged. Views are valid only
+  // during the call. A hint whose set does not decode is kCorruption, with
+  // the cursor already past it, so delivery can report it and go on.
+  // REQUIRES: fn does not write, commit or end the iteration; the cursor was
+  // started on the same target.
+  Status ScanHints(
+      std::string_view target, HintScanCursor* cursor, size_t limit,
+      const std::function<bool(std::string_view key, const SiblingSet& set, uint64_t version)>& fn);
+
+  // Deletes the hint of `key` for `target` if its version is still
+  // `version`, and counts it delivered: call it once the owner acknowledged
+  // the set scanned with that version. If the hint changed since (a newer
+  // write was merged in), it stays for the next delivery pass; *deleted
+  // says which happened (false as well if there is no hint).
+  Status DeleteHintIfUnchanged(std::string_view target, std::string_view key, uint64_t version,
+                               bool* deleted);
+
+  // Deletes the hints created more than limits().age_max_ms before now_ms
+  // among the next `limit` hints of a round-robin walk over all targets,
+  // and counts them in *expired (and in the stats). Bounded work per call:
+  // a hint may outlive the age maximum by up to count / limit calls.
+  Status ExpireHints(int64_t now_ms, size_t limit, uint64_t* expired);
+
+  const HintLimits& hint_limits() const { return options_.hint_limits; }
+  // New limits apply to later calls; hints already stored are kept.
+  void SetHintLimits(const HintLimits& limits) { options_.hint_limits = limits; }
+  void GetHintStats(HintStats* stats) const;
+
  private:
   explicit Engine(const EngineOptions& options);
   struct Impl;          // LMDB handles and per-transaction state.
@@ -152,6 +259,13 @@ class Engine {
   Status CommitIfLogFull();
   Status CommitTxn();
   void AdjustLiveKeys(int live_delta);
+  // Hints: the counts and bytes by a scan at Open, and the persisted
+  // counters.
+  Status LoadHintAccounting();
+  // Deletes a stored hint record in the write transaction and its
+  // accounting. REQUIRES: a write transaction is open and the record exists.
+  Status DeleteHintRecord(std::string_view hint_key, std::string_view target,
+                          uint64_t record_bytes);
 
   EngineOptions options_;
   NodeIdentity identity_;

@@ -10,6 +10,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +33,35 @@ inline constexpr uint64_t kDirtyPagesMax = 65536;
 // Meta names starting with this belong to the engine (identity, counters);
 // PutMeta refuses them.
 inline constexpr std::string_view kReservedMetaPrefix = "storage.";
+
+// The hint store's bookkeeping. Counts and bytes follow the records exactly:
+// a transaction that is lost takes its changes here with it (see
+// Impl::hints_at_begin).
+struct HintAccounting {
+  struct Target {
+    uint64_t count = 0;
+    uint64_t bytes = 0;
+  };
+  std::map<std::string, Target, std::less<>> targets;  // Only targets with hints.
+  uint64_t count = 0;
+  uint64_t bytes = 0;
+  uint64_t expired = 0;
+  uint64_t delivered = 0;
+
+  void Add(std::string_view target, uint64_t record_bytes);
+  void Remove(std::string_view target, uint64_t record_bytes);
+};
+
+// The persisted hint counters (meta entry storage.hint_counters).
+struct HintCounters {
+  uint64_t dropped_count_limit = 0;
+  uint64_t dropped_bytes_limit = 0;
+  uint64_t expired = 0;
+  uint64_t delivered = 0;
+  friend bool operator==(const HintCounters&, const HintCounters&) = default;
+};
+inline constexpr std::string_view kHintCountersMetaName = "storage.hint_counters";
+inline constexpr size_t kHintCountersBytes = 32;
 
 // Turns an LMDB error code into a Status (MapFull for MDB_MAP_FULL).
 Status LmdbError(std::string_view what, int rc);
@@ -89,6 +121,31 @@ struct Engine::Impl {
 
   // Makes later estimates more careful after LMDB's own MDB_MAP_FULL.
   void LearnFromMapFull(uint64_t map_pages);
+
+  // Hints. Refusals (dropped_*) stay counted even if their transaction is
+  // lost: they were reported to the caller.
+  HintAccounting hints;
+  // A copy taken before the transaction's first hint change; restored if
+  // the transaction is lost, dropped when it commits.
+  std::optional<HintAccounting> hints_at_begin;
+  uint64_t hints_dropped_count_limit = 0;
+  uint64_t hints_dropped_bytes_limit = 0;
+  HintCounters persisted_hint_counters;
+  std::string hint_expiry_position;  // Round-robin walk of ExpireHints.
+  std::string hint_key_buffer;
+
+  HintCounters CurrentHintCounters() const {
+    return {hints_dropped_count_limit, hints_dropped_bytes_limit, hints.expired, hints.delivered};
+  }
+  // Call before changing `hints` in the write transaction.
+  void NoteHintChange() {
+    if (!hints_at_begin) hints_at_begin = hints;
+  }
+  // The write transaction was lost: its hint changes are gone too.
+  void RestoreHintsAtBegin() {
+    if (hints_at_begin) hints = std::move(*hints_at_begin);
+    hints_at_begin.reset();
+  }
 
   std::vector<LoggedWrite> log;
   std::string log_bytes;

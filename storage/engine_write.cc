@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "storage/coding.h"
@@ -112,12 +113,16 @@ Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {
   std::vector<Impl::LoggedWrite> log = std::move(impl.log);
   std::string log_bytes = std::move(impl.log_bytes);
   const uint64_t live_keys_at_begin = impl.live_keys_at_begin;
+  std::optional<HintAccounting> hints_at_begin = std::move(impl.hints_at_begin);
   if (Status status = BeginWrite(); !status.ok()) {
     impl.lost_writes = status;
     live_keys_ = live_keys_at_begin;
+    impl.hints_at_begin = std::move(hints_at_begin);
+    impl.RestoreHintsAtBegin();
     return failure;
   }
   impl.live_keys_at_begin = live_keys_at_begin;
+  impl.hints_at_begin = std::move(hints_at_begin);
   for (const Impl::LoggedWrite& write : log) {
     MDB_val key{write.key_bytes, log_bytes.data() + write.offset};
     MDB_val value{write.value_bytes, log_bytes.data() + write.offset + write.key_bytes};
@@ -130,6 +135,7 @@ Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {
       impl.write_txn = nullptr;
       impl.ClearLog();
       live_keys_ = live_keys_at_begin;
+      impl.RestoreHintsAtBegin();
       impl.lost_writes = LmdbError("replaying the transaction after a failed write", rc);
       return failure;
     }
@@ -175,16 +181,33 @@ Status Engine::CommitTxn() {
     MDB_val key = ToVal(name);
     MDB_val value = ToVal(encoded);
     rc = mdb_put(impl.write_txn, impl.meta_dbi, &key, &value, 0);
-    if (rc != 0) mdb_txn_abort(impl.write_txn);
   }
-  if (rc == 0) rc = mdb_txn_commit(impl.write_txn);  // Frees the txn even on failure.
+  const HintCounters hint_counters = impl.CurrentHintCounters();
+  if (rc == 0 && !(hint_counters == impl.persisted_hint_counters)) {
+    std::string encoded;
+    coding::PutFixed64(&encoded, hint_counters.dropped_count_limit);
+    coding::PutFixed64(&encoded, hint_counters.dropped_bytes_limit);
+    coding::PutFixed64(&encoded, hint_counters.expired);
+    coding::PutFixed64(&encoded, hint_counters.delivered);
+    MDB_val key = ToVal(kHintCountersMetaName);
+    MDB_val value = ToVal(encoded);
+    rc = mdb_put(impl.write_txn, impl.meta_dbi, &key, &value, 0);
+  }
+  if (rc != 0) {
+    mdb_txn_abort(impl.write_txn);
+  } else {
+    rc = mdb_txn_commit(impl.write_txn);  // Frees the txn even on failure.
+  }
   impl.write_txn = nullptr;
   impl.ClearLog();
   if (rc != 0) {
     if (rc == MDB_MAP_FULL) impl.LearnFromMapFull(impl.map_pages);
     live_keys_ = impl.live_keys_at_begin;
+    impl.RestoreHintsAtBegin();
     return LmdbError("committing the write transaction", rc);
   }
+  impl.hints_at_begin.reset();
+  impl.persisted_hint_counters = hint_counters;
   impl.persisted_live_keys = live_keys_;
   ++committed_sequence_;
   impl.committed_sequence.store(committed_sequence_, std::memory_order_release);
