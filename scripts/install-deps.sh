@@ -10,7 +10,27 @@ packages=(
   redis-tools redis-server
   nginx libnginx-mod-stream docker-compose
   iproute2 nftables procps psmisc netcat-openbsd
+  python3-redis nodejs
 )
+# Debian's npm conflicts with a nodejs package that bundles its own npm (as
+# NodeSource's does), so it is asked for only where no npm is installed.
+command -v npm >/dev/null || packages+=(npm)
+
+# The node client libraries of tests/clients, pinned by its committed
+# package-lock.json: `npm ci` when node_modules is missing or was installed
+# from another lock. Runs as the invoking user, not through sudo.
+install_client_test_modules() {
+  local clients_dir stamp lock_sum
+  clients_dir="$(dirname "$0")/../tests/clients"
+  stamp="$clients_dir/node_modules/.ringkv-lock.sha256"
+  lock_sum=$(sha256sum <"$clients_dir/package-lock.json")
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_sum" ]; then
+    return 0
+  fi
+  echo "install-deps: npm ci in tests/clients"
+  (cd "$clients_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$lock_sum" >"$stamp"
+}
 
 missing=()
 for package in "${packages[@]}"; do
@@ -19,6 +39,7 @@ for package in "${packages[@]}"; do
   fi
 done
 if [ ${#missing[@]} -eq 0 ]; then
+  install_client_test_modules
   exit 0
 fi
 
@@ -36,3 +57,4 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian packages start services where systemd runs; ringkv's tests
 # start their own redis-server and nginx on free ports, so stop those.
 $sudo systemctl disable --now redis-server nginx >/dev/null 2>&1 || true
+install_client_test_modules
