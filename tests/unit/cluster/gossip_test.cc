@@ -5,11 +5,13 @@
 #include "cluster/gossip.h"
 
 #include <doctest/doctest.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <map>
 #include <memory>
 #include <queue>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -291,8 +293,448 @@ TEST_CASE("gossip sim: no false suspicion over 300 healthy intervals with delays
   CHECK(rounds.Percentile(0) >= 299);
 }
 
+// Fanout mode, as a cluster larger than full_mesh_members_max runs it, on
+// six nodes so it compares with the default: what suspect_after it needs
+// for zero false suspicion at 1% loss, and the detection time that buys.
+TEST_CASE("gossip sim: fanout 2 without full mesh needs a longer suspect_after") {
+  SimOptions options;
+  options.gossip.full_mesh_members_max = 0;
+  options.gossip.suspect_after_ms = 5000;
+  options.loss = 0.01;
+  for (uint64_t seed = 1; seed <= 50; seed++) {
+    SimCluster cluster(options, seed);
+    cluster.RunUntil(300 * 1000);
+    CHECK(cluster.AllKnowAll());
+    CHECK(CountEvents(cluster, Kind::kSuspect) == 0);
+  }
+  options.loss = 0;
+  Distribution detection;
+  for (uint64_t seed = 1; seed <= 100; seed++) {
+    SimCluster cluster(options, seed);
+    cluster.RunUntil(20000 + static_cast<int64_t>(seed * 37 % 1000));
+    REQUIRE(cluster.AllKnowAll());
+    size_t victim = seed % 6;
+    cluster.Stop(victim);
+    int64_t last_heartbeat_ms = cluster.last_round_ms(victim);
+    cluster.RunUntil(cluster.now_ms() + 10000);
+    int64_t detected = TimeUntilAllSee(cluster, 6, victim, Kind::kSuspect, last_heartbeat_ms);
+    REQUIRE(detected >= 0);
+    detection.Add(detected);
+  }
+  MESSAGE("fanout 2, suspect_after 5000: detection (ms): " << detection.Summary());
+  CHECK(detection.Percentile(1) <= 9000);
+}
+
 // ---- Rules, one by one --------------------------------------------------------
-// (More in the second half of this file.)
+
+GossipOptions Options() {
+  GossipOptions options;  // interval 1000, suspect_after 2500, pause 2000.
+  return options;
+}
+
+std::vector<GossipEvent> Events(std::initializer_list<std::pair<Kind, std::string>> list) {
+  std::vector<GossipEvent> events;
+  for (const auto& [kind, name] : list) events.push_back({kind, name});
+  return events;
+}
+
+TEST_CASE("gossip: an unknown member joins alive; only a higher heartbeat advances it") {
+  Gossip gossip(MakeRecord("a"), Options(), 1);
+  gossip.Start(0);
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("b", 5)}, 100) == Events({{Kind::kJoined, "b"}}));
+  CHECK(gossip.IsKnown("b"));
+  CHECK(gossip.AliveCount() == 2);
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("b", 5), MakeRecord("b", 4)}, 900).empty());
+  CHECK(gossip.Members(1000)[1].last_advance_ms == 100);
+  CHECK(gossip.stats().records_stale == 2);
+  MemberRecord moved = MakeRecord("b", 6);
+  moved.host = "10.9.9.9";
+  moved.weight = 3;
+  CHECK(gossip.OnGossip(std::vector{moved}, 1000).empty());
+  std::vector<MemberStatus> members = gossip.Members(1500);
+  REQUIRE(members.size() == 2);
+  CHECK(members[0].self);
+  CHECK(members[0].record.name == "a");
+  CHECK(members[1].record == moved);  // The newer heartbeat's record wins whole.
+  CHECK(members[1].last_advance_ms == 1000);
+  CHECK(members[1].age_ms == 500);
+  CHECK(members[1].state == MemberState::kAlive);
+}
+
+TEST_CASE("gossip: a member is suspect after suspect_after of silence and alive when it advances") {
+  Gossip gossip(MakeRecord("a"), Options(), 1);
+  gossip.Start(0);
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("b", 1)}, 0).size() == 1);
+  CHECK(gossip.NextDeadlineMs() == 0);  // First round due at Start.
+  CHECK(gossip.Tick(0).events.empty());
+  CHECK(gossip.NextDeadlineMs() == 1000);
+  CHECK(gossip.Tick(1000).events.empty());
+  CHECK(gossip.Tick(2000).events.empty());
+  CHECK(gossip.NextDeadlineMs() == 2500);
+  CHECK(gossip.Tick(2499).events.empty());
+  CHECK(gossip.Tick(2500).events == Events({{Kind::kSuspect, "b"}}));
+  CHECK(gossip.IsSuspect("b"));
+  CHECK(gossip.AliveCount() == 1);
+  CHECK(gossip.Tick(3000).events.empty());  // Reported once.
+  // Suspect members are still gossiped, with their last heartbeat.
+  std::vector<MemberRecord> table = gossip.Table();
+  REQUIRE(table.size() == 2);
+  CHECK(table[1].heartbeat == 1);
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("b", 1)}, 3100).empty());
+  CHECK(gossip.IsSuspect("b"));
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("b", 2)}, 3200) == Events({{Kind::kAlive, "b"}}));
+  CHECK_FALSE(gossip.IsSuspect("b"));
+  for (int64_t now = 4000; now <= 5000; now += 1000) CHECK(gossip.Tick(now).events.empty());
+  CHECK(gossip.Tick(5699).events.empty());
+  CHECK(gossip.Tick(5700).events == Events({{Kind::kSuspect, "b"}}));
+}
+
+TEST_CASE("gossip: a newer incarnation replaces a member, an older one is ignored") {
+  Gossip gossip(MakeRecord("a"), Options(), 1);
+  gossip.Start(0);
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("b", 50, 7)}, 0).size() == 1);
+  for (int64_t now = 0; now <= 2000; now += 1000) gossip.Tick(now);
+  CHECK(gossip.Tick(2500).events.size() == 1);  // Suspect.
+  // Wiped and restarted: a new actor id, a later data dir, heartbeat from 1.
+  MemberRecord reborn = MakeRecord("b", 1, 3);
+  reborn.created_ms = 1800000000000;
+  CHECK(gossip.OnGossip(std::vector{reborn}, 2600) ==
+        Events({{Kind::kIncarnationChanged, "b"}}));
+  CHECK_FALSE(gossip.IsSuspect("b"));
+  CHECK(gossip.Table()[1] == reborn);
+  // The old incarnation's record, still circulating with a higher
+  // heartbeat, changes nothing.
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("b", 60, 7)}, 2700).empty());
+  CHECK(gossip.Table()[1] == reborn);
+  CHECK(gossip.Members(2700)[1].last_advance_ms == 2600);
+  // Same creation time (a clock that did not move): the actor id decides.
+  MemberRecord twin = reborn;
+  twin.incarnation = 4;
+  twin.heartbeat = 0;
+  CHECK(IsNewerIncarnation(twin, reborn));
+  CHECK(gossip.OnGossip(std::vector{twin}, 2800) == Events({{Kind::kIncarnationChanged, "b"}}));
+}
+
+TEST_CASE("gossip: our own record is authoritative; a peer's memory only lifts our heartbeat") {
+  Gossip gossip(MakeRecord("a", 0, 5), Options(), 1);
+  gossip.Start(0);
+  // Restarted on the same data dir: peers remember heartbeat 40.
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("a", 40, 5)}, 10).empty());
+  CHECK(gossip.self().heartbeat == 40);
+  gossip.Tick(10);
+  CHECK(gossip.self().heartbeat == 41);  // An advance for every peer.
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("a", 3, 5)}, 20).empty());
+  CHECK(gossip.self().heartbeat == 41);
+  // An older incarnation of us is what peers knew before a wipe: ignored.
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("a", 99, 4)}, 30).empty());
+  // A newer one means two nodes share our name: reported, not adopted.
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("a", 99, 6)}, 40) ==
+        Events({{Kind::kSelfConflict, "a"}}));
+  CHECK(gossip.self() == MakeRecord("a", 41, 5));
+  CHECK(gossip.stats().self_conflicts == 1);
+  CHECK(gossip.MemberCount() == 1);
+}
+
+TEST_CASE("gossip: invalid records from a direct caller are skipped and counted") {
+  Gossip gossip(MakeRecord("a"), Options(), 1);
+  gossip.Start(0);
+  MemberRecord bad = MakeRecord("b", 1);
+  bad.peer_port = 0;
+  MemberRecord unnamed = MakeRecord("c", 1);
+  unnamed.name.clear();
+  CHECK(gossip.OnGossip(std::vector{bad, unnamed}, 0).empty());
+  CHECK(gossip.MemberCount() == 1);
+  CHECK(gossip.stats().records_invalid == 2);
+}
+
+TEST_CASE("gossip: one round per interval, keeping its phase, no burst after a stall") {
+  Gossip gossip(MakeRecord("a"), Options(), 1);
+  gossip.Start(500);
+  CHECK(gossip.self().heartbeat == 0);
+  gossip.Tick(500);
+  CHECK(gossip.self().heartbeat == 1);
+  gossip.Tick(1000);
+  gossip.Tick(1499);
+  CHECK(gossip.self().heartbeat == 1);
+  gossip.Tick(1520);  // Late timer: the next round stays at 2500.
+  CHECK(gossip.self().heartbeat == 2);
+  CHECK(gossip.NextDeadlineMs() == 2500);
+  gossip.Tick(9000);  // Stalled: one round, the next a full interval away.
+  CHECK(gossip.self().heartbeat == 3);
+  CHECK(gossip.NextDeadlineMs() == 10000);
+  CHECK(gossip.stats().rounds == 3);
+}
+
+TEST_CASE("gossip: small clusters send every round to every peer") {
+  Gossip gossip(MakeRecord("a"), Options(), 1);
+  gossip.Start(0);
+  gossip.OnGossip(std::vector{MakeRecord("b"), MakeRecord("c"), MakeRecord("d")}, 0);
+  GossipTickResult result = gossip.Tick(0);
+  std::vector<GossipTarget> expected = {{GossipTarget::Kind::kMember, "b"},
+                                        {GossipTarget::Kind::kMember, "c"},
+                                        {GossipTarget::Kind::kMember, "d"}};
+  CHECK(result.targets == expected);
+  CHECK(gossip.Tick(999).targets.empty());  // Between rounds.
+}
+
+TEST_CASE("gossip: fanout walks a shuffled round robin, so every peer hears once per pass") {
+  GossipOptions options = Options();
+  options.full_mesh_members_max = 0;
+  options.fanout = 3;
+  options.suspect_after_ms = 1000000;
+  Gossip gossip(MakeRecord("a"), options, 42);
+  gossip.Start(0);
+  std::vector<MemberRecord> peers;
+  for (char c = 'b'; c <= 'm'; c++) peers.push_back(MakeRecord(std::string(1, c)));  // 12 peers.
+  gossip.OnGossip(peers, 0);
+  std::map<std::string, int> heard;
+  for (int round = 0; round < 40; round++) {  // 120 sends: ten passes.
+    GossipTickResult result = gossip.Tick(round * 1000);
+    REQUIRE(result.targets.size() == 3);
+    std::set<std::string> distinct;
+    for (const GossipTarget& target : result.targets) {
+      CHECK(target.kind == GossipTarget::Kind::kMember);
+      distinct.insert(target.to);
+      heard[target.to]++;
+    }
+    CHECK(distinct.size() == 3);
+  }
+  REQUIRE(heard.size() == 12);
+  for (const auto& [name, count] : heard) {
+    CAPTURE(name);
+    CHECK(count == 10);
+  }
+}
+
+TEST_CASE("gossip: fanout skips suspect members while enough alive ones remain") {
+  GossipOptions options = Options();
+  options.full_mesh_members_max = 0;
+  Gossip gossip(MakeRecord("a"), options, 7);
+  gossip.Start(0);
+  gossip.OnGossip(std::vector{MakeRecord("b"), MakeRecord("c"), MakeRecord("d")}, 0);
+  gossip.Tick(0);
+  // b and c keep advancing, d falls silent.
+  for (int64_t now = 1000; now <= 3000; now += 1000) {
+    gossip.OnGossip(std::vector{MakeRecord("b", static_cast<uint64_t>(now)),
+                                MakeRecord("c", static_cast<uint64_t>(now))},
+                    now);
+    gossip.Tick(now);
+  }
+  REQUIRE(gossip.IsSuspect("d"));
+  for (int64_t now = 4000; now < 20000; now += 1000) {
+    gossip.OnGossip(std::vector{MakeRecord("b", static_cast<uint64_t>(now)),
+                                MakeRecord("c", static_cast<uint64_t>(now))},
+                    now);
+    for (const GossipTarget& target : gossip.Tick(now).targets) CHECK(target.to != "d");
+  }
+  // With only d left to pick from, a fanout of 2 takes it too.
+  Gossip lonely(MakeRecord("a"), options, 7);
+  lonely.Start(0);
+  lonely.OnGossip(std::vector{MakeRecord("b"), MakeRecord("c")}, 0);
+  lonely.Tick(0);
+  lonely.Tick(1000);
+  lonely.OnGossip(std::vector{MakeRecord("b", 9)}, 2000);
+  lonely.Tick(2000);
+  lonely.Tick(2500);
+  REQUIRE(lonely.IsSuspect("c"));
+  CHECK(lonely.Tick(3000).targets.size() == 2);
+}
+
+TEST_CASE("gossip: seeds get the table until a member with that address is known") {
+  MemberRecord self = MakeRecord("a");
+  self.host = "10.0.0.1";
+  self.peer_port = 7379;
+  Gossip gossip(self, Options(), 1);
+  CHECK(gossip.AddSeed("10.0.0.1:7379"));  // Our own address: never a target.
+  CHECK(gossip.AddSeed("10.0.0.2:7379"));
+  CHECK(gossip.AddSeed("10.0.0.2:7379"));  // Listed twice, sent once.
+  CHECK(gossip.AddSeed("[::1]:7380"));
+  for (const char* bad : {"", "10.0.0.2", ":7379", "h:0", "h:65536", "h:07379", "h:12a", "h:"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(gossip.AddSeed(bad));
+  }
+  gossip.Start(0);
+  std::vector<GossipTarget> expected = {{GossipTarget::Kind::kSeed, "10.0.0.2:7379"},
+                                        {GossipTarget::Kind::kSeed, "[::1]:7380"}};
+  CHECK(gossip.Tick(0).targets == expected);
+  MemberRecord b = MakeRecord("b");
+  b.host = "10.0.0.2";
+  b.peer_port = 7379;
+  gossip.OnGossip(std::vector{b}, 500);
+  expected = {{GossipTarget::Kind::kMember, "b"}, {GossipTarget::Kind::kSeed, "[::1]:7380"}};
+  CHECK(gossip.Tick(1000).targets == expected);
+}
+
+TEST_CASE("gossip: loaded members start alive and are suspected only suspect_after past Start") {
+  std::vector<MemberRecord> persisted = {MakeRecord("a", 30), MakeRecord("b", 12),
+                                         MakeRecord("c", 8)};
+  Gossip gossip(MakeRecord("a"), Options(), 1);
+  gossip.AddKnown(persisted);
+  CHECK(gossip.self().heartbeat == 30);  // Our own record lifts our count.
+  gossip.Start(100000);
+  CHECK(gossip.AliveCount() == 3);
+  CHECK(gossip.Tick(100000).targets.size() == 2);
+  CHECK(gossip.self().heartbeat == 31);
+  CHECK(gossip.Tick(101000).events.empty());
+  CHECK(gossip.Tick(102000).events.empty());
+  CHECK(gossip.Tick(102499).events.empty());
+  CHECK(gossip.Tick(102500).events ==
+        Events({{Kind::kSuspect, "b"}, {Kind::kSuspect, "c"}}));
+}
+
+TEST_CASE("gossip: after a local pause every member gets a fresh suspect_after") {
+  Gossip gossip(MakeRecord("a"), Options(), 1);
+  gossip.Start(0);
+  gossip.OnGossip(std::vector{MakeRecord("b", 1)}, 0);
+  gossip.Tick(0);
+  gossip.Tick(1000);
+  // SIGSTOP for 10 s: the next tick sees the gap and suspects no one.
+  CHECK(gossip.Tick(11000).events.empty());
+  CHECK(gossip.stats().local_pauses == 1);
+  CHECK(gossip.Members(11000)[1].age_ms == 0);
+  CHECK(gossip.Tick(12000).events.empty());
+  CHECK(gossip.Tick(13000).events.empty());
+  CHECK(gossip.Tick(13499).events.empty());
+  CHECK(gossip.stats().local_pauses == 1);
+  CHECK(gossip.Tick(13500).events == Events({{Kind::kSuspect, "b"}}));
+}
+
+// ---- Persistence: the member-list encoding -----------------------------------
+
+TEST_CASE("gossip: the member list survives a restart") {
+  Gossip before(MakeRecord("a", 0, 5), Options(), 1);
+  before.Start(0);
+  MemberRecord odd = MakeRecord("node-with-a-long-name", 77, 0xfedcba9876543210ULL);
+  odd.host = std::string(255, 'h');
+  odd.port = 65535;
+  odd.peer_port = 1;
+  odd.weight = kGossipWeightMax;
+  odd.created_ms = UINT64_MAX;
+  before.OnGossip(std::vector{MakeRecord("b", 9), odd}, 0);
+  before.Tick(0);
+  std::string bytes = "prefix";
+  EncodeMembers(before.Table(), &bytes);
+  std::vector<MemberRecord> loaded;
+  std::string error;
+  REQUIRE_MESSAGE(DecodeMembers(std::string_view(bytes).substr(6), &loaded, &error), error);
+  CHECK(loaded == before.Table());
+
+  Gossip after(MakeRecord("a", 0, 5), Options(), 2);
+  after.AddKnown(loaded);
+  after.Start(50000);
+  CHECK(after.Table() == before.Table());
+  CHECK(after.AliveCount() == 3);
+
+  std::string empty;
+  EncodeMembers({}, &empty);
+  REQUIRE(DecodeMembers(empty, &loaded, &error));
+  CHECK(loaded.empty());
+}
+
+// Appends a valid checksum to `body`, so a test reaches the validation
+// behind it.
+std::string WithChecksum(std::string body) {
+  uint64_t hash = XXH3_64bits(body.data(), body.size());
+  for (int i = 0; i < 4; i++) body.push_back(static_cast<char>(hash >> (8 * i)));
+  return body;
+}
+
+std::string Body(const std::vector<MemberRecord>& records) {
+  std::string bytes;
+  EncodeMembers(records, &bytes);
+  bytes.resize(bytes.size() - 4);
+  return bytes;
+}
+
+std::string DecodeError(const std::string& bytes) {
+  std::vector<MemberRecord> out = {MakeRecord("untouched")};
+  std::string error;
+  CHECK_FALSE(DecodeMembers(bytes, &out, &error));
+  CHECK(out == std::vector{MakeRecord("untouched")});
+  return error;
+}
+
+TEST_CASE("gossip: decoding a member list rejects malformed input") {
+  std::vector<MemberRecord> records = {MakeRecord("a", 1), MakeRecord("b", 2)};
+  std::string good;
+  EncodeMembers(records, &good);
+  for (size_t length = 0; length < good.size(); length++) {
+    CAPTURE(length);
+    DecodeError(good.substr(0, length));
+  }
+  for (size_t i = 0; i < good.size(); i++) {
+    std::string flipped = good;
+    flipped[i] ^= 0x01;
+    CAPTURE(i);
+    DecodeError(flipped);
+  }
+  CHECK(DecodeError(good + "x") == "member list: checksum mismatch");
+  CHECK(DecodeError(WithChecksum(Body(records) + "x")) == "member list: trailing bytes");
+  std::string body = Body(records);
+  body[0] = 2;
+  CHECK(DecodeError(WithChecksum(body)) == "member list: unknown format version");
+  MemberRecord long_host = MakeRecord("c", 3);
+  long_host.host = std::string(200, 'h');
+  body = Body({MakeRecord("a", 1), long_host});
+  body[1] = 3;  // Count 3, two records.
+  CHECK(DecodeError(WithChecksum(body)) == "member list: truncated record");
+  body[1] = 0;
+  body[2] = 0x20;  // Count 8192.
+  CHECK(DecodeError(WithChecksum(body)) == "member list: bad count");
+  body = Body(records);
+  body[1] = static_cast<char>(0xff);  // Count 255: more than the bytes could hold.
+  CHECK(DecodeError(WithChecksum(body)) == "member list: bad count");
+  CHECK(DecodeError(WithChecksum(Body({MakeRecord("a"), MakeRecord("a", 5)}))) ==
+        "member list: duplicate member");
+
+  // Every field's validation, reached with a valid checksum.
+  struct Case {
+    const char* reason;
+    void (*damage)(MemberRecord*);
+  };
+  const Case cases[] = {
+      {"member list: bad member name", [](MemberRecord* r) { r->name.clear(); }},
+      {"member list: bad member host", [](MemberRecord* r) { r->host.clear(); }},
+      {"member list: bad member port", [](MemberRecord* r) { r->port = 0; }},
+      {"member list: bad member port", [](MemberRecord* r) { r->peer_port = 0; }},
+      {"member list: bad member weight", [](MemberRecord* r) { r->weight = 0; }},
+      {"member list: bad member weight", [](MemberRecord* r) { r->weight = kGossipWeightMax + 1; }},
+      {"member list: bad member incarnation", [](MemberRecord* r) { r->incarnation = 0; }},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.reason));
+    MemberRecord record = MakeRecord("node-a");  // Long enough to pass the count check.
+    c.damage(&record);
+    // Encode by hand: EncodeMembers asserts valid records.
+    std::string bytes(1, '\1');
+    bytes += std::string("\1\0\0\0", 4);
+    bytes.push_back(static_cast<char>(record.name.size()));
+    bytes += record.name;
+    bytes.push_back(static_cast<char>(record.host.size()));
+    bytes += record.host;
+    auto put = [&bytes](uint64_t value, int width) {
+      for (int i = 0; i < width; i++) bytes.push_back(static_cast<char>(value >> (8 * i)));
+    };
+    put(record.port, 2);
+    put(record.peer_port, 2);
+    put(record.weight, 4);
+    put(record.incarnation, 8);
+    put(record.created_ms, 8);
+    put(record.heartbeat, 8);
+    CHECK(DecodeError(WithChecksum(bytes)) == c.reason);
+  }
+}
+
+TEST_CASE("gossip: options scale with the interval") {
+  GossipOptions options = GossipOptions::ForInterval(5000);
+  CHECK(options.interval_ms == 5000);
+  CHECK(options.suspect_after_ms == 12500);
+  CHECK(options.local_pause_ms == 10000);
+  CHECK(options.fanout == GossipOptions{}.fanout);
+  GossipOptions defaults = GossipOptions::ForInterval(1000);
+  CHECK(defaults.suspect_after_ms == GossipOptions{}.suspect_after_ms);
+  CHECK(defaults.local_pause_ms == GossipOptions{}.local_pause_ms);
+}
 
 }  // namespace
 }  // namespace ringkv::cluster
