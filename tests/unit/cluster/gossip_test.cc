@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <queue>
@@ -50,6 +51,9 @@ struct SimOptions {
   GossipOptions gossip;
   int64_t delay_max_ms = 100;
   double loss = 0.0;
+  // Timers fire late: each tick comes 0..tick_late_max_ms after the
+  // deadline the node asked for, as a busy event loop makes it.
+  int64_t tick_late_max_ms = 10;
   // Round-trips one table in `encode_every` through RK.GOSSIP bytes, so the
   // simulation also exercises the codec without paying for it everywhere.
   uint64_t encode_every = 50;
@@ -81,7 +85,13 @@ class SimCluster {
       size_t ticking = nodes_.size();
       for (size_t i = 0; i < nodes_.size(); i++) {
         if (!nodes_[i].running) continue;
-        int64_t at = std::max(now_ms_, nodes_[i].gossip->NextDeadlineMs());
+        Node& node = nodes_[i];
+        int64_t deadline = node.gossip->NextDeadlineMs();
+        if (deadline != node.deadline_ms) {
+          node.deadline_ms = deadline;
+          node.late_ms = random_.Between(0, options_.tick_late_max_ms);
+        }
+        int64_t at = std::max(now_ms_, deadline + node.late_ms);
         if (at < next) next = at, ticking = i;
       }
       if (!deliveries_.empty() && deliveries_.top().at_ms <= next) {
@@ -119,6 +129,8 @@ class SimCluster {
     std::unique_ptr<Gossip> gossip;
     bool running = true;
     int64_t last_round_ms = -1;
+    int64_t deadline_ms = -1;
+    int64_t late_ms = 0;
   };
   struct Delivery {
     int64_t at_ms;
@@ -187,6 +199,15 @@ class SimCluster {
   std::vector<SimEvent> events_;
 };
 
+// How many seeded runs a simulation test does: `quick` by default, more
+// with RINGKV_GOSSIP_SEEDS=n for the long form docs/gossip.md quotes.
+uint64_t SeedCount(uint64_t quick) {
+  const char* text = std::getenv("RINGKV_GOSSIP_SEEDS");
+  if (text == nullptr) return quick;
+  uint64_t count = std::strtoull(text, nullptr, 10);
+  return count > 0 ? count : quick;
+}
+
 struct Distribution {
   std::vector<int64_t> samples;
   void Add(int64_t sample) { samples.push_back(sample); }
@@ -230,7 +251,7 @@ size_t CountEvents(const SimCluster& cluster, Kind kind) {
 
 TEST_CASE("gossip sim: six nodes bootstrapped from one seed learn every member") {
   Distribution converge;
-  for (uint64_t seed = 1; seed <= 100; seed++) {
+  for (uint64_t seed = 1; seed <= SeedCount(100); seed++) {
     SimCluster cluster(SimOptions{}, seed);
     int64_t step = 10;
     while (!cluster.AllKnowAll() && cluster.now_ms() < 20000) cluster.RunUntil(cluster.now_ms() + step);
@@ -242,10 +263,21 @@ TEST_CASE("gossip sim: six nodes bootstrapped from one seed learn every member")
   CHECK(converge.Percentile(1) <= 3000);
 }
 
-TEST_CASE("gossip sim: a stopped node is suspect everywhere within 3 intervals, alive again within 2") {
-  Distribution detection, per_node, recovery;
-  for (uint64_t seed = 1; seed <= 200; seed++) {
-    SimCluster cluster(SimOptions{}, seed);
+// Stops one node of a converged cluster (as kill -9 or SIGSTOP would), then
+// resumes it, once per seed; measures from its last heartbeat until every
+// other node suspects it, and from its resumption until every node sees it
+// alive again.
+struct StopResumeTimes {
+  Distribution detection;  // Until the last observer suspects it.
+  Distribution per_observer;
+  Distribution recovery;  // Until the last observer sees it alive.
+};
+
+StopResumeTimes MeasureStopResume(const SimOptions& options, uint64_t seeds) {
+  StopResumeTimes times;
+  for (uint64_t seed = 1; seed <= seeds; seed++) {
+    CAPTURE(seed);
+    SimCluster cluster(options, seed);
     SimRandom random(seed * 7919);
     cluster.RunUntil(10000 + random.Between(0, 999));
     REQUIRE(cluster.AllKnowAll());
@@ -254,10 +286,11 @@ TEST_CASE("gossip sim: a stopped node is suspect everywhere within 3 intervals, 
     int64_t last_heartbeat_ms = cluster.last_round_ms(victim);
     cluster.RunUntil(cluster.now_ms() + 6000);
     std::vector<int64_t> observed;
-    int64_t detected = TimeUntilAllSee(cluster, 6, victim, Kind::kSuspect, last_heartbeat_ms, &observed);
+    int64_t detected =
+        TimeUntilAllSee(cluster, 6, victim, Kind::kSuspect, last_heartbeat_ms, &observed);
     REQUIRE(detected >= 0);
-    detection.Add(detected);
-    for (int64_t one : observed) per_node.Add(one);
+    times.detection.Add(detected);
+    for (int64_t one : observed) times.per_observer.Add(one);
     CHECK(cluster.gossip((victim + 1) % 6).AliveCount() == 5);
 
     int64_t resumed_ms = cluster.now_ms();
@@ -265,22 +298,41 @@ TEST_CASE("gossip sim: a stopped node is suspect everywhere within 3 intervals, 
     cluster.RunUntil(resumed_ms + 4000);
     int64_t back = TimeUntilAllSee(cluster, 6, victim, Kind::kAlive, resumed_ms);
     REQUIRE(back >= 0);
-    recovery.Add(back);
+    times.recovery.Add(back);
     // The resumed node noticed its own pause and suspects nobody for it.
     CHECK(cluster.gossip(victim).stats().local_pauses == 1);
     CHECK(cluster.gossip(victim).AliveCount() == 6);
     CHECK(CountEvents(cluster, Kind::kSuspect) == 5);
   }
-  MESSAGE("detection, last heartbeat -> suspect on the last node (ms): " << detection.Summary());
-  MESSAGE("detection per observer (ms): " << per_node.Summary());
-  MESSAGE("recovery, resume -> alive on every node (ms): " << recovery.Summary());
-  CHECK(detection.Percentile(1) <= 3 * 1000);
-  CHECK(recovery.Percentile(1) <= 2 * 1000 + 100);
+  MESSAGE("loss " << options.loss << ": detection, last heartbeat -> suspect on the last node (ms): "
+                  << times.detection.Summary());
+  MESSAGE("loss " << options.loss << ": detection per observer (ms): "
+                  << times.per_observer.Summary());
+  MESSAGE("loss " << options.loss << ": recovery, resume -> alive on every node (ms): "
+                  << times.recovery.Summary());
+  return times;
+}
+
+TEST_CASE("gossip sim: a stopped node is suspect everywhere within 3 intervals, alive again within 2") {
+  StopResumeTimes times = MeasureStopResume(SimOptions{}, SeedCount(200));
+  CHECK(times.detection.Percentile(1) <= 3 * 1000);
+  CHECK(times.recovery.Percentile(1) <= 2 * 1000);
+}
+
+// A lost message can cost the last heartbeat's direct delivery, and the
+// same heartbeat then arrives up to an interval later through a third node.
+TEST_CASE("gossip sim: with 1% loss detection stays near 3 intervals") {
+  SimOptions options;
+  options.loss = 0.01;
+  StopResumeTimes times = MeasureStopResume(options, SeedCount(200));
+  CHECK(times.detection.Percentile(0.99) <= 3 * 1000);
+  CHECK(times.detection.Percentile(1) <= 4 * 1000);
+  CHECK(times.recovery.Percentile(1) <= 2 * 1000);
 }
 
 TEST_CASE("gossip sim: no false suspicion over 300 healthy intervals with delays and 1% loss") {
   Distribution rounds;
-  for (uint64_t seed = 1; seed <= 100; seed++) {
+  for (uint64_t seed = 1; seed <= SeedCount(100); seed++) {
     SimOptions options;
     options.loss = 0.01;
     SimCluster cluster(options, seed);
@@ -301,7 +353,7 @@ TEST_CASE("gossip sim: fanout 2 without full mesh needs a longer suspect_after")
   options.gossip.full_mesh_members_max = 0;
   options.gossip.suspect_after_ms = 5000;
   options.loss = 0.01;
-  for (uint64_t seed = 1; seed <= 50; seed++) {
+  for (uint64_t seed = 1; seed <= SeedCount(50); seed++) {
     SimCluster cluster(options, seed);
     cluster.RunUntil(300 * 1000);
     CHECK(cluster.AllKnowAll());
@@ -309,7 +361,7 @@ TEST_CASE("gossip sim: fanout 2 without full mesh needs a longer suspect_after")
   }
   options.loss = 0;
   Distribution detection;
-  for (uint64_t seed = 1; seed <= 100; seed++) {
+  for (uint64_t seed = 1; seed <= SeedCount(100); seed++) {
     SimCluster cluster(options, seed);
     cluster.RunUntil(20000 + static_cast<int64_t>(seed * 37 % 1000));
     REQUIRE(cluster.AllKnowAll());
