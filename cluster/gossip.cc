@@ -342,7 +342,8 @@ void Gossip::PickTargets(std::vector<GossipTarget>* targets) {
     if (skip_suspect || std::find(picked.begin(), picked.end(), name) != picked.end()) continue;
     picked.push_back(it->first);
   }
-  for (std::string_view name : picked) targets->push_back({GossipTarget::Kind::kMember, std::string(name)});
+  for (std::string_view name : picked)
+    targets->push_back({GossipTarget::Kind::kMember, std::string(name)});
 }
 
 void Gossip::AddSeedTargets(std::vector<GossipTarget>* targets) const {

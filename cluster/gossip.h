@@ -46,8 +46,8 @@ inline constexpr uint32_t kGossipWeightMax = 65535;
 // The gossiped part of a member: who it is, where to reach it, and its
 // liveness counter.
 struct MemberRecord {
-  std::string name;  // Unique in the cluster, 1..kPeerNameBytesMax bytes.
-  std::string host;  // 1..kGossipHostBytesMax bytes.
+  std::string name;        // Unique in the cluster, 1..kPeerNameBytesMax bytes.
+  std::string host;        // 1..kGossipHostBytesMax bytes.
   uint16_t port = 0;       // Client port, 1..65535.
   uint16_t peer_port = 0;  // Peer port, 1..65535.
   uint32_t weight = 1;     // Ring weight, 1..kGossipWeightMax.
@@ -160,9 +160,9 @@ struct MemberStatus {
 struct GossipStats {
   uint64_t rounds = 0;
   uint64_t tables_received = 0;
-  uint64_t records_stale = 0;     // Lower or equal heartbeat, or an older incarnation.
-  uint64_t records_invalid = 0;   // Failed ValidateMemberRecord (a direct caller's bug).
-  uint64_t records_dropped = 0;   // New members past kGossipMembersMax.
+  uint64_t records_stale = 0;    // Lower or equal heartbeat, or an older incarnation.
+  uint64_t records_invalid = 0;  // Failed ValidateMemberRecord (a direct caller's bug).
+  uint64_t records_dropped = 0;  // New members past kGossipMembersMax.
   uint64_t self_conflicts = 0;
   uint64_t local_pauses = 0;
 };
