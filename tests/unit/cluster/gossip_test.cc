@@ -300,7 +300,7 @@ StopResumeTimes MeasureStopResume(const SimOptions& options, uint64_t seeds) {
 
     int64_t resumed_ms = cluster.now_ms();
     cluster.Resume(victim);
-    cluster.RunUntil(resumed_ms + 4000);
+    cluster.RunUntil(resumed_ms + std::max<int64_t>(4000, 2 * options.gossip.suspect_after_ms));
     int64_t back = TimeUntilAllSee(cluster, n, victim, Kind::kAlive, resumed_ms);
     REQUIRE(back >= 0);
     times.recovery.Add(back);
