@@ -400,7 +400,7 @@ TEST_CASE("gossip sim: sixteen nodes in fanout mode need suspect_after of 8 inte
   }
   StopResumeTimes times = MeasureStopResume(options, SeedCount(50));
   CHECK(times.detection.Percentile(1) <= 14000);
-  CHECK(times.recovery.Percentile(1) <= 5000);
+  CHECK(times.recovery.Percentile(1) <= 6000);
 }
 
 // ---- Rules, one by one --------------------------------------------------------
