@@ -91,16 +91,19 @@ struct GossipOptions {
   // REQUIRES: >= 1.
   uint32_t fanout = 2;
   // Up to this many members (self included), every round goes to every
-  // peer. With a fanout of 2 a 6-node cluster hears about a member only
-  // every 2-4 intervals in the worst case, so it could not suspect within 3
-  // intervals without false suspicions (docs/gossip.md has the
-  // measurements); 7 small messages a second per node is cheap. 0 disables.
+  // peer. With a fanout of 2, healthy members of a 6-node cluster go 4-5
+  // intervals without an advance reaching a given node, so it could not
+  // suspect within 3 intervals without false suspicions (docs/gossip.md
+  // has the measurements); 7 small messages a second per node is cheap.
+  // 0 disables.
   uint32_t full_mesh_members_max = 8;
   // A member whose heartbeat has not advanced for this long is suspect.
   // 2.5 intervals: a healthy member advances every interval plus the
   // network delay, and one lost message costs at most another interval
-  // before the same heartbeat arrives through a third node. REQUIRES: >
-  // interval_ms.
+  // before the same heartbeat arrives through a third node. That holds for
+  // the full mesh only: in fanout mode news travels through relays, and
+  // this must grow with the cluster (8 intervals for 16 nodes at fanout 2,
+  // measured in docs/gossip.md). REQUIRES: > interval_ms.
   int64_t suspect_after_ms = 2500;
   // A gap this long between two Ticks means this node itself was not
   // running (SIGSTOP, a blocked loop, a suspended VM): it saw nothing in
