@@ -7,6 +7,7 @@
 // copy of the bytes.
 #include "cluster/peer_protocol.h"
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <limits>
@@ -29,6 +30,7 @@ constexpr std::string_view kHello = "RK.HELLO";
 constexpr std::string_view kAuth = "RK.AUTH";
 constexpr std::string_view kWelcome = "RK.WELCOME";
 constexpr std::string_view kDenied = "RK.DENIED";
+constexpr std::string_view kGossip = "RK.GOSSIP";
 
 // ---- Encoding ---------------------------------------------------------------
 
@@ -261,6 +263,7 @@ PeerCommandKind Classify(std::string_view name) {
       {kForward, PeerCommandKind::kForward}, {kForwardReply, PeerCommandKind::kForwardReply},
       {kHello, PeerCommandKind::kHello},     {kAuth, PeerCommandKind::kAuth},
       {kWelcome, PeerCommandKind::kWelcome}, {kDenied, PeerCommandKind::kDenied},
+      {kGossip, PeerCommandKind::kGossip},
   };
   for (const auto& [text, kind] : kNames) {
     if (EqualsIgnoreCase(name, text)) return kind;
@@ -538,6 +541,33 @@ bool DecodeDenied(std::span<const std::string> args, PeerDenied* out, std::strin
   if (!CheckShape(args, kDenied, 2, 2, error)) return false;
   if (args[1].size() > kPeerReasonBytesMax) return Fail(error, "reason too long");
   out->reason = args[1];
+  return true;
+}
+
+// ---- Gossip -----------------------------------------------------------------
+
+void EncodeGossip(const GossipMessage& message, std::string* out) {
+  assert(!message.sender.empty() && message.sender.size() <= kPeerNameBytesMax);
+  assert(std::any_of(message.table.begin(), message.table.end(),
+                     [&](const MemberRecord& record) { return record.name == message.sender; }));
+  std::string table;
+  EncodeMembers(message.table, &table);
+  AppendHeader('*', 3, out);
+  AppendBulk(kGossip, out);
+  AppendBulk(message.sender, out);
+  AppendBulk(table, out);
+}
+
+bool DecodeGossip(std::span<const std::string> args, GossipMessage* out, std::string* error) {
+  if (!CheckShape(args, kGossip, 3, 3, error)) return false;
+  if (!CheckName(args[1], error)) return false;
+  std::vector<MemberRecord> table;
+  if (!DecodeMembers(args[2], &table, error)) return false;
+  bool has_sender = std::any_of(table.begin(), table.end(),
+                                [&](const MemberRecord& record) { return record.name == args[1]; });
+  if (!has_sender) return Fail(error, "gossip table lacks the sender");
+  out->sender = args[1];
+  out->table = std::move(table);
   return true;
 }
 

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/gossip.h"
 #include "cluster/messages.h"
 
 namespace ringkv::cluster {
@@ -41,6 +42,7 @@ enum class PeerCommandKind {
   kAuth,
   kWelcome,
   kDenied,
+  kGossip,
 };
 
 PeerCommandKind Classify(std::string_view name);
@@ -161,6 +163,24 @@ bool DecodeDenied(std::span<const std::string> args, PeerDenied* out, std::strin
 
 // Lowercase hex of `bytes`, appended to *out.
 void AppendHex(std::span<const unsigned char> bytes, std::string* out);
+
+// ---- Gossip (cluster/gossip.h) --------------------------------------------
+//
+// RK.GOSSIP <sender-name> <member-list>: the sender's membership table, in
+// the member-list encoding of docs/gossip.md. One way: there is no reply.
+
+struct GossipMessage {
+  std::string sender;               // The sending member's name.
+  std::vector<MemberRecord> table;  // Includes the sender's own record.
+};
+
+// REQUIRES: sender 1..kPeerNameBytesMax bytes, table as EncodeMembers
+// requires it and holding a record named `sender`.
+void EncodeGossip(const GossipMessage& message, std::string* out);
+// Validates the sender name, the member list (every record, count at most
+// kGossipMembersMax, no duplicates, checksum) and that the sender's own
+// record is in it. On failure returns false and leaves *out unchanged.
+bool DecodeGossip(std::span<const std::string> args, GossipMessage* out, std::string* error);
 
 }  // namespace ringkv::cluster
 
