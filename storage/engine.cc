@@ -32,26 +32,6 @@ uint32_t PartitionOf(std::string_view key, uint32_t partition_count) {
 
 namespace {
 
-MDB_val ToVal(std::string_view bytes) {
-  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
-}
-
-std::string_view FromVal(const MDB_val& value) {
-  return {static_cast<const char*>(value.mv_data), value.mv_size};
-}
-
-// Frees an LMDB cursor when the scope ends.
-class CursorGuard {
- public:
-  explicit CursorGuard(MDB_cursor* cursor) : cursor_(cursor) {}
-  ~CursorGuard() { mdb_cursor_close(cursor_); }
-  CursorGuard(const CursorGuard&) = delete;
-  CursorGuard& operator=(const CursorGuard&) = delete;
-
- private:
-  MDB_cursor* cursor_;
-};
-
 Status CheckHashedRecord(std::string_view key, std::string_view* record) {
   std::string_view stored_key;
   std::string_view payload;

@@ -21,25 +21,6 @@ namespace ringkv::storage {
 
 namespace {
 
-MDB_val ToVal(std::string_view bytes) {
-  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
-}
-
-std::string_view FromVal(const MDB_val& value) {
-  return {static_cast<const char*>(value.mv_data), value.mv_size};
-}
-
-class CursorGuard {
- public:
-  explicit CursorGuard(MDB_cursor* cursor) : cursor_(cursor) {}
-  ~CursorGuard() { mdb_cursor_close(cursor_); }
-  CursorGuard(const CursorGuard&) = delete;
-  CursorGuard& operator=(const CursorGuard&) = delete;
-
- private:
-  MDB_cursor* cursor_;
-};
-
 Status CheckTarget(std::string_view target) {
   if (target.empty() || target.size() > kHintTargetBytesMax) {
     return Status::InvalidArgument("hint target must be 1 to 255 bytes, got " +

@@ -22,6 +22,28 @@
 
 namespace ringkv::storage {
 
+// Views between LMDB values and byte strings.
+inline MDB_val ToVal(std::string_view bytes) {
+  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
+}
+
+inline std::string_view FromVal(const MDB_val& value) {
+  return {static_cast<const char*>(value.mv_data), value.mv_size};
+}
+
+// Frees an LMDB cursor when the scope ends.
+class CursorGuard {
+ public:
+  explicit CursorGuard(MDB_cursor* cursor) : cursor_(cursor) {}
+  ~CursorGuard() { mdb_cursor_close(cursor_); }
+  CursorGuard(const CursorGuard&) = delete;
+  CursorGuard& operator=(const CursorGuard&) = delete;
+
+ private:
+  MDB_cursor* cursor_;
+};
+
+
 inline constexpr unsigned kMaxDatabases = 8;
 // The replay log keeps a copy of the transaction's writes so they survive
 // LMDB killing the transaction on MDB_MAP_FULL. Past this size the

@@ -16,10 +16,6 @@ namespace ringkv::storage {
 
 namespace {
 
-MDB_val ToVal(std::string_view bytes) {
-  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
-}
-
 Status MapFullError(uint64_t map_size_bytes) {
   return Status::MapFull("map full: no room for this write in the LMDB map (map_size_bytes = " +
                          std::to_string(map_size_bytes) + "); delete data or raise map_size_bytes");
