@@ -10,7 +10,8 @@
 #   scripts/cluster.sh stop
 #
 # start   installs missing packages and builds (unless --no-build), starts the
-#         six nodes in the background, waits until each answers PING, and
+#         six nodes in the background, waits until each answers PING and is
+#         connected to all its peers, and
 #         prints how to connect. --with-lb also starts Debian's nginx as a TCP
 #         (stream) load balancer on 127.0.0.1:6379 in front of the six nodes,
 #         with conf/nginx/ringkv-stream.conf and conf/local/upstream-local.conf.
@@ -115,6 +116,20 @@ wait_ready() {
       fi
       if [ $SECONDS -ge $deadline ]; then
         log "n$i does not answer PING after ${start_timeout_s} s; see $run_dir/n$i.log"
+        return 1
+      fi
+      sleep 0.1
+    done
+  done
+  # Then until every node has its links to all the others: before that, a
+  # write coordinated by a node that cannot reach its replicas yet would
+  # answer UNAVAILABLE.
+  local expected=$((nodes - 1))
+  for i in $(seq 1 $nodes); do
+    until cli_bounded -p "$(port_of "$i")" info cluster | tr -d '\r' |
+        grep -qx "peer_connections:$expected"; do
+      if [ $SECONDS -ge $deadline ]; then
+        log "n$i has not connected to all $expected peers after ${start_timeout_s} s; see $run_dir/n$i.log"
         return 1
       fi
       sleep 0.1
