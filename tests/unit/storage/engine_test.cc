@@ -3,6 +3,8 @@
 #include "storage/engine.h"
 
 #include <doctest/doctest.h>
+
+#include "unit/temp_dir.h"
 #include <stdlib.h>
 
 #include <atomic>
@@ -17,24 +19,7 @@
 namespace ringkv::storage {
 namespace {
 
-// A fresh directory under /tmp, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/ringkv_engine_test_XXXXXX";
-    const char* made = mkdtemp(pattern);
-    REQUIRE(made != nullptr);
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code error;
-    std::filesystem::remove_all(path_, error);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ringkv::testing::TempDir;
 
 EngineOptions Options(const TempDir& dir, std::string name = "node-a") {
   EngineOptions options;

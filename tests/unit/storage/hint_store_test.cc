@@ -2,6 +2,8 @@
 // (PutHint, GetHint, ReadHints, ScanHints, DeleteHintIfUnchanged,
 // ExpireHints), in temporary directories under /tmp.
 #include <doctest/doctest.h>
+
+#include "unit/temp_dir.h"
 #include <lmdb.h>
 #include <stdlib.h>
 
@@ -21,23 +23,7 @@ namespace {
 
 constexpr int64_t kNow = 1'700'000'000'000;
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/ringkv_hint_test_XXXXXX";
-    const char* made = mkdtemp(pattern);
-    REQUIRE(made != nullptr);
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code error;
-    std::filesystem::remove_all(path_, error);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ringkv::testing::TempDir;
 
 EngineOptions Options(const TempDir& dir) {
   EngineOptions options;
