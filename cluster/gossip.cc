@@ -75,18 +75,6 @@ bool DecodeRecord(std::string_view* input, MemberRecord* record) {
   return true;
 }
 
-// Splits "host:port" at the last colon, so "[::1]:7379" works too.
-bool ParseAddress(std::string_view address) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon > kGossipHostBytesMax) return false;
-  std::string_view port_text = address.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5 || port_text[0] == '0') return false;
-  unsigned port = 0;
-  auto result = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  return result.ec == std::errc() && result.ptr == port_text.data() + port_text.size() &&
-         port >= 1 && port <= 65535;
-}
-
 }  // namespace
 
 // ---- Records and their encoding ---------------------------------------------
@@ -113,6 +101,27 @@ bool IsNewerIncarnation(const MemberRecord& a, const MemberRecord& b) {
 
 std::string PeerAddress(const MemberRecord& record) {
   return record.host + ":" + std::to_string(record.peer_port);
+}
+
+// Splits at the last colon, so "[::1]:7379" works too.
+bool ParsePeerAddress(std::string_view address, std::string* host, uint16_t* port) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > kGossipHostBytesMax) return false;
+  std::string_view port_text = address.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 || port_text[0] == '0') return false;
+  unsigned number = 0;
+  auto result = std::from_chars(port_text.data(), port_text.data() + port_text.size(), number);
+  if (result.ec != std::errc() || result.ptr != port_text.data() + port_text.size() || number < 1 ||
+      number > 65535) {
+    return false;
+  }
+  std::string_view host_text = address.substr(0, colon);
+  if (host_text.size() > 2 && host_text.front() == '[' && host_text.back() == ']') {
+    host_text = host_text.substr(1, host_text.size() - 2);
+  }
+  if (host) host->assign(host_text);
+  if (port) *port = static_cast<uint16_t>(number);
+  return true;
 }
 
 void EncodeMembers(std::span<const MemberRecord> records, std::string* out) {
@@ -200,10 +209,26 @@ void Gossip::AddKnown(std::span<const MemberRecord> records) {
 
 bool Gossip::AddSeed(std::string_view address) {
   assert(!started_);
-  if (!ParseAddress(address) || seeds_.size() >= kGossipMembersMax) return false;
+  if (!ParsePeerAddress(address, nullptr, nullptr) || seeds_.size() >= kGossipMembersMax) {
+    return false;
+  }
   if (std::find(seeds_.begin(), seeds_.end(), address) == seeds_.end()) {
     seeds_.emplace_back(address);
   }
+  return true;
+}
+
+bool Gossip::AddConfigured(const MemberRecord& record) {
+  assert(!started_);
+  MemberRecord placeholder = record;
+  placeholder.incarnation = 1;  // Only for validation: the rest must be right.
+  placeholder.created_ms = 0;
+  placeholder.heartbeat = 0;
+  std::string error;
+  if (!ValidateMemberRecord(placeholder, &error)) return false;
+  if (IsKnown(record.name) || members_.size() + 1 >= kGossipMembersMax) return true;
+  placeholder.incarnation = 0;
+  members_.emplace(record.name, Member{std::move(placeholder), MemberState::kAlive, 0});
   return true;
 }
 
@@ -270,6 +295,12 @@ void Gossip::OnRecord(const MemberRecord& record, int64_t now_ms,
     return;
   }
   Member& member = it->second;
+  if (member.record.incarnation == 0) {
+    // A configured placeholder: its first record is how it joins.
+    member = Member{record, MemberState::kAlive, now_ms};
+    events->push_back({GossipEvent::Kind::kJoined, record.name});
+    return;
+  }
   if (record.incarnation != member.record.incarnation) {
     if (!IsNewerIncarnation(record, member.record)) {
       stats_.records_stale++;  // The old incarnation's record still circulating.
@@ -370,7 +401,9 @@ std::vector<MemberRecord> Gossip::Table() const {
   std::vector<MemberRecord> table;
   table.reserve(members_.size() + 1);
   table.push_back(self_);
-  for (const auto& [name, member] : members_) table.push_back(member.record);
+  for (const auto& [name, member] : members_) {
+    if (member.record.incarnation != 0) table.push_back(member.record);
+  }
   return table;
 }
 
@@ -387,6 +420,12 @@ std::vector<MemberStatus> Gossip::Members(int64_t now_ms) const {
 
 bool Gossip::IsKnown(std::string_view name) const {
   return name == self_.name || members_.find(name) != members_.end();
+}
+
+const MemberRecord* Gossip::Find(std::string_view name) const {
+  if (name == self_.name) return &self_;
+  auto it = members_.find(name);
+  return it == members_.end() ? nullptr : &it->second.record;
 }
 
 bool Gossip::IsSuspect(std::string_view name) const {

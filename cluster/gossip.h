@@ -74,6 +74,12 @@ bool IsNewerIncarnation(const MemberRecord& a, const MemberRecord& b);
 // "host:peer_port", the address seeds are configured with.
 std::string PeerAddress(const MemberRecord& record);
 
+// Splits a seed address "host:peer_port" (IPv6 as "[::1]:7379"): host 1 to
+// kGossipHostBytesMax bytes, port canonical decimal 1..65535. *host is
+// returned without the brackets, ready for a resolver. False (outputs
+// unchanged) for a malformed address. Either output may be null.
+[[nodiscard]] bool ParsePeerAddress(std::string_view address, std::string* host, uint16_t* port);
+
 // The member-list encoding shared by persistence and the RK.GOSSIP message
 // (docs/gossip.md has the bytes). Decoding validates every record, refuses
 // duplicate names, more than kGossipMembersMax records, trailing bytes and a
@@ -120,7 +126,9 @@ enum class MemberState { kAlive, kSuspect };
 
 struct GossipEvent {
   enum class Kind {
-    kJoined,              // A member not known before (alive).
+    // A member not known before, or the first record of a configured
+    // placeholder (AddConfigured). Alive.
+    kJoined,
     kSuspect,             // Its heartbeat stopped advancing.
     kAlive,               // A suspect member's heartbeat advanced again.
     kIncarnationChanged,  // Came back with a new data directory (alive).
@@ -184,6 +192,18 @@ class Gossip {
   // Invalid records are skipped and counted. REQUIRES: before Start.
   void AddKnown(std::span<const MemberRecord> records);
 
+  // A member the configuration names, whose incarnation is not known yet
+  // (`record.incarnation` and `heartbeat` are ignored). Until a record from
+  // it arrives it is a placeholder with incarnation 0: known (Members(),
+  // IsKnown, a target of rounds, alive from Start and suspect after
+  // suspect_after_ms of silence, like a loaded member), but left out of
+  // Table(), since a member is never spread by hearsay without its
+  // incarnation. The first record with that name replaces it (kJoined). A
+  // name already known, or our own, is left as it is. Returns false (and
+  // adds nothing) if the record is invalid apart from its incarnation.
+  // REQUIRES: before Start.
+  [[nodiscard]] bool AddConfigured(const MemberRecord& record);
+
   // A bootstrap address "host:peer_port". Until a member (or self) with
   // that address is known, every round's table goes there too. Returns
   // false (and adds nothing) for a malformed address. REQUIRES: before
@@ -201,13 +221,17 @@ class Gossip {
   std::vector<GossipEvent> OnGossip(std::span<const MemberRecord> table, int64_t now_ms);
 
   // What to send: self first, then every known member (suspect ones too,
-  // with the last heartbeat seen, so news about them spreads).
+  // with the last heartbeat seen, so news about them spreads), except
+  // configured placeholders not heard from yet.
   std::vector<MemberRecord> Table() const;
 
   // Self first, then members in name order.
   std::vector<MemberStatus> Members(int64_t now_ms) const;
 
   bool IsKnown(std::string_view name) const;
+  // The record of member `name` (our own for our name), or nullptr. Valid
+  // until the next non-const call.
+  const MemberRecord* Find(std::string_view name) const;
   bool IsSuspect(std::string_view name) const;
   // Alive members, self included.
   size_t AliveCount() const;

@@ -675,6 +675,79 @@ TEST_CASE("gossip: after a local pause every member gets a fresh suspect_after")
   CHECK(gossip.Tick(13500).events == Events({{Kind::kSuspect, "b"}}));
 }
 
+TEST_CASE("gossip: configured members are placeholders until their first record") {
+  Gossip gossip(MakeRecord("a"), Options(), 1);
+  MemberRecord configured = MakeRecord("b", 40, 99);  // Incarnation and heartbeat ignored.
+  CHECK(gossip.AddConfigured(configured));
+  CHECK(gossip.AddConfigured(MakeRecord("a")));  // Ourselves: nothing to add.
+  MemberRecord bad = MakeRecord("c");
+  bad.port = 0;
+  CHECK_FALSE(gossip.AddConfigured(bad));
+  CHECK_FALSE(gossip.IsKnown("c"));
+  gossip.Start(1000);
+  CHECK(gossip.MemberCount() == 2);
+  CHECK(gossip.IsKnown("b"));
+  std::vector<MemberStatus> members = gossip.Members(1000);
+  REQUIRE(members.size() == 2);
+  CHECK(members[1].record.incarnation == 0);
+  CHECK(members[1].record.heartbeat == 0);
+  CHECK(members[1].record.host == configured.host);
+  CHECK(members[1].state == MemberState::kAlive);
+  REQUIRE(gossip.Find("b") != nullptr);
+  CHECK(gossip.Find("b")->incarnation == 0);
+  CHECK(gossip.Find("a") == &gossip.self());
+  CHECK(gossip.Find("z") == nullptr);
+  // Never spread by hearsay: the table holds only records with an
+  // incarnation, so it always encodes.
+  CHECK(gossip.Table() == std::vector{gossip.self()});
+  // But it is a target, and its address is no longer a seed target.
+  std::vector<GossipTarget> expected = {{GossipTarget::Kind::kMember, "b"}};
+  CHECK(gossip.Tick(1000).targets == expected);
+  // Silent for suspect_after since Start: suspect, like a loaded member.
+  for (int64_t now : {2000, 3000, 3499}) CHECK(gossip.Tick(now).events.empty());
+  CHECK(gossip.Tick(3500).events == Events({{Kind::kSuspect, "b"}}));
+  // Its first record, at whatever heartbeat, replaces the placeholder.
+  CHECK(gossip.OnGossip(std::vector{MakeRecord("b", 1, 7)}, 3600) ==
+        Events({{Kind::kJoined, "b"}}));
+  CHECK_FALSE(gossip.IsSuspect("b"));
+  CHECK(gossip.Find("b")->incarnation == 7);
+  CHECK(gossip.Table().size() == 2);
+}
+
+TEST_CASE("gossip: a persisted record wins over a configured placeholder, in either order") {
+  for (bool configured_first : {true, false}) {
+    CAPTURE(configured_first);
+    Gossip gossip(MakeRecord("a"), Options(), 1);
+    MemberRecord persisted = MakeRecord("b", 12, 5);
+    if (configured_first) CHECK(gossip.AddConfigured(MakeRecord("b")));
+    gossip.AddKnown(std::vector{persisted});
+    if (!configured_first) CHECK(gossip.AddConfigured(MakeRecord("b")));
+    gossip.Start(0);
+    REQUIRE(gossip.Find("b") != nullptr);
+    CHECK(*gossip.Find("b") == persisted);
+    CHECK(gossip.Table().size() == 2);
+  }
+}
+
+TEST_CASE("gossip: peer addresses split into host and port") {
+  std::string host = "untouched";
+  uint16_t port = 1;
+  CHECK(ParsePeerAddress("10.0.0.2:7379", &host, &port));
+  CHECK(host == "10.0.0.2");
+  CHECK(port == 7379);
+  CHECK(ParsePeerAddress("[::1]:65535", &host, &port));
+  CHECK(host == "::1");
+  CHECK(port == 65535);
+  CHECK(ParsePeerAddress("ringkv-n1:7379", nullptr, nullptr));
+  for (const char* bad : {"", "h", ":7379", "h:0", "h:65536", "h:07379", "h:12a", "h:", "h:-1"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParsePeerAddress(bad, &host, &port));
+  }
+  CHECK(host == "::1");  // Unchanged by the failures.
+  CHECK(port == 65535);
+  CHECK_FALSE(ParsePeerAddress(std::string(256, 'h') + ":1", nullptr, nullptr));
+}
+
 // ---- Persistence: the member-list encoding -----------------------------------
 
 TEST_CASE("gossip: the member list survives a restart") {
