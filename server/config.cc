@@ -1,11 +1,14 @@
 #include "server/config.h"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
+
+#include "cluster/gossip.h"
 
 namespace ringkv::server {
 namespace {
@@ -90,6 +93,37 @@ std::string ApplyMembers(const toml::node& node, Config* config) {
   return "";
 }
 
+// seeds = ["host:peer_port", ...]: checked with the parser gossip uses.
+constexpr size_t kSeedsMax = 64;
+
+std::string ApplySeeds(const toml::node& node, Config* config) {
+  const toml::array* array = node.as_array();
+  if (!array) return "must be an array of \"host:peer_port\" strings";
+  if (array->size() > kSeedsMax) return "at most " + std::to_string(kSeedsMax) + " seeds";
+  std::vector<std::string> seeds;
+  for (size_t i = 0; i < array->size(); ++i) {
+    std::string where = "seed " + std::to_string(i + 1) + ": ";
+    const toml::node* element = array->get(i);
+    if (!element->is_string()) return where + "must be a \"host:peer_port\" string";
+    std::string seed = *element->value<std::string>();
+    if (!cluster::ParsePeerAddress(seed, nullptr, nullptr)) {
+      return where + "'" + seed + "' is not host:peer_port (port 1..65535)";
+    }
+    if (std::find(seeds.begin(), seeds.end(), seed) != seeds.end()) {
+      return where + "duplicate '" + seed + "'";
+    }
+    seeds.push_back(seed);
+  }
+  config->seeds = std::move(seeds);
+  return "";
+}
+
+std::string ShowSeeds(const Config& config) {
+  std::string text;
+  for (const std::string& seed : config.seeds) text += (text.empty() ? "" : " ") + seed;
+  return text;
+}
+
 std::string ShowMembers(const Config& config) {
   std::string text;
   for (const MemberConfig& member : config.members) {
@@ -123,6 +157,14 @@ const std::vector<KeySpec>& KeySpecs() {
        IntegerKey(&Config::peer_queue_bytes_max, 1024 * 1024, 1LL << 40),
        ShowInteger(&Config::peer_queue_bytes_max)},
       {"cluster", "members", nullptr, ApplyMembers, ShowMembers},
+      {"cluster", "gossip_interval_ms", nullptr,
+       IntegerKey(&Config::gossip_interval_ms, 10, 600000),
+       ShowInteger(&Config::gossip_interval_ms)},
+      {"cluster", "gossip_fanout", nullptr, IntegerKey(&Config::gossip_fanout, 1, 64),
+       ShowInteger(&Config::gossip_fanout)},
+      {"cluster", "suspect_after_ms", nullptr, IntegerKey(&Config::suspect_after_ms, 0, 86400000),
+       [](const Config& config) { return std::to_string(SuspectAfterMs(config)); }},
+      {"cluster", "seeds", nullptr, ApplySeeds, ShowSeeds},
       {"storage", "fsync", "appendfsync",
        [](const toml::node& node, Config* config) -> std::string {
          if (!node.is_string()) return "must be one of always, everysec, no";
@@ -214,33 +256,41 @@ bool ApplyTable(const toml::table& root, const std::string& origin, Config* conf
 
 // Checks that need several keys at once.
 bool ValidateConfig(const std::string& origin, Config* config, std::string* error) {
+  auto fail = [&](const std::string& key, const std::string& problem) {
+    *error = origin + ": bad value for '" + key + "': " + problem;
+    return false;
+  };
   size_t members = config->members.empty() ? 1 : config->members.size();
   if (!config->members.empty()) {
     bool self_listed = false;
     for (const MemberConfig& member : config->members) self_listed |= member.name == config->name;
     if (!self_listed) {
-      *error = origin + ": bad value for 'cluster.members': this node ('" + config->name +
-               "') is not listed";
-      return false;
-    }
-    if (config->secret.empty()) {
-      *error = origin + ": bad value for 'cluster.secret': a cluster needs a secret";
-      return false;
+      return fail("cluster.members", "this node ('" + config->name + "') is not listed");
     }
   }
-  if (config->n > static_cast<int64_t>(members)) {
-    *error = origin + ": bad value for 'cluster.n': " + std::to_string(config->n) +
-             " replicas need at least as many members (have " + std::to_string(members) + ")";
-    return false;
+  if ((!config->members.empty() || !config->seeds.empty()) && config->secret.empty()) {
+    return fail("cluster.secret", "a cluster needs a secret");
+  }
+  if (SuspectAfterMs(*config) <= config->gossip_interval_ms) {
+    return fail("cluster.suspect_after_ms",
+                "must be longer than cluster.gossip_interval_ms (" +
+                    std::to_string(config->gossip_interval_ms) + ")");
+  }
+  // With seeds, gossip brings members the file does not list: a node then
+  // refuses requests (TRYAGAIN) until it knows n members, instead of
+  // refusing to start.
+  bool more_may_join = !config->seeds.empty();
+  if (!more_may_join && config->n > static_cast<int64_t>(members)) {
+    return fail("cluster.n", std::to_string(config->n) +
+                                 " replicas need at least as many members (have " +
+                                 std::to_string(members) + ")");
   }
   if (config->w > config->n || config->r > config->n) {
-    *error = origin + ": bad value for '" + std::string(config->w > config->n ? "cluster.w" : "cluster.r") +
-             "': must be between 1 and cluster.n (" + std::to_string(config->n) + ")";
-    return false;
+    return fail(config->w > config->n ? "cluster.w" : "cluster.r",
+                "must be between 1 and cluster.n (" + std::to_string(config->n) + ")");
   }
   if (static_cast<int64_t>(members) > config->partitions) {
-    *error = origin + ": bad value for 'storage.partitions': fewer partitions than members";
-    return false;
+    return fail("storage.partitions", "fewer partitions than members");
   }
   return true;
 }
@@ -285,7 +335,7 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* command_line, std::str
     }
     const char* value = argv[++i];
     if (flag == "--config" || flag == "-c") {
-      command_line->config_file = value;
+      command_line->config_files.push_back(value);
     } else if (flag == "--bind") {
       command_line->bind = value;
     } else if (flag == "--port") {
@@ -324,19 +374,19 @@ bool LoadConfigFromString(const std::string& toml_text, const std::string& origi
 
 bool LoadConfig(const CommandLine& command_line, Config* config, std::string* error) {
   *config = Config();
-  if (!command_line.config_file.empty()) {
+  for (const std::string& path : command_line.config_files) {
     toml::table root;
     try {
-      root = toml::parse_file(command_line.config_file);
+      root = toml::parse_file(path);
     } catch (const toml::parse_error& parse_error) {
       std::ostringstream message;
-      message << command_line.config_file << ":" << parse_error.source().begin.line << ": "
+      message << path << ":" << parse_error.source().begin.line << ": "
               << parse_error.description();
       *error = message.str();
       return false;
     }
-    if (!ApplyTable(root, command_line.config_file, config, error)) return false;
-    config->config_file = command_line.config_file;
+    if (!ApplyTable(root, path, config, error)) return false;
+    config->config_file += (config->config_file.empty() ? "" : ",") + path;
   }
   if (!command_line.bind.empty()) config->bind = command_line.bind;
   if (command_line.port > 0) config->port = command_line.port;
@@ -344,6 +394,15 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::string* er
   if (!command_line.name.empty()) config->name = command_line.name;
   return ValidateConfig(config->config_file.empty() ? "command line" : config->config_file,
                         config, error);
+}
+
+int64_t SuspectAfterMs(const Config& config) {
+  if (config.suspect_after_ms > 0) return config.suspect_after_ms;
+  return cluster::GossipOptions::ForInterval(config.gossip_interval_ms).suspect_after_ms;
+}
+
+bool IsClustered(const Config& config) {
+  return config.members.size() > 1 || !config.seeds.empty();
 }
 
 std::vector<std::pair<std::string, std::string>> ConfigParameters(const Config& config) {

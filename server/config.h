@@ -59,8 +59,20 @@ struct Config {
   // Most bytes queued for one peer connection; past it messages are dropped
   // (their requests time out) instead of growing without bound.
   int64_t peer_queue_bytes_max = 64LL * 1024 * 1024;
-  // Empty: a cluster of one (this node). Otherwise this node must be listed.
+  // Empty: a cluster of one (this node), unless there are seeds. Otherwise
+  // this node must be listed. Listed members are known from the start (and
+  // in the ring); gossip adds the members they do not list.
   std::vector<MemberConfig> members;
+  // Gossip (docs/gossip.md): a round every interval to `gossip_fanout` peers
+  // (every peer in clusters of up to 8); a member silent for
+  // suspect_after_ms is suspect. 0 means 2.5 intervals (SuspectAfterMs).
+  int64_t gossip_interval_ms = 1000;
+  int64_t gossip_fanout = 2;
+  int64_t suspect_after_ms = 0;
+  // Peer addresses "host:peer_port" a node sends its table to until it
+  // knows a member there: how a node that lists no members finds the
+  // cluster.
+  std::vector<std::string> seeds;
 
   // [security]
   std::string requirepass;
@@ -68,13 +80,25 @@ struct Config {
   // [log]
   std::string log_level = "notice";  // debug | verbose | notice | warning
 
-  // Where the config came from ("" for built-in defaults), for INFO.
+  // Where the config came from ("" for built-in defaults; several files
+  // joined by ","), for INFO.
   std::string config_file;
 };
 
+// The effective suspicion timeout: suspect_after_ms, or when it is 0, the
+// default for the gossip interval (cluster::GossipOptions::ForInterval).
+int64_t SuspectAfterMs(const Config& config);
+
+// True when this node is part of a cluster: other members listed, or seeds
+// to find them through.
+bool IsClustered(const Config& config);
+
 // Command-line options; empty/negative means "not given".
 struct CommandLine {
-  std::string config_file;
+  // --config may be given several times: each file is applied over the
+  // ones before it (a profile such as conf/profiles/gossip-5s.toml on top of
+  // a node's file), and the checks that need several keys run at the end.
+  std::vector<std::string> config_files;
   std::string bind;
   int64_t port = -1;
   std::string data_dir;

@@ -9,9 +9,11 @@
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: ringkv-server [--config FILE] [--bind ADDR] [--port N] [--data-dir DIR]\n"
+    "Usage: ringkv-server [--config FILE]... [--bind ADDR] [--port N] [--data-dir DIR]\n"
     "                     [--name NAME]\n"
-    "Options override the TOML config file; conf/ringkv.toml documents every key.\n";
+    "Options override the TOML config file; conf/ringkv.toml documents every key.\n"
+    "Several --config files apply in order, each over the ones before (a profile\n"
+    "such as conf/profiles/gossip-5s.toml after a node's file).\n";
 
 }  // namespace
 

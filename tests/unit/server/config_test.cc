@@ -17,7 +17,7 @@ bool Load(const std::string& text, Config* config, std::string* error) {
 
 TEST_CASE("config: defaults match conf/ringkv.toml") {
   CommandLine command_line;
-  command_line.config_file = std::string(RINGKV_SOURCE_DIR) + "/conf/ringkv.toml";
+  command_line.config_files = {std::string(RINGKV_SOURCE_DIR) + "/conf/ringkv.toml"};
   Config from_file;
   std::string error;
   REQUIRE_MESSAGE(LoadConfig(command_line, &from_file, &error), error);
@@ -189,6 +189,103 @@ host = "127.0.0.3"
   CHECK(error.find("duplicate name 'n1'") != std::string::npos);
 }
 
+TEST_CASE("config: gossip keys are read, defaulted and checked") {
+  Config config;
+  std::string error;
+  REQUIRE_MESSAGE(Load("", &config, &error), error);
+  CHECK(config.gossip_interval_ms == 1000);
+  CHECK(config.gossip_fanout == 2);
+  CHECK(config.suspect_after_ms == 0);
+  CHECK(SuspectAfterMs(config) == 2500);  // GossipOptions::ForInterval(1000).
+  CHECK(config.seeds.empty());
+  CHECK_FALSE(IsClustered(config));
+
+  REQUIRE_MESSAGE(Load("[cluster]\ngossip_interval_ms = 200\ngossip_fanout = 3\n", &config,
+                       &error),
+                  error);
+  CHECK(config.gossip_interval_ms == 200);
+  CHECK(config.gossip_fanout == 3);
+  CHECK(SuspectAfterMs(config) == 500);  // Derived from the interval.
+  REQUIRE_MESSAGE(Load("[cluster]\nsuspect_after_ms = 4000\n", &config, &error), error);
+  CHECK(SuspectAfterMs(config) == 4000);
+
+  CHECK_FALSE(Load("[cluster]\ngossip_interval_ms = 0\n", &config, &error));
+  CHECK(error == "test.toml: bad value for 'cluster.gossip_interval_ms': must be between 10 and "
+                 "600000");
+  CHECK_FALSE(Load("[cluster]\ngossip_fanout = 0\n", &config, &error));
+  CHECK(error == "test.toml: bad value for 'cluster.gossip_fanout': must be between 1 and 64");
+  CHECK_FALSE(Load("[cluster]\nsuspect_after_ms = -1\n", &config, &error));
+  CHECK(error.find("'cluster.suspect_after_ms'") != std::string::npos);
+  // Suspicion must wait longer than one round, or every member flaps.
+  CHECK_FALSE(Load("[cluster]\ngossip_interval_ms = 2000\nsuspect_after_ms = 2000\n", &config,
+                   &error));
+  CHECK(error == "test.toml: bad value for 'cluster.suspect_after_ms': must be longer than "
+                 "cluster.gossip_interval_ms (2000)");
+}
+
+TEST_CASE("config: seeds are host:peer_port addresses and need a secret") {
+  Config config;
+  std::string error;
+  REQUIRE_MESSAGE(Load("[node]\nname = \"n4\"\n[cluster]\nsecret = \"s\"\nn = 3\nw = 2\n"
+                       "r = 2\nseeds = [\"10.0.0.1:7379\", \"[::1]:7380\", \"ringkv-n1:7379\"]\n",
+                       &config, &error),
+                  error);
+  // N = 3 with no members listed: with seeds, more members come by gossip.
+  CHECK(config.seeds ==
+        std::vector<std::string>{"10.0.0.1:7379", "[::1]:7380", "ringkv-n1:7379"});
+  CHECK(IsClustered(config));
+
+  CHECK_FALSE(Load("[cluster]\nseeds = [\"10.0.0.1:7379\"]\n", &config, &error));
+  CHECK(error == "test.toml: bad value for 'cluster.secret': a cluster needs a secret");
+  CHECK_FALSE(Load("[cluster]\nsecret = \"s\"\nseeds = [\"10.0.0.1\"]\n", &config, &error));
+  CHECK(error == "test.toml: bad value for 'cluster.seeds': seed 1: '10.0.0.1' is not "
+                 "host:peer_port (port 1..65535)");
+  CHECK_FALSE(Load("[cluster]\nsecret = \"s\"\nseeds = [\"h:1\", \"h:70000\"]\n", &config,
+                   &error));
+  CHECK(error.find("seed 2: 'h:70000'") != std::string::npos);
+  CHECK_FALSE(Load("[cluster]\nsecret = \"s\"\nseeds = [\"h:1\", \"h:1\"]\n", &config, &error));
+  CHECK(error.find("seed 2: duplicate 'h:1'") != std::string::npos);
+  CHECK_FALSE(Load("[cluster]\nsecret = \"s\"\nseeds = [7379]\n", &config, &error));
+  CHECK(error.find("seed 1: must be a \"host:peer_port\" string") != std::string::npos);
+  CHECK_FALSE(Load("[cluster]\nsecret = \"s\"\nseeds = \"h:1\"\n", &config, &error));
+  CHECK(error.find("'cluster.seeds': must be an array") != std::string::npos);
+  std::string many = "[cluster]\nsecret = \"s\"\nseeds = [";
+  for (int i = 1; i <= 65; ++i) many += "\"h:" + std::to_string(i) + "\",";
+  CHECK_FALSE(Load(many + "]\n", &config, &error));
+  CHECK(error.find("at most 64 seeds") != std::string::npos);
+  // Without seeds, N still needs that many listed members.
+  CHECK_FALSE(Load("[cluster]\nn = 3\n", &config, &error));
+  CHECK(error.find("'cluster.n'") != std::string::npos);
+}
+
+TEST_CASE("config: several config files apply in order, each over the ones before") {
+  std::string base = "/tmp/ringkv_config_test_base.toml";
+  std::string profile = "/tmp/ringkv_config_test_profile.toml";
+  std::ofstream(base) << "[node]\nport = 7000\n[cluster]\ngossip_interval_ms = 300\n"
+                         "request_timeout_ms = 700\n";
+  std::ofstream(profile) << "[cluster]\ngossip_interval_ms = 5000\n";
+  const char* argv[] = {"ringkv-server", "--config", base.c_str(), "--config", profile.c_str()};
+  CommandLine command_line;
+  std::string error;
+  REQUIRE(ParseCommandLine(5, const_cast<char**>(argv), &command_line, &error));
+  Config config;
+  REQUIRE_MESSAGE(LoadConfig(command_line, &config, &error), error);
+  CHECK(config.port == 7000);
+  CHECK(config.request_timeout_ms == 700);
+  CHECK(config.gossip_interval_ms == 5000);
+  CHECK(SuspectAfterMs(config) == 12500);  // Derived after every file is read.
+  CHECK(config.config_file == base + "," + profile);
+  // The shipped profile applies over a shipped node config.
+  command_line.config_files = {std::string(RINGKV_SOURCE_DIR) + "/conf/local/n1.toml",
+                               std::string(RINGKV_SOURCE_DIR) + "/conf/profiles/gossip-5s.toml"};
+  REQUIRE_MESSAGE(LoadConfig(command_line, &config, &error), error);
+  CHECK(config.gossip_interval_ms == 5000);
+  CHECK(SuspectAfterMs(config) == 12500);
+  CHECK(config.members.size() == 6);
+  std::remove(base.c_str());
+  std::remove(profile.c_str());
+}
+
 TEST_CASE("config: CONFIG GET parameters include Redis's names") {
   Config config;
   auto parameters = ConfigParameters(config);
@@ -203,6 +300,8 @@ TEST_CASE("config: CONFIG GET parameters include Redis's names") {
   CHECK(find("appendfsync") == "everysec");
   CHECK(find("maxclients") == "10000");
   CHECK(find("storage.fsync") == "everysec");
+  CHECK(find("cluster.suspect_after_ms") == "2500");  // The effective value.
+  CHECK(find("cluster.seeds") == "");
 }
 
 }  // namespace
