@@ -291,6 +291,10 @@ void Client::RunCommand(const CommandSpec* spec, std::span<std::string> args,
     ReplyWrongArity(reply, spec->name);
   } else if (!authenticated_ && !(spec->flags & kCommandNoAuth)) {
     reply.Error("NOAUTH Authentication required.");
+  } else if (std::string refusal; spec->first_key > 0 && !(spec->flags & kCommandLocal) &&
+                                  !server_->cluster().CanCoordinate(&refusal)) {
+    // A key's replicas are not known yet (a node still joining its cluster).
+    reply.Error(refusal);
   } else {
     last_command_ = spec->name;
     CommandContext context{*server_, *this, args, reply, spec};

@@ -15,8 +15,6 @@ namespace {
 
 constexpr int64_t kTickMs = 20;
 constexpr int64_t kHandshakeTimeoutMs = 5000;
-constexpr int64_t kReconnectMinMs = 100;
-constexpr int64_t kReconnectMaxMs = 5000;
 
 void CloseHandle(uv_handle_t* handle) {
   if (!uv_is_closing(handle)) uv_close(handle, nullptr);
@@ -24,23 +22,10 @@ void CloseHandle(uv_handle_t* handle) {
 
 }  // namespace
 
-// One outbound link: the member dialled, the current connection (if any)
-// and the reconnection state.
-struct ClusterNode::Link {
-  ClusterNode* node;
-  std::string name;
-  std::string host;
-  int port;
-  PeerConnection* connection = nullptr;  // Owned by node->connections_.
-  uv_timer_t timer;
-  uv_getaddrinfo_t resolve;
-  bool resolving = false;
-  int64_t backoff_ms = kReconnectMinMs;
-};
-
 ClusterNode::ClusterNode(Server* server) : server_(server) {
   listener_.data = this;
   tick_.data = this;
+  gossip_timer_.data = this;
 }
 
 ClusterNode::~ClusterNode() = default;
@@ -50,21 +35,17 @@ const std::string& ClusterNode::secret() const { return server_->config().secret
 
 bool ClusterNode::Start(std::string* error) {
   const Config& config = server_->config();
-  std::vector<cluster::RingMember> members;
-  for (const MemberConfig& member : config.members) {
-    members.push_back({member.name, static_cast<uint32_t>(member.weight)});
-  }
-  if (members.empty()) members.push_back({config.name, 1});
-  clustered_ = members.size() > 1;
+  clustered_ = IsClustered(config);
   default_consistency_ = {static_cast<uint32_t>(config.n), static_cast<uint32_t>(config.w),
                           static_cast<uint32_t>(config.r)};
   store_ = std::make_unique<cluster::EngineStore>(&server_->engine());
   coordinator_ = std::make_unique<cluster::Coordinator>(
       config.name, store_.get(), cluster::CoordinatorOptions{config.request_timeout_ms});
-  coordinator_->SetRing(
-      cluster::Ring::Claim(static_cast<uint32_t>(config.partitions), std::move(members)));
-
   uv_timer_init(server_->loop(), &tick_);
+  uv_timer_init(server_->loop(), &gossip_timer_);
+  // Loads the members and sets the ring from them.
+  if (!InitGossip(error)) return false;
+
   uv_timer_start(&tick_, OnTick, kTickMs, kTickMs);
   if (!clustered_) return true;
 
@@ -86,23 +67,14 @@ bool ClusterNode::Start(std::string* error) {
              ": " + uv_strerror(rc);
     return false;
   }
-  for (const MemberConfig& member : config.members) {
-    if (member.name == config.name) continue;
-    auto link = std::make_unique<Link>();
-    link->node = this;
-    link->name = member.name;
-    link->host = member.host;
-    link->port = static_cast<int>(member.peer_port);
-    uv_timer_init(server_->loop(), &link->timer);
-    link->timer.data = link.get();
-    link->resolve.data = link.get();
-    links_.push_back(std::move(link));
-  }
-  for (auto& link : links_) Dial(link.get());
-  Log(LogLevel::kNotice, "cluster: %zu members, Q=%" PRId64 ", N=%" PRId64 " W=%" PRId64
-      " R=%" PRId64 ", peer port %s:%" PRId64,
-      config.members.size(), config.partitions, config.n, config.w, config.r,
-      config.bind.c_str(), config.peer_port);
+  SyncMemberLinks();
+  ArmGossipTimer();
+  Log(LogLevel::kNotice, "cluster: %zu members known, %zu seeds, Q=%" PRId64 ", N=%" PRId64
+      " W=%" PRId64 " R=%" PRId64 ", peer port %s:%" PRId64 ", gossip every %" PRId64
+      " ms, suspect after %" PRId64 " ms",
+      gossip_->MemberCount(), config.seeds.size(), config.partitions, config.n, config.w,
+      config.r, config.bind.c_str(), config.peer_port, config.gossip_interval_ms,
+      SuspectAfterMs(config));
   return true;
 }
 
@@ -110,6 +82,7 @@ void ClusterNode::Stop() {
   if (stopping_) return;
   stopping_ = true;
   CloseHandle(reinterpret_cast<uv_handle_t*>(&tick_));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&gossip_timer_));
   if (listening_) CloseHandle(reinterpret_cast<uv_handle_t*>(&listener_));
   for (auto& link : links_) {
     CloseHandle(reinterpret_cast<uv_handle_t*>(&link->timer));
@@ -121,6 +94,24 @@ void ClusterNode::Stop() {
 }
 
 // ---- Links ------------------------------------------------------------------
+
+ClusterNode::Link* ClusterNode::AddLink(std::string name, std::string host, int port,
+                                        std::string seed) {
+  auto link = std::make_unique<Link>();
+  link->node = this;
+  link->name = std::move(name);
+  link->host = std::move(host);
+  link->port = port;
+  link->seed = std::move(seed);
+  link->backoff_ms = kReconnectMinMs;
+  uv_timer_init(server_->loop(), &link->timer);
+  link->timer.data = link.get();
+  link->resolve.data = link.get();
+  Link* pointer = link.get();
+  links_.push_back(std::move(link));
+  if (pointer->seed.empty()) member_links_[pointer->name] = pointer;
+  return pointer;
+}
 
 void ClusterNode::Dial(Link* link) {
   if (stopping_ || link->resolving || link->connection) return;
@@ -144,14 +135,16 @@ void ClusterNode::OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* re
   if (node->stopping_ || status < 0 || result == nullptr) {
     if (result) uv_freeaddrinfo(result);
     if (!node->stopping_) {
-      Log(LogLevel::kVerbose, "peer %s: cannot resolve %s: %s", link->name.c_str(),
+      Log(LogLevel::kVerbose, "peer %s: cannot resolve %s: %s",
+          link->name.empty() ? link->seed.c_str() : link->name.c_str(),
           link->host.c_str(), uv_strerror(status));
       node->ScheduleReconnect(link);
     }
     return;
   }
-  auto connection =
-      std::make_unique<PeerConnection>(node, PeerConnection::Role::kOutbound, link->name);
+  // A seed link takes whichever member answers at its address.
+  auto connection = std::make_unique<PeerConnection>(node, PeerConnection::Role::kOutbound,
+                                                     link->seed.empty() ? link->name : "");
   PeerConnection* pointer = connection.get();
   node->connections_.emplace(pointer, std::move(connection));
   link->connection = pointer;
@@ -161,7 +154,7 @@ void ClusterNode::OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* re
 }
 
 void ClusterNode::ScheduleReconnect(Link* link) {
-  if (stopping_) return;
+  if (stopping_ || !link->wanted) return;
   uv_timer_start(&link->timer, OnReconnect, static_cast<uint64_t>(link->backoff_ms), 0);
   link->backoff_ms = std::min(link->backoff_ms * 2, kReconnectMaxMs);
 }
@@ -172,19 +165,16 @@ void ClusterNode::OnReconnect(uv_timer_t* timer) {
 }
 
 PeerConnection* ClusterNode::LinkTo(const std::string& member) const {
-  for (const auto& link : links_) {
-    if (link->name == member) {
-      PeerConnection* connection = link->connection;
-      if (connection && connection->authenticated() && !connection->closing()) return connection;
-      return nullptr;
-    }
-  }
+  auto it = member_links_.find(member);
+  if (it == member_links_.end()) return nullptr;
+  PeerConnection* connection = it->second->connection;
+  if (connection && connection->authenticated() && !connection->closing()) return connection;
   return nullptr;
 }
 
 size_t ClusterNode::authenticated_links() const {
   size_t count = 0;
-  for (const auto& link : links_) count += LinkTo(link->name) != nullptr;
+  for (const auto& [name, link] : member_links_) count += LinkTo(name) != nullptr;
   return count;
 }
 
@@ -205,9 +195,26 @@ void ClusterNode::OnPeerAuthenticated(PeerConnection* connection) {
     return;
   }
   for (auto& link : links_) {
-    if (link->connection == connection) link->backoff_ms = kReconnectMinMs;
+    if (link->connection != connection) continue;
+    link->backoff_ms = kReconnectMinMs;
+    if (!link->seed.empty()) {
+      link->name = connection->member();
+      if (link->name == self()) {
+        // Our own address spelled another way: never dial it again.
+        Log(LogLevel::kNotice, "seed %s is this node; not using it", link->seed.c_str());
+        link->wanted = false;
+        connection->Close();
+        return;
+      }
+      Log(LogLevel::kNotice, "peer %s: connected (seed %s)", link->name.c_str(),
+          link->seed.c_str());
+    } else {
+      Log(LogLevel::kNotice, "peer %s: connected", connection->member().c_str());
+    }
   }
-  Log(LogLevel::kNotice, "peer %s: connected", connection->member().c_str());
+  // A fresh link carries our table at once: a seed learns of us without
+  // waiting for a round, and a restarted peer hears our heartbeat.
+  SendTable(connection);
 }
 
 void ClusterNode::OnPeerAuthFailed(PeerConnection* connection, const std::string& reason) {
@@ -219,12 +226,27 @@ void ClusterNode::OnPeerAuthFailed(PeerConnection* connection, const std::string
 void ClusterNode::OnPeerClosed(PeerConnection* connection) {
   if (connection->role() == PeerConnection::Role::kInbound) {
     auto it = inbound_.find(connection->member());
-    if (it != inbound_.end() && it->second == connection) inbound_.erase(it);
+    if (it != inbound_.end() && it->second == connection) {
+      inbound_.erase(it);
+      // A peer may have two links to us for a while (a seed link and its
+      // member link): replies go on the one that stays.
+      for (auto& [pointer, other] : connections_) {
+        if (pointer != connection && other->role() == PeerConnection::Role::kInbound &&
+            other->authenticated() && !other->closing() &&
+            other->member() == connection->member()) {
+          inbound_[other->member()] = pointer;
+          break;
+        }
+      }
+    }
   } else {
     for (auto& link : links_) {
       if (link->connection != connection) continue;
       link->connection = nullptr;
-      if (connection->authenticated()) {
+      if (!link->wanted) {
+        // A seed link closed on purpose: its member is known (or it is us).
+        Log(LogLevel::kVerbose, "seed %s: link closed, no longer needed", link->seed.c_str());
+      } else if (connection->authenticated()) {
         Log(LogLevel::kNotice, "peer %s: disconnected", link->name.c_str());
       }
       ScheduleReconnect(link.get());
@@ -262,6 +284,9 @@ void ClusterNode::OnPeerMessage(PeerConnection* connection, std::span<std::strin
     case PeerCommandKind::kForwardReply:
       ok = !inbound;
       if (ok) HandleForwardReply(args);
+      break;
+    case PeerCommandKind::kGossip:
+      ok = inbound && HandleGossip(connection, args, &error);
       break;
     default:
       ok = false;
@@ -351,11 +376,13 @@ void ClusterNode::Write(std::string_view key, storage::Sibling version,
     Pump();
     return;
   }
-  // Not a replica: pass the write to the first reachable one, which
-  // coordinates it (so version vectors only hold replica actors).
+  // Not a replica: pass the write to the first reachable one that gossip
+  // does not hold suspect, which coordinates it (so version vectors only
+  // hold replica actors).
   PeerConnection* link = nullptr;
   std::string target;
   for (const std::string& name : coordinator_->PreferenceNames(key, consistency.n)) {
+    if (IsSuspect(name)) continue;
     link = LinkTo(name);
     if (link) {
       target = name;
@@ -556,7 +583,7 @@ std::string ClusterNode::InfoSection() {
            "\r\nreplica_puts_served:%" PRIu64 "\r\nreplica_gets_served:%" PRIu64
            "\r\nforwards_sent:%" PRIu64 "\r\nforwards_served:%" PRIu64
            "\r\nforward_failures:%" PRIu64 "\r\n",
-           clustered_ ? 1 : 0, current.members().size(), current.partition_count(),
+           clustered_ ? 1 : 0, gossip_->MemberCount(), current.partition_count(),
            self_index >= 0 ? current.OwnedCount(static_cast<uint32_t>(self_index)) : 0,
            default_consistency_.n, default_consistency_.w, default_consistency_.r,
            authenticated_links(), inbound_.size(), stats_.peer_auth_failures,
@@ -565,7 +592,9 @@ std::string ClusterNode::InfoSection() {
            coordinator.write_quorum_failures, coordinator.read_quorum_failures,
            coordinator.read_repairs, coordinator.puts_served, coordinator.gets_served,
            stats_.forwards_sent, stats_.forwards_served, stats_.forward_failures);
-  return buffer;
+  std::string out = buffer;
+  AppendMembershipInfo(&out);
+  return out;
 }
 
 }  // namespace ringkv::server

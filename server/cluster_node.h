@@ -1,7 +1,15 @@
 // server/cluster_node.h: the adapter that binds the cluster's pure protocol
-// objects (cluster::Coordinator) to libuv: the peer port, one outbound link
-// per member with reconnection and backoff, routing of messages, timers,
-// and forwarding of writes from a node that is not a key's replica.
+// objects (cluster::Coordinator, cluster::Gossip) to libuv: the peer port,
+// one outbound link per member with reconnection and backoff, routing of
+// messages, timers, forwarding of writes from a node that is not a key's
+// replica, and membership (cluster_gossip.cc).
+//
+// Membership: the members are what gossip knows (the configured ones from
+// the start, the persisted list of the last run, and whoever joins through
+// gossip), and the ring is claimed afresh from that set whenever it changes
+// (cluster/membership.h), so every node converges to the same ring. A
+// suspect member stays in the ring. Adding a member changes ownership but
+// moves no data yet (ownership transfer is a later layer).
 //
 // Handlers call Read and Write; their callbacks may run inside the call
 // (when the quorum is local) or in a later iteration. Messages produced by
@@ -28,6 +36,7 @@
 
 #include "cluster/coordinator.h"
 #include "cluster/engine_store.h"
+#include "cluster/gossip.h"
 #include "cluster/peer_protocol.h"
 #include "cluster/ring.h"
 
@@ -50,6 +59,10 @@ struct ClusterStats {
   uint64_t forwards_sent = 0;
   uint64_t forwards_served = 0;
   uint64_t forward_failures = 0;
+  uint64_t gossip_messages_sent = 0;
+  uint64_t gossip_messages_unsent = 0;  // No authenticated link, or its queue was full.
+  uint64_t ring_changes = 0;            // SetRing after the member set changed.
+  uint64_t members_persist_failures = 0;
 };
 
 class ClusterNode {
@@ -63,13 +76,27 @@ class ClusterNode {
   ClusterNode(const ClusterNode&) = delete;
   ClusterNode& operator=(const ClusterNode&) = delete;
 
-  // Builds the ring, listens on the peer port (when there are other
-  // members) and starts dialling them.
+  // Loads the member list, builds the ring, listens on the peer port (when
+  // this node is part of a cluster), starts dialling the members and the
+  // gossip rounds.
   bool Start(std::string* error);
   void Stop();
 
-  // True when the cluster has members other than this node.
+  // True when this node is part of a cluster (other members listed, or
+  // seeds): the commands then go through quorums.
   bool clustered() const { return clustered_; }
+
+  // Membership (cluster_gossip.cc).
+  // True if gossip holds member `name` suspect (its heartbeat stopped).
+  bool IsSuspect(std::string_view name) const;
+  // Whether this node may coordinate a request now. False, with the error
+  // reply in *error (TRYAGAIN ...), while a node that started knowing only
+  // itself has not yet heard from the cluster, or knows fewer members than
+  // the N replicas a key needs.
+  bool CanCoordinate(std::string* error) const;
+  // What MEMBERS shows: self first, then by name.
+  std::vector<cluster::MemberStatus> Members() const;
+  const cluster::Gossip& gossip() const { return *gossip_; }
   const cluster::Ring& ring() const { return coordinator_->ring(); }
   cluster::Coordinator& coordinator() { return *coordinator_; }
   cluster::Consistency default_consistency() const { return default_consistency_; }
@@ -92,7 +119,7 @@ class ClusterNode {
   // iteration not yet sealed (it may acknowledge lost writes).
   void DropUnsentOutput();
 
-  // INFO's cluster section.
+  // INFO's cluster section (its membership part: AppendMembershipInfo).
   std::string InfoSection();
   size_t authenticated_links() const;
 
@@ -106,7 +133,28 @@ class ClusterNode {
   void OnPeerClosed(PeerConnection* connection);
 
  private:
-  struct Link;
+  static constexpr int64_t kReconnectMinMs = 100;
+  static constexpr int64_t kReconnectMaxMs = 5000;
+
+  // One outbound link: a member dialled, or a seed address (not yet known as
+  // a member) that gossip sends its table to; the current connection (if
+  // any) and the reconnection state.
+  struct Link {
+    ClusterNode* node;
+    std::string name;  // The member; for a seed, the name learned at handshake.
+    std::string host;
+    int port;
+    // A seed link's address as configured ("host:peer_port"); empty for a
+    // member link. A seed link accepts whichever member answers there, and
+    // is dialled only while gossip still sends to that address.
+    std::string seed;
+    bool wanted = true;  // Seed links: targeted by the latest round.
+    PeerConnection* connection = nullptr;  // Owned by node->connections_.
+    uv_timer_t timer;
+    uv_getaddrinfo_t resolve;
+    bool resolving = false;
+    int64_t backoff_ms;
+  };
   // A write forwarded to a replica: its reply (`done`) and, later, its
   // settlement (`settled`: every replica answered, for WAIT).
   struct PendingForward {
@@ -139,6 +187,7 @@ class ClusterNode {
   static void OnReconnect(uv_timer_t* timer);
   static void OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* result);
 
+  Link* AddLink(std::string name, std::string host, int port, std::string seed);
   void Dial(Link* link);
   void ScheduleReconnect(Link* link);
   void Pump();
@@ -148,6 +197,25 @@ class ClusterNode {
   void ExpireForwards(int64_t now_ms);
   PeerConnection* LinkTo(const std::string& member) const;
 
+  // Gossip (cluster_gossip.cc).
+  static void OnGossipTimer(uv_timer_t* timer);
+  bool InitGossip(std::string* error);
+  int64_t GossipNowMs() const;
+  void ArmGossipTimer();
+  void SendGossipRound(const std::vector<cluster::GossipTarget>& targets);
+  bool SendTable(PeerConnection* connection);
+  bool HandleGossip(PeerConnection* connection, std::span<std::string> args,
+                    std::string* error);
+  // The one place gossip's events are acted on: logged, links made for new
+  // members, the ring recomputed, the member list persisted, and (later)
+  // the coordinator told who is down or up.
+  void OnGossipEvents(const std::vector<cluster::GossipEvent>& events);
+  // A link for every known member, at the address gossip knows for it.
+  void SyncMemberLinks();
+  void RefreshRing();
+  void PersistMembers();
+  void AppendMembershipInfo(std::string* out) const;
+
   Server* server_;  // Not owned; owns this object.
   bool clustered_ = false;
   cluster::Consistency default_consistency_;
@@ -155,11 +223,16 @@ class ClusterNode {
   std::unique_ptr<cluster::Coordinator> coordinator_;
   uv_tcp_t listener_;
   uv_timer_t tick_;
+  uv_timer_t gossip_timer_;
+  std::unique_ptr<cluster::Gossip> gossip_;
   bool listening_ = false;
   bool stopping_ = false;
   std::unordered_map<PeerConnection*, std::unique_ptr<PeerConnection>> connections_;
   std::unordered_map<std::string, PeerConnection*> inbound_;  // By member name.
+  // Links live as long as this object (their timers close in Stop): at most
+  // one per member (kGossipMembersMax) plus one per configured seed.
   std::vector<std::unique_ptr<Link>> links_;
+  std::unordered_map<std::string, Link*> member_links_;  // By member name.
   std::unordered_map<uint64_t, PendingForward> forwards_;
   uint64_t next_forward_id_ = 1;
   int coordinator_depth_ = 0;

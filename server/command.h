@@ -31,6 +31,9 @@ enum CommandFlag : uint32_t {
   kCommandLoading = 1 << 5,
   kCommandStale = 1 << 6,
   kCommandNoScript = 1 << 7,
+  // Served from this node's own storage, never through a quorum (LOCALGET):
+  // allowed while the node cannot coordinate yet.
+  kCommandLocal = 1 << 8,
 };
 
 // Keys of a command, from the table's key positions (first, last, step);

@@ -128,7 +128,7 @@ std::vector<CommandSpec> BuildTable() {
        {Key(), Str("context"), Str("value")}},
       {"vdel", 3, kWrite, VdelCommand, 1, 1, 1, "ringkv", "0.1.0",
        "Deletes a key with the context VGET returned.", "O(1)", {Key(), Str("context")}},
-      {"localget", 2, kRead | kFast, LocalgetCommand, 1, 1, 1, "ringkv", "0.1.0",
+      {"localget", 2, kRead | kFast | kCommandLocal, LocalgetCommand, 1, 1, 1, "ringkv", "0.1.0",
        "Returns this node's own copy of a key, without coordination (for operators and "
        "tests).", "O(S) siblings", {Key()}},
       {"ring", -1, kRead | kCommandStale, RingCommand, 0, 0, 0, "ringkv", "0.1.0",

@@ -5,6 +5,7 @@
 //
 // Every callback copies what it needs from the arguments: the parser reuses
 // their storage as soon as the handler returns.
+#include <algorithm>
 #include <memory>
 
 #include "server/arguments.h"
@@ -523,7 +524,9 @@ void VdelCommand(CommandContext& ctx) { VwriteCommand(ctx, true); }
 
 void RingCommand(CommandContext& ctx) {
   const cluster::Ring& ring = ctx.server.cluster().ring();
-  uint32_t n = ctx.server.cluster().default_consistency().n;
+  // A node still learning its members may know fewer than N of them.
+  uint32_t n = std::min<uint32_t>(ctx.server.cluster().default_consistency().n,
+                                  static_cast<uint32_t>(ring.members().size()));
   cluster::Coordinator& coordinator = ctx.server.cluster().coordinator();
   if (ctx.args.size() == 1) {
     ctx.reply.ArrayHeader(ring.partition_count());

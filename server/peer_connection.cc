@@ -151,6 +151,8 @@ void PeerConnection::HandleHandshake(std::span<std::string> args) {
     node_->OnPeerAuthFailed(this, error);
     Close();
     return;
+  } else if (member_.empty()) {
+    member_ = auth_client_->server_name();  // A seed link learns whom it reached.
   }
   authenticated_ = true;
   parser_.set_unauthenticated_limits(false);

@@ -36,7 +36,8 @@ class PeerConnection {
   enum class Role { kInbound, kOutbound };
 
   // For kOutbound, `member` is the member dialled; the handshake checks that
-  // the other side is that member.
+  // the other side is that member. Empty (a seed address): any member is
+  // accepted, and member() is its name once authenticated.
   PeerConnection(ClusterNode* node, Role role, std::string member);
   ~PeerConnection();
 
@@ -52,7 +53,8 @@ class PeerConnection {
   bool closing() const { return closing_; }
   Role role() const { return role_; }
   bool authenticated() const { return authenticated_; }
-  // The authenticated member (inbound), or the member dialled (outbound).
+  // The authenticated member (inbound), or the member dialled (outbound;
+  // for a seed link, the member that answered, once authenticated).
   const std::string& member() const { return member_; }
   int64_t created_ms() const { return created_ms_; }
 
