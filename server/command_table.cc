@@ -134,6 +134,9 @@ std::vector<CommandSpec> BuildTable() {
       {"ring", -1, kRead | kCommandStale, RingCommand, 0, 0, 0, "ringkv", "0.1.0",
        "Shows the partitions and their owners, or a key's partition and preference list.",
        "O(Q)", {Optional(Block("key", {Token("key", "KEY"), Key()}))}},
+      {"members", 1, kCommandLoading | kCommandStale, MembersCommand, 0, 0, 0, "ringkv", "0.1.0",
+       "Shows the cluster's members as gossip knows them: address, state (alive or suspect), "
+       "heartbeat, incarnation, weight and partitions owned.", "O(M) members", {}},
       {"consistency", -1, kFast, ConsistencyCommand, 0, 0, 0, "ringkv", "0.1.0",
        "Shows or sets this connection's read and write quorums (ONE, QUORUM, ALL or a "
        "number).", "O(1)",

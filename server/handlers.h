@@ -44,6 +44,7 @@ void VsetCommand(CommandContext& ctx);
 void VdelCommand(CommandContext& ctx);
 void LocalgetCommand(CommandContext& ctx);
 void RingCommand(CommandContext& ctx);
+void MembersCommand(CommandContext& ctx);  // commands_membership.cc
 void ConsistencyCommand(CommandContext& ctx);
 void WaitCommand(CommandContext& ctx);
 
