@@ -33,7 +33,6 @@ constexpr int kStopTimeoutMs = 10000;
 constexpr int kConnectFallbackMs = 1500;
 constexpr int kPollIntervalMs = 20;
 constexpr const char* kReadyLine = "Ready to accept connections";
-constexpr const char* kSecret = "ringkv-cluster-test-secret";
 
 // Where test ports come from: below Linux's default ephemeral range
 // (32768-60999), above the well-known services.
@@ -114,6 +113,8 @@ Cluster::TempDir::~TempDir() {
 
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   REQUIRE(options_.nodes >= 1);
+  REQUIRE(options_.seeded_nodes >= 0);
+  REQUIRE(options_.seeded_nodes < options_.nodes);
   char pattern[] = "/tmp/ringkv-cluster-XXXXXX";
   REQUIRE(mkdtemp(pattern) != nullptr);
   root_.path = pattern;
@@ -196,11 +197,17 @@ void Cluster::WriteConfig(int index) const {
          << "advertise_host = \"127.0.0.1\"\n\n"
          << "[cluster]\n"
          << "peer_port = " << node.peer_port << "\n"
-         << "secret = \"" << kSecret << "\"\n"
+         << "secret = \"" << kClusterSecret << "\"\n"
          << "n = " << options_.n << "\nw = " << options_.w << "\nr = " << options_.r << "\n"
-         << "request_timeout_ms = " << options_.request_timeout_ms << "\n";
-  // Identical on every node, this node included.
-  for (const std::unique_ptr<Node>& member : nodes_) {
+         << "request_timeout_ms = " << options_.request_timeout_ms << "\n"
+         << options_.cluster_toml;
+  int listed = size() - options_.seeded_nodes;
+  if (index >= listed) {
+    config << "seeds = [\"127.0.0.1:" << nodes_[0]->peer_port << "\"]\n";
+  }
+  // Identical on every listed node, this node included.
+  for (int i = 0; i < listed && index < listed; ++i) {
+    const std::unique_ptr<Node>& member = nodes_[i];
     config << "\n[[cluster.members]]\n"
            << "name = \"" << member->name << "\"\n"
            << "host = \"127.0.0.1\"\n"

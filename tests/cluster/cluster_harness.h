@@ -1,6 +1,7 @@
 // Multi-node test harness: a cluster of real ringkv-server processes on
 // loopback, each with its own client and peer port and its own temporary data
-// directory, every node listing every member in its config.
+// directory, every node listing every member in its config (or, for the last
+// ClusterOptions::seeded_nodes, only a seed).
 //
 // Ownership: a Cluster owns its processes and its directory. The destructor
 // resumes every paused node, kills and reaps every process and removes the
@@ -47,7 +48,18 @@ struct ClusterOptions {
   // Appended verbatim to every node's config, after the tables the harness
   // writes; must not repeat [node], [cluster] or [storage].
   std::string extra_toml;
+  // Appended verbatim inside every node's [cluster] table (before the
+  // member list), e.g. "gossip_interval_ms = 300\n".
+  std::string cluster_toml;
+  // The last `seeded_nodes` nodes are left out of every member list: their
+  // own config lists no members, only `seeds`, node 0's peer address, so
+  // they join by gossip.
+  int seeded_nodes = 0;
 };
+
+// The secret every node of a Cluster is configured with (a test may use it
+// to act as a peer).
+inline constexpr const char* kClusterSecret = "ringkv-cluster-test-secret";
 
 class Cluster {
  public:

@@ -88,6 +88,42 @@ std::map<std::string, int64_t> ParseConsistency(const redisReply* reply) {
   return levels;
 }
 
+std::vector<MemberInfo> ParseMembers(const redisReply* reply) {
+  static const char* const kFields[] = {"name",      "host",   "port",        "peer_port",
+                                        "state",     "self",   "heartbeat",   "age_ms",
+                                        "incarnation", "weight", "partitions"};
+  constexpr size_t kFieldCount = sizeof(kFields) / sizeof(kFields[0]);
+  REQUIRE(reply != nullptr);
+  REQUIRE_MESSAGE(reply->type == REDIS_REPLY_ARRAY, "MEMBERS: got " << Describe(reply));
+  std::vector<MemberInfo> members;
+  for (size_t i = 0; i < reply->elements; ++i) {
+    const redisReply* entry = reply->element[i];
+    REQUIRE_MESSAGE((entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 * kFieldCount),
+                    "MEMBERS entry: got " << Describe(entry));
+    for (size_t field = 0; field < kFieldCount; ++field) {
+      REQUIRE(StringOf(entry->element[2 * field]) == kFields[field]);
+    }
+    auto value = [entry](size_t field) { return entry->element[2 * field + 1]; };
+    MemberInfo member;
+    member.name = StringOf(value(0));
+    member.host = StringOf(value(1));
+    member.port = IntegerOf(value(2));
+    member.peer_port = IntegerOf(value(3));
+    member.state = StringOf(value(4));
+    member.self = IntegerOf(value(5));
+    member.heartbeat = IntegerOf(value(6));
+    member.age_ms = IntegerOf(value(7));
+    member.incarnation = StringOf(value(8));
+    member.weight = IntegerOf(value(9));
+    member.partitions = IntegerOf(value(10));
+    REQUIRE_MESSAGE((member.state == "alive" || member.state == "suspect"), member.state);
+    REQUIRE((member.self == 0 || member.self == 1));
+    REQUIRE(member.incarnation.size() == 16);
+    members.push_back(std::move(member));
+  }
+  return members;
+}
+
 std::vector<int> ReplicaIndexes(const Cluster& cluster, const std::string& key, int asked) {
   RedisContext context = cluster.Connect(asked);
   Reply reply = blackbox::Command(context.get(), {"RING", "KEY", key});

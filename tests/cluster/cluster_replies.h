@@ -44,6 +44,24 @@ std::optional<VersionedValue> ParseVersioned(const redisReply* reply);
 // of pairs or an array of [name, value] pairs.
 std::map<std::string, int64_t> ParseConsistency(const redisReply* reply);
 
+// One entry of MEMBERS. The reply (RESP2) is an array of entries, each a
+// flat array of field/value pairs; ParseMembers REQUIREs exactly the
+// documented fields in the documented order.
+struct MemberInfo {
+  std::string name;
+  std::string host;
+  int64_t port = 0;
+  int64_t peer_port = 0;
+  std::string state;  // "alive" or "suspect".
+  int64_t self = 0;
+  int64_t heartbeat = 0;
+  int64_t age_ms = 0;
+  std::string incarnation;  // 16 hex digits.
+  int64_t weight = 0;
+  int64_t partitions = 0;
+};
+std::vector<MemberInfo> ParseMembers(const redisReply* reply);
+
 // The integer of an integer reply, REQUIREd.
 int64_t IntegerOf(const redisReply* reply);
 
