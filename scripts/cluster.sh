@@ -4,7 +4,7 @@
 # N = 3, W = 2, R = 2 (configs in conf/local/), data, logs and pid files
 # under ./run/.
 #
-#   scripts/cluster.sh start [--with-lb] [--no-build]
+#   scripts/cluster.sh start [--with-lb] [--no-build] [--profile NAME]
 #   scripts/cluster.sh status
 #   scripts/cluster.sh cli [--node K] [redis-cli arguments...]
 #   scripts/cluster.sh stop
@@ -15,8 +15,12 @@
 #         prints how to connect. --with-lb also starts Debian's nginx as a TCP
 #         (stream) load balancer on 127.0.0.1:6379 in front of the six nodes,
 #         with conf/nginx/ringkv-stream.conf and conf/local/upstream-local.conf.
-# status  each node up or down, its partitions and peer connections, and the
-#         ring (partition -> preference list).
+#         --profile NAME (or RINGKV_PROFILE=NAME) gives every node
+#         conf/profiles/NAME.toml after its own config, overriding it key by
+#         key: --profile gossip-5s runs the seed project's 5 s heartbeat.
+# status  each node up or down, its partitions, peer connections and gossip
+#         view (members alive, suspects), and the ring (partition ->
+#         preference list).
 # cli     redis-cli against node K (default 1).
 # stop    SIGTERM to every node and to nginx, SIGKILL after 10 s.
 #
@@ -36,6 +40,7 @@ peer_port_base=${RINGKV_PEER_PORT_BASE:-7381}
 lb_port=${RINGKV_LB_PORT:-6379}
 run_dir=${RINGKV_RUN_DIR:-$root/run}
 server=${RINGKV_SERVER:-$root/build/server/ringkv-server}
+profile=${RINGKV_PROFILE:-}
 nginx_dir=$run_dir/nginx
 stop_timeout_s=10
 start_timeout_s=30
@@ -98,8 +103,10 @@ start_node() {
     return
   fi
   mkdir -p "$run_dir/n$i"
+  local configs=(--config "$(config_of "$i")")
+  if [ -n "$profile" ]; then configs+=(--config "conf/profiles/$profile.toml"); fi
   # nohup execs the server, so $! is the server's own pid.
-  nohup "$server" --config "$(config_of "$i")" >>"$run_dir/n$i.log" 2>&1 </dev/null &
+  nohup "$server" "${configs[@]}" >>"$run_dir/n$i.log" 2>&1 </dev/null &
   echo $! >"$run_dir/n$i.pid"
 }
 
@@ -217,10 +224,19 @@ cmd_start() {
     case "$1" in
       --with-lb) with_lb=1 ;;
       --no-build) build=0 ;;
+      --profile)
+        profile=${2:-}
+        [ -n "$profile" ] || usage
+        shift
+        ;;
       *) usage ;;
     esac
     shift
   done
+  if [ -n "$profile" ] && [ ! -f "conf/profiles/$profile.toml" ]; then
+    log "no profile conf/profiles/$profile.toml (have: $(ls conf/profiles | sed 's/\.toml$//' | tr '\n' ' '))"
+    exit 2
+  fi
   if [ $build = 1 ]; then
     scripts/install-deps.sh
     scripts/build.sh release
@@ -236,7 +252,7 @@ cmd_start() {
   local last
   last=$(port_of $nodes)
   cat <<MSG
-ringkv: local cluster of $nodes nodes on 127.0.0.1:$(port_of 1)..$last (Q = 24, N = 3, W = 2, R = 2)
+ringkv: local cluster of $nodes nodes on 127.0.0.1:$(port_of 1)..$last (Q = 24, N = 3, W = 2, R = 2${profile:+, profile $profile})
 Data and logs: $run_dir
 Connect to any node (each accepts every key):
   redis-cli -p $(port_of 1)        (or scripts/cluster.sh cli --node 3)
@@ -252,9 +268,10 @@ MSG
 
 cmd_status() {
   local any_up=""
-  printf '%-4s %-5s %-8s %-6s %-11s %s\n' node state pid port partitions peers
+  printf '%-4s %-5s %-8s %-6s %-11s %-6s %s\n' node state pid port partitions peers \
+    "members alive/known (suspect)"
   for i in $(seq 1 $nodes); do
-    local port pid state=down partitions=- peers=-
+    local port pid state=down partitions=- peers=- members=-
     port=$(port_of "$i")
     pid=$(live_pid "$run_dir/n$i.pid" ringkv-server)
     if [ -n "$pid" ] && [ "$(ping_node "$i")" = PONG ]; then
@@ -264,11 +281,17 @@ cmd_status() {
       info=$(cli_bounded -p "$port" info cluster | tr -d '\r')
       partitions=$(sed -n 's/^partitions_owned://p' <<<"$info")
       peers=$(sed -n 's/^peer_connections://p' <<<"$info")
+      # This node's gossip view: how many members it holds alive, and who
+      # it suspects.
+      members="$(sed -n 's/^members_alive://p' <<<"$info")/$(sed -n 's/^members://p' <<<"$info")"
+      local suspects
+      suspects=$(sed -n 's/^member_\(.*\):state=suspect.*/\1/p' <<<"$info" | tr '\n' ' ')
+      if [ -n "$suspects" ]; then members="$members (${suspects% })"; fi
     elif [ -n "$pid" ]; then
       state=hung
     fi
-    printf '%-4s %-5s %-8s %-6s %-11s %s\n' "n$i" "$state" "${pid:--}" "$port" \
-      "${partitions:--}" "${peers:--}"
+    printf '%-4s %-5s %-8s %-6s %-11s %-6s %s\n' "n$i" "$state" "${pid:--}" "$port" \
+      "${partitions:--}" "${peers:--}" "$members"
   done
   local lb_pid
   lb_pid=$(live_pid "$nginx_dir/nginx.pid" nginx)
