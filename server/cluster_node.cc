@@ -142,6 +142,10 @@ void ClusterNode::OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* re
     }
     return;
   }
+  if (!link->wanted) {  // A seed link no longer needed while it resolved.
+    uv_freeaddrinfo(result);
+    return;
+  }
   // A seed link takes whichever member answers at its address.
   auto connection = std::make_unique<PeerConnection>(node, PeerConnection::Role::kOutbound,
                                                      link->seed.empty() ? link->name : "");
