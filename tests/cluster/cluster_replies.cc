@@ -89,8 +89,8 @@ std::map<std::string, int64_t> ParseConsistency(const redisReply* reply) {
 }
 
 std::vector<MemberInfo> ParseMembers(const redisReply* reply) {
-  static const char* const kFields[] = {"name",      "host",   "port",        "peer_port",
-                                        "state",     "self",   "heartbeat",   "age_ms",
+  static const char* const kFields[] = {"name",        "host",   "port",      "peer_port",
+                                        "state",       "self",   "heartbeat", "age_ms",
                                         "incarnation", "weight", "partitions"};
   constexpr size_t kFieldCount = sizeof(kFields) / sizeof(kFields[0]);
   REQUIRE(reply != nullptr);

@@ -243,6 +243,18 @@ TEST_SUITE("gossip") {
     MESSAGE("SIGSTOP to suspect on each observer: " << Times(detected));
     CHECK(*std::min_element(detected.begin(), detected.end()) >= 0);
     CHECK(*std::max_element(detected.begin(), detected.end()) <= 3 * kIntervalMs);
+    // A write through the one node that is not a replica of a key whose
+    // first replica is the stopped one: forwarded to the next replica, not
+    // to the suspect (whose link is still open), so W = 2 is reached.
+    std::string key;
+    for (int k = 0; key.empty() && k < 1000; ++k) {
+      std::string candidate = "forward:" + std::to_string(k);
+      if (ReplicaIndexes(cluster, candidate, observers[0])[0] == victim) key = candidate;
+    }
+    REQUIRE(!key.empty());
+    std::vector<int> others = OtherIndexes(cluster, ReplicaIndexes(cluster, key, observers[0]));
+    REQUIRE(others.size() == 1);
+    CHECK(Do(cluster.Connect(others[0]).get(), {"SET", key, "v"}) == "+OK");
     // Stopped for 10 intervals in all: far past its own local_pause_ms.
     SleepMs(static_cast<int>(std::max<int64_t>(0, paused_ms + 10 * kIntervalMs - NowMs())));
 
