@@ -44,14 +44,14 @@ TEST_CASE("drill: failure detection time after kill -9, and no false suspect und
   int healthy_ms = form.Ms(20000, 300000);
   std::this_thread::sleep_for(std::chrono::milliseconds(healthy_ms));
   int64_t healthy_to_ms = NowMs();
-  std::vector<Monitor::Sighting> false_suspects =
-      monitor.SuspectSightings(healthy_from_ms, healthy_to_ms);
+  std::vector<Observations::Sighting> false_suspects =
+      monitor.observations().SuspectSightings(healthy_from_ms, healthy_to_ms);
   std::string first;
   if (!false_suspects.empty()) {
     first = ": first " + cluster.name(false_suspects[0].observer) + " saw " +
             false_suspects[0].member + " suspect";
   }
-  bool observed = monitor.Latest(0) && monitor.Latest(0)->has_members;
+  bool observed = monitor.observations().Latest(0) && monitor.observations().Latest(0)->has_members;
   drill.Check(observed && false_suspects.empty(),
               "no false suspect during " + std::to_string(healthy_ms / 1000) + " s of healthy load",
               observed ? ": " + std::to_string(false_suspects.size()) + " sightings" + first

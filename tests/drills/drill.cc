@@ -169,7 +169,7 @@ std::map<int, std::optional<int64_t>> Drill::WaitSeenBy(const std::vector<int>& 
   while (true) {
     bool all = true;
     for (int observer : observers) {
-      seen[observer] = monitor_->FirstSeen(observer, name, state, since_ms);
+      seen[observer] = monitor_->observations().FirstSeen(observer, name, state, since_ms);
       all = all && seen[observer].has_value();
     }
     if (all || NowMs() >= deadline_ms || !monitor_->MembersUnsupported().empty()) return seen;
@@ -208,7 +208,7 @@ bool Drill::WaitHintsDrained(int target, int timeout_ms) {
   int64_t deadline_ms = NowMs() + timeout_ms;
   std::string name = cluster_->name(target);
   while (true) {
-    std::optional<int64_t> held = monitor_->HintsHeld(name);
+    std::optional<int64_t> held = monitor_->observations().HintsHeld(name);
     if (held && *held == 0) return true;
     if (NowMs() >= deadline_ms || !monitor_->HintsUnsupported().empty()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(kWaitPollMs));

@@ -91,7 +91,7 @@ void RunFaultDrill(Drill& drill, const Fault& fault) {
   if (fault.victim_cut_off) CheckVictimSeesOthersSuspect(drill, victim, fault_ms, fault_end_ms);
   SleepUntilMs(fault_end_ms);
 
-  int64_t peak = monitor.PeakHints(name, fault_ms, NowMs());
+  int64_t peak = monitor.observations().PeakHints(name, fault_ms, NowMs());
   drill.Check(
       peak > 0, "hints for " + name + " piled up on the other nodes during the fault",
       ": peak " + std::to_string(peak) + " held" +
@@ -122,8 +122,8 @@ void RunFaultDrill(Drill& drill, const Fault& fault) {
         "hints", drained ? "no node holds hints for " + name : "hints for " + name + " still held");
   }
   drill.Check(drained, "hints for " + name + " drained to 0 on every node", without_hints);
-  int64_t delivered = monitor.DeliveredSince(name, fault_ms);
-  int64_t dropped = monitor.DroppedSince(name, fault_ms);
+  int64_t delivered = monitor.observations().DeliveredSince(name, fault_ms);
+  int64_t dropped = monitor.observations().DroppedSince(name, fault_ms);
   drill.Check(delivered > 0, "hints were delivered to " + name,
               ": " + std::to_string(delivered) + " delivered" + without_hints);
   drill.Check(hints_unsupported.empty() && dropped == 0, "no hint for " + name + " was dropped",

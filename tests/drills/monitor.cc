@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <tuple>
 
 #include "cluster/cluster_replies.h"
 
@@ -16,15 +15,21 @@ using Path = DrillCluster::Path;
 // A node that takes longer than this to answer counts as not answering (a
 // stopped or overloaded node); short, so one node cannot stall its polls.
 constexpr int kAskTimeoutMs = 300;
-// While a node holds hints, how often the timeline repeats its count.
-constexpr int64_t kHintsReportIntervalMs = 1000;
 constexpr size_t kParseErrorsKept = 10;
+
+std::vector<std::string> Names(const DrillCluster& cluster) {
+  std::vector<std::string> names;
+  for (int i = 0; i < cluster.size(); ++i) names.push_back(cluster.name(i));
+  return names;
+}
 
 }  // namespace
 
 Monitor::Monitor(const DrillCluster& cluster, Timeline* timeline, int poll_ms)
-    : cluster_(cluster), timeline_(timeline), poll_ms_(poll_ms) {
-  samples_.resize(cluster_.size());
+    : cluster_(cluster),
+      timeline_(timeline),
+      poll_ms_(poll_ms),
+      observations_(Names(cluster), timeline) {
   for (int i = 0; i < cluster_.size(); ++i) threads_.emplace_back([this, i] { Poll(i); });
 }
 
@@ -39,15 +44,9 @@ void Monitor::Stop() {
 
 void Monitor::Poll(int index) {
   RedisContext context;
-  Reporter reporter;
   while (!stop_) {
     int64_t started_ms = NowMs();
-    Sample sample = Ask(index, &context);
-    Report(index, sample, &reporter);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      samples_[index].push_back(std::move(sample));
-    }
+    observations_.Add(index, Ask(index, &context));
     int64_t next_ms = started_ms + poll_ms_;
     while (!stop_ && NowMs() < next_ms) {
       std::this_thread::sleep_for(std::chrono::milliseconds(
@@ -56,7 +55,7 @@ void Monitor::Poll(int index) {
   }
 }
 
-Monitor::Sample Monitor::Ask(int index, RedisContext* context) {
+Sample Monitor::Ask(int index, RedisContext* context) {
   Sample sample;
   if (!*context) *context = cluster_.TryConnect(index, Path::kLoopback, kAskTimeoutMs);
   if (!*context) {
@@ -82,126 +81,42 @@ Monitor::Sample Monitor::Ask(int index, RedisContext* context) {
   }
   sample.at_ms = NowMs();
   sample.answered = true;
-  for (size_t i = 0; i < commands.size(); ++i) {
-    std::string command = commands[i];
-    const redisReply* reply = replies[i].get();
-    if (command == "PING") continue;
-    if (IsUnknownCommand(reply)) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      std::string& unsupported = command == "MEMBERS" ? members_unsupported_ : hints_unsupported_;
-      if (unsupported.empty()) {
-        unsupported = std::string(reply->str, reply->len);
-        timeline_->AddAt(sample.at_ms, "monitor",
-                         command + " is not supported by this server (" + unsupported +
-                             "): its checks will fail");
-      }
-      continue;
-    }
-    // Another error (a node still loading, say) is no broken contract: the
-    // sample just lacks this part.
-    if (reply->type == REDIS_REPLY_ERROR) continue;
-    std::string error;
-    if (command == "MEMBERS") {
-      if (std::optional<std::vector<MemberView>> members = ParseMembers(reply, &error)) {
-        sample.has_members = true;
-        for (const MemberView& member : *members) sample.states[member.name] = member.state;
-        continue;
-      }
-    } else if (std::optional<std::vector<HintTargetView>> hints = ParseHints(reply, &error)) {
-      sample.has_hints = true;
-      for (HintTargetView& target : *hints) sample.hints[target.target] = std::move(target);
-      continue;
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (parse_errors_.size() < kParseErrorsKept) {
-      parse_errors_.push_back(cluster_.name(index) + ": " + error);
-      timeline_->AddAt(sample.at_ms, "monitor", cluster_.name(index) + ": " + error);
-    }
-  }
+  for (size_t i = 0; i < commands.size(); ++i) Take(index, commands[i], replies[i].get(), &sample);
   return sample;
 }
 
-void Monitor::Report(int index, const Sample& sample, Reporter* reporter) {
-  std::string observer = cluster_.name(index);
-  if (sample.answered != reporter->answering) {
-    reporter->answering = sample.answered;
-    timeline_->AddAt(sample.at_ms, "node",
-                     observer + (sample.answered ? " answers again on its loopback"
-                                                 : " does not answer on its loopback"));
+void Monitor::Take(int index, const std::string& command, const redisReply* reply, Sample* sample) {
+  if (command == "PING") return;
+  if (IsUnknownCommand(reply)) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::string& unsupported = command == "MEMBERS" ? members_unsupported_ : hints_unsupported_;
+    if (unsupported.empty()) {
+      unsupported = std::string(reply->str, reply->len);
+      timeline_->AddAt(
+          sample->at_ms, "monitor",
+          command + " is not supported by this server (" + unsupported + "): its checks will fail");
+    }
+    return;
   }
-  if (!sample.answered) return;
-  if (sample.has_members) {
-    const Sample* previous =
-        reporter->previous && reporter->previous->has_members ? &*reporter->previous : nullptr;
-    for (const auto& [member, state] : sample.states) {
-      std::string before;
-      if (previous) {
-        auto found = previous->states.find(member);
-        before = found == previous->states.end() ? "unlisted" : found->second;
-      } else {
-        before = "alive";  // Report only what differs from a healthy start.
-      }
-      if (state != before)
-        timeline_->AddAt(sample.at_ms, "member", observer + " sees " + member + " " + state);
+  // Another error (a node still loading, say) is no broken contract: the
+  // sample just lacks this part.
+  if (reply->type == REDIS_REPLY_ERROR) return;
+  std::string error;
+  if (command == "MEMBERS") {
+    if (std::optional<std::vector<MemberView>> members = ParseMembers(reply, &error)) {
+      sample->has_members = true;
+      for (const MemberView& member : *members) sample->states[member.name] = member.state;
+      return;
     }
-    if (previous) {
-      for (const auto& [member, state] : previous->states) {
-        if (sample.states.count(member) == 0) {
-          timeline_->AddAt(sample.at_ms, "member", observer + " no longer lists " + member);
-        }
-      }
-    }
+  } else if (std::optional<std::vector<HintTargetView>> hints = ParseHints(reply, &error)) {
+    sample->has_hints = true;
+    for (HintTargetView& target : *hints) sample->hints[target.target] = std::move(target);
+    return;
   }
-  if (sample.has_hints) ReportHints(index, sample, reporter);
-  reporter->previous = sample;
-}
-
-void Monitor::ReportHints(int index, const Sample& sample, Reporter* reporter) {
-  std::string holder = cluster_.name(index);
-  const Sample* previous =
-      reporter->previous && reporter->previous->has_hints ? &*reporter->previous : nullptr;
-  auto value_in = [](const Sample* s, const std::string& target) {
-    if (s == nullptr) return HintTargetView{};
-    auto found = s->hints.find(target);
-    return found == s->hints.end() ? HintTargetView{} : found->second;
-  };
-  std::vector<std::string> targets;
-  for (const auto& [target, view] : sample.hints) targets.push_back(target);
-  if (previous) {
-    for (const auto& [target, view] : previous->hints) {
-      if (sample.hints.count(target) == 0) targets.push_back(target);
-    }
-  }
-  for (const std::string& target : targets) {
-    HintTargetView before = value_in(previous, target);
-    HintTargetView now = value_in(&sample, target);
-    auto counts = [](const HintTargetView& view) {
-      return std::to_string(view.count) + " hint" + (view.count == 1 ? "" : "s") + " (" +
-             std::to_string(view.bytes) + " bytes, oldest " + std::to_string(view.oldest_age_ms) +
-             " ms)";
-    };
-    if (before.count == 0 && now.count > 0) {
-      reporter->delivered_at_first[target] = now.delivered;
-      reporter->hints_reported_ms[target] = sample.at_ms;
-      timeline_->AddAt(sample.at_ms, "hints", holder + " holds " + counts(now) + " for " + target);
-    } else if (now.count > 0 && now.count != before.count &&
-               sample.at_ms - reporter->hints_reported_ms[target] >= kHintsReportIntervalMs) {
-      reporter->hints_reported_ms[target] = sample.at_ms;
-      timeline_->AddAt(sample.at_ms, "hints",
-                       holder + " holds " + counts(now) + " for " + target +
-                           (now.delivering ? ", delivering" : ""));
-    } else if (before.count > 0 && now.count == 0) {
-      int64_t delivered =
-          std::max(now.delivered, before.delivered) - reporter->delivered_at_first[target];
-      timeline_->AddAt(sample.at_ms, "hints",
-                       holder + " holds no more hints for " + target + " (" +
-                           std::to_string(delivered) + " delivered since it began holding)");
-    }
-    if (now.dropped > before.dropped && previous != nullptr) {
-      timeline_->AddAt(sample.at_ms, "hints",
-                       holder + " dropped " + std::to_string(now.dropped - before.dropped) +
-                           " hints for " + target + " (limits or age)");
-    }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (parse_errors_.size() < kParseErrorsKept) {
+    parse_errors_.push_back(cluster_.name(index) + ": " + error);
+    timeline_->AddAt(sample->at_ms, "monitor", cluster_.name(index) + ": " + error);
   }
 }
 
@@ -218,111 +133,6 @@ std::string Monitor::HintsUnsupported() const {
 std::vector<std::string> Monitor::ParseErrors() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return parse_errors_;
-}
-
-std::optional<Monitor::Sample> Monitor::Latest(int observer) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const std::vector<Sample>& samples = samples_.at(observer);
-  for (auto it = samples.rbegin(); it != samples.rend(); ++it) {
-    if (it->answered) return *it;
-  }
-  return std::nullopt;
-}
-
-std::optional<int64_t> Monitor::FirstSeen(int observer, const std::string& member,
-                                          const std::string& state, int64_t since_ms) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (const Sample& sample : samples_.at(observer)) {
-    if (sample.at_ms < since_ms || !sample.has_members) continue;
-    auto found = sample.states.find(member);
-    if (found != sample.states.end() && found->second == state) return sample.at_ms;
-  }
-  return std::nullopt;
-}
-
-std::vector<Monitor::Sighting> Monitor::SuspectSightings(int64_t from_ms, int64_t to_ms) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  std::vector<Sighting> sightings;
-  for (size_t observer = 0; observer < samples_.size(); ++observer) {
-    std::map<std::string, bool> suspected;  // Suspect in the previous sample.
-    for (const Sample& sample : samples_[observer]) {
-      if (sample.at_ms < from_ms || sample.at_ms > to_ms || !sample.has_members) continue;
-      for (const auto& [member, state] : sample.states) {
-        bool suspect = state == "suspect";
-        if (suspect && !suspected[member]) {
-          sightings.push_back(Sighting{sample.at_ms, static_cast<int>(observer), member});
-        }
-        suspected[member] = suspect;
-      }
-    }
-  }
-  std::sort(sightings.begin(), sightings.end(),
-            [](const Sighting& a, const Sighting& b) { return a.at_ms < b.at_ms; });
-  return sightings;
-}
-
-int64_t Monitor::PeakHints(const std::string& target, int64_t from_ms, int64_t to_ms) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  // (time, holder, count) of every hints sample, replayed in time order.
-  std::vector<std::tuple<int64_t, size_t, int64_t>> changes;
-  for (size_t holder = 0; holder < samples_.size(); ++holder) {
-    for (const Sample& sample : samples_[holder]) {
-      if (!sample.has_hints || sample.at_ms > to_ms) continue;
-      auto found = sample.hints.find(target);
-      changes.emplace_back(sample.at_ms, holder,
-                           found == sample.hints.end() ? 0 : found->second.count);
-    }
-  }
-  std::sort(changes.begin(), changes.end());
-  std::vector<int64_t> held(samples_.size(), 0);
-  int64_t total = 0;
-  int64_t peak = -1;
-  for (const auto& [at_ms, holder, count] : changes) {
-    total += count - held[holder];
-    held[holder] = count;
-    if (at_ms >= from_ms) peak = std::max(peak, total);
-  }
-  return peak;
-}
-
-std::optional<int64_t> Monitor::HintsHeld(const std::string& target) const {
-  int64_t total = 0;
-  for (int i = 0; i < cluster_.size(); ++i) {
-    std::optional<Sample> latest = Latest(i);
-    if (!latest) continue;  // Never answered: holds nothing we could see.
-    if (!latest->has_hints) return std::nullopt;
-    auto found = latest->hints.find(target);
-    if (found != latest->hints.end()) total += found->second.count;
-  }
-  return total;
-}
-
-int64_t Monitor::GrowthSince(const std::string& target, int64_t since_ms, bool delivered) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  int64_t growth = 0;
-  for (const std::vector<Sample>& samples : samples_) {
-    std::optional<int64_t> first;
-    int64_t most = 0;
-    for (const Sample& sample : samples) {
-      if (sample.at_ms < since_ms || !sample.has_hints) continue;
-      auto found = sample.hints.find(target);
-      int64_t value = found == sample.hints.end()
-                          ? 0
-                          : (delivered ? found->second.delivered : found->second.dropped);
-      if (!first) first = value;
-      most = std::max(most, value);
-    }
-    if (first) growth += most - *first;
-  }
-  return growth;
-}
-
-int64_t Monitor::DeliveredSince(const std::string& target, int64_t since_ms) const {
-  return GrowthSince(target, since_ms, true);
-}
-
-int64_t Monitor::DroppedSince(const std::string& target, int64_t since_ms) const {
-  return GrowthSince(target, since_ms, false);
 }
 
 }  // namespace ringkv::drills
