@@ -23,6 +23,8 @@ using cluster_test::NowMs;
 constexpr int kPlacementSettleMs = 10000;
 constexpr int kPlacementRetryMs = 1000;
 constexpr int kWaitPollMs = 20;
+// How long after start-up every node may take to list every member alive.
+constexpr int kStartSettleMs = 10000;
 
 bool EnvironmentIs(const char* name, const char* value) {
   const char* set = std::getenv(name);
@@ -41,6 +43,7 @@ DrillForm FormFromEnvironment() {
   DrillForm form;
   form.long_form = EnvironmentIs("RINGKV_DRILL_LONG", "1");
   form.gossip_interval_ms = form.Ms(300, 1000);
+  form.suspect_after_ms = form.gossip_interval_ms * 5 / 2;
   form.poll_ms = form.Ms(50, 100);
   return form;
 }
@@ -61,6 +64,7 @@ bool DrillsCanRun() {
 Drill::Drill(std::string title, DrillForm form, DrillClusterOptions cluster_options)
     : form_(form), timeline_(title + " (" + form.name() + ")") {
   cluster_options.gossip_interval_ms = form_.gossip_interval_ms;
+  cluster_options.suspect_after_ms = form_.suspect_after_ms;
   network_ = std::make_unique<Network>(cluster_options.nodes);
   cluster_ = std::make_unique<DrillCluster>(*network_, cluster_options);
   const DrillClusterOptions& options = cluster_->options();
@@ -71,11 +75,39 @@ Drill::Drill(std::string title, DrillForm form, DrillClusterOptions cluster_opti
                     "; Q = " + std::to_string(options.partitions) +
                     ", N = " + std::to_string(options.n) + ", W = " + std::to_string(options.w) +
                     ", R = " + std::to_string(options.r) + ", gossip every " +
-                    std::to_string(options.gossip_interval_ms) + " ms" +
+                    std::to_string(options.gossip_interval_ms) + " ms, suspect after " +
+                    std::to_string(options.suspect_after_ms) + " ms" +
                     (options.failure_handling_keys && FailureKeysWanted()
                          ? ""
                          : " (failure-handling config keys left out)"));
   monitor_ = std::make_unique<Monitor>(*cluster_, &timeline_, form_.poll_ms);
+  WaitAllAlive(kStartSettleMs);
+}
+
+void Drill::WaitAllAlive(int timeout_ms) {
+  int64_t deadline_ms = NowMs() + timeout_ms;
+  std::string missing;
+  while (true) {
+    missing.clear();
+    for (int observer = 0; observer < cluster_->size(); ++observer) {
+      std::optional<Sample> latest = monitor_->observations().Latest(observer);
+      for (int member = 0; member < cluster_->size(); ++member) {
+        std::string name = cluster_->name(member);
+        bool alive = latest && latest->has_members && latest->states.count(name) > 0 &&
+                     latest->states.at(name) == "alive";
+        if (!alive) missing += " " + cluster_->name(observer) + ":" + name;
+      }
+    }
+    if (missing.empty() || NowMs() >= deadline_ms || !monitor_->MembersUnsupported().empty()) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kWaitPollMs));
+  }
+  std::string unsupported = monitor_->MembersUnsupported();
+  Check(missing.empty(), "every node lists every member alive",
+        missing.empty()       ? ""
+        : unsupported.empty() ? ": not (observer:member)" + missing.substr(0, 200)
+                              : " (MEMBERS: " + unsupported + ")");
 }
 
 Drill::~Drill() {
