@@ -1,6 +1,7 @@
 // Nodes in network namespaces for the drills; see drill_cluster.h.
 #include "drills/drill_cluster.h"
 
+#include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -68,7 +69,19 @@ DrillCluster::DrillCluster(const Network& network, DrillClusterOptions options)
   }
 }
 
-DrillCluster::~DrillCluster() = default;  // The members kill, reap and remove.
+// The members kill, reap and remove; first, a sanitizer build's nodes must
+// have reported nothing (reports are written when they happen, so a node
+// killed later has already written its own).
+DrillCluster::~DrillCluster() {
+  for (const auto& node : nodes_) {
+    std::string log = node->process.LogSince(0);
+    for (const char* report :
+         {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+      CHECK_MESSAGE(log.find(report) == std::string::npos, "sanitizer report in the log\n"
+                                                               << node->process.LogTail());
+    }
+  }
+}
 
 DrillCluster::TempDir::~TempDir() {
   std::error_code ignored;

@@ -196,11 +196,13 @@ TEST_CASE("drill harness: nothing is left behind, also when a test fails half wa
   for (pid_t pid : pids) CHECK_MESSAGE(kill(pid, 0) != 0, "node pid " << pid << " still runs");
   CHECK_FALSE(std::filesystem::exists(directory));
   // Nothing of ours in the test's own namespace either.
-  blackbox::ProgramResult links = blackbox::RunProgram(
-      {blackbox::FindInPath("ip").empty() ? "/usr/sbin/ip" : blackbox::FindInPath("ip"), "-o",
-       "link"},
-      "", 5000);
+  blackbox::ProgramResult links = blackbox::RunProgram({ToolPath("ip"), "-o", "link"}, "", 5000);
+  CHECK(links.exit_code == 0);
   CHECK(links.output.find("rkdrill") == std::string::npos);
+  blackbox::ProgramResult tables =
+      blackbox::RunProgram({ToolPath("nft"), "list", "tables"}, "", 5000);
+  CHECK(tables.exit_code == 0);
+  CHECK(tables.output.find("ringkv_drill") == std::string::npos);
 }
 
 TEST_CASE("drill harness: namespaces of a crashed run are removed by the next one") {

@@ -49,19 +49,8 @@ std::string StartTime(const std::string& pid) {
   return "";
 }
 
-std::string Program(const char* name) {
-  std::string path = blackbox::FindInPath(name);
-  if (path.empty()) {
-    for (const char* directory : {"/usr/sbin/", "/sbin/", "/usr/bin/"}) {
-      std::string candidate = std::string(directory) + name;
-      if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-  }
-  return path;
-}
-
 const std::string& Ip() {
-  static const std::string path = Program("ip");
+  static const std::string path = ToolPath("ip");
   return path;
 }
 
@@ -126,6 +115,17 @@ std::string NftRuleset(const std::string& input_rule, const std::string& output_
 }
 
 }  // namespace
+
+std::string ToolPath(const char* name) {
+  std::string path = blackbox::FindInPath(name);
+  if (path.empty()) {
+    for (const char* directory : {"/usr/sbin/", "/sbin/", "/usr/bin/"}) {
+      std::string candidate = std::string(directory) + name;
+      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+  }
+  return path;
+}
 
 NamespaceScope::NamespaceScope(int netns_fd) {
   previous_fd_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -197,7 +197,7 @@ int RemoveLeftovers() {
 bool NamespacesAvailable(std::string* why) {
   static std::string failure = [] {
     if (Ip().empty()) return std::string("the ip program (iproute2) is not installed");
-    if (Program("nft").empty()) return std::string("the nft program (nftables) is not installed");
+    if (ToolPath("nft").empty()) return std::string("the nft program (nftables) is not installed");
     std::string probe = OwnerTag() + "-probe";
     blackbox::ProgramResult added = RunIp({"netns", "add", probe});
     if (added.exit_code != 0) return "ip netns add failed: " + added.output;
@@ -290,7 +290,7 @@ std::vector<std::string> Network::AllNamespaces() const {
 }
 
 void Network::LoadNftables(int index, const std::string& ruleset) {
-  MustIp({"netns", "exec", NodeNamespace(index), Program("nft"), "-f", "-"}, ruleset);
+  MustIp({"netns", "exec", NodeNamespace(index), ToolPath("nft"), "-f", "-"}, ruleset);
   nft_tables_.insert(index);
 }
 
@@ -334,14 +334,14 @@ void Network::Heal() {
   }
   links_down_.clear();
   for (int index : nft_tables_) {
-    MustIp({"netns", "exec", NodeNamespace(index), Program("nft"), "delete", "table", "inet",
+    MustIp({"netns", "exec", NodeNamespace(index), ToolPath("nft"), "delete", "table", "inet",
             kNftTable});
   }
   nft_tables_.clear();
 }
 
 std::string Network::NftTables(int index) const {
-  return RunIp({"netns", "exec", NodeNamespace(index), Program("nft"), "list", "tables"}).output;
+  return RunIp({"netns", "exec", NodeNamespace(index), ToolPath("nft"), "list", "tables"}).output;
 }
 
 bool CanConnect(int netns_fd, const std::string& address, uint16_t port, int timeout_ms) {

@@ -54,6 +54,11 @@ std::string OwnerTag();
 // name) still runs. False for a name without a well-formed tag.
 bool OwnerAlive(const std::string& name);
 
+// The path of a system program such as "ip" or "nft": from PATH, else from
+// the sbin directories (root's tools are often not in a test's PATH).
+// Empty when it is not installed.
+std::string ToolPath(const char* name);
+
 // The names of the network namespaces that `ip netns list` shows.
 std::vector<std::string> ListNamespaces();
 
