@@ -3,22 +3,18 @@
 #include "cluster/cluster_harness.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 
 namespace ringkv::cluster_test {
@@ -32,7 +28,6 @@ constexpr int kStopTimeoutMs = 10000;
 // peers on loopback to connect and authenticate.
 constexpr int kConnectFallbackMs = 1500;
 constexpr int kPollIntervalMs = 20;
-constexpr const char* kReadyLine = "Ready to accept connections";
 
 // Where test ports come from: below Linux's default ephemeral range
 // (32768-60999), above the well-known services.
@@ -75,34 +70,15 @@ std::optional<std::string> QuickCommand(uint16_t port, const std::vector<std::st
 }  // namespace
 
 struct Cluster::Node {
-  std::string name;
+  Node(std::string name, std::string directory)
+      : directory(directory),
+        process(std::move(name), RINGKV_SERVER_PATH, directory + "/ringkv.toml",
+                directory + "/server.log") {}
+
   std::string directory;
-  std::string config_path;
-  std::string log_path;
   uint16_t port = 0;
   uint16_t peer_port = 0;
-  pid_t pid = -1;
-  bool paused = false;
-
-  // A paused process is resumed before it is killed, as the harness
-  // promises, although SIGKILL would end it anyway.
-  ~Node() {
-    if (pid <= 0) return;
-    if (paused) kill(pid, SIGCONT);
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-  }
-
-  size_t LogSize() const {
-    struct stat info {};
-    return stat(log_path.c_str(), &info) == 0 ? static_cast<size_t>(info.st_size) : 0;
-  }
-
-  std::string LogSince(size_t offset) const {
-    std::ifstream log(log_path, std::ios::binary);
-    log.seekg(static_cast<std::streamoff>(offset));
-    return std::string((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-  }
+  NodeProcess process;  // Kills and reaps the server when the node goes.
 };
 
 Cluster::TempDir::~TempDir() {
@@ -137,11 +113,8 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
     return uint16_t{0};
   };
   for (int i = 0; i < options_.nodes; ++i) {
-    auto node = std::make_unique<Node>();
-    node->name = "n" + std::to_string(i + 1);
-    node->directory = root_.path + "/" + node->name;
-    node->config_path = node->directory + "/ringkv.toml";
-    node->log_path = node->directory + "/server.log";
+    std::string node_name = "n" + std::to_string(i + 1);
+    auto node = std::make_unique<Node>(node_name, root_.path + "/" + node_name);
     node->port = pick_distinct();
     node->peer_port = pick_distinct();
     REQUIRE(mkdir(node->directory.c_str(), 0700) == 0);
@@ -168,11 +141,11 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
 
 Cluster::~Cluster() = default;  // The members kill, reap and remove.
 
-std::string Cluster::name(int index) const { return nodes_.at(index)->name; }
+std::string Cluster::name(int index) const { return nodes_.at(index)->process.name(); }
 
 int Cluster::IndexOf(std::string_view name) const {
   for (int i = 0; i < size(); ++i) {
-    if (nodes_[i]->name == name) return i;
+    if (nodes_[i]->process.name() == name) return i;
   }
   FAIL("no node named '" << std::string(name) << "'");
   return -1;
@@ -180,17 +153,17 @@ int Cluster::IndexOf(std::string_view name) const {
 
 uint16_t Cluster::port(int index) const { return nodes_.at(index)->port; }
 uint16_t Cluster::peer_port(int index) const { return nodes_.at(index)->peer_port; }
-pid_t Cluster::pid(int index) const { return nodes_.at(index)->pid; }
-bool Cluster::Running(int index) const { return nodes_.at(index)->pid > 0; }
-bool Cluster::Paused(int index) const { return nodes_.at(index)->paused; }
+pid_t Cluster::pid(int index) const { return nodes_.at(index)->process.pid(); }
+bool Cluster::Running(int index) const { return nodes_.at(index)->process.Running(); }
+bool Cluster::Paused(int index) const { return nodes_.at(index)->process.Paused(); }
 
 RedisContext Cluster::Connect(int index) const { return blackbox::Connect(port(index)); }
 
 void Cluster::WriteConfig(int index) const {
   const Node& node = *nodes_.at(index);
-  std::ofstream config(node.config_path);
+  std::ofstream config(node.directory + "/ringkv.toml");
   config << "[node]\n"
-         << "name = \"" << node.name << "\"\n"
+         << "name = \"" << node.process.name() << "\"\n"
          << "bind = \"127.0.0.1\"\n"
          << "port = " << node.port << "\n"
          << "data_dir = \"" << node.directory << "/data\"\n"
@@ -209,7 +182,7 @@ void Cluster::WriteConfig(int index) const {
   for (int i = 0; i < listed && index < listed; ++i) {
     const std::unique_ptr<Node>& member = nodes_[i];
     config << "\n[[cluster.members]]\n"
-           << "name = \"" << member->name << "\"\n"
+           << "name = \"" << member->process.name() << "\"\n"
            << "host = \"127.0.0.1\"\n"
            << "port = " << member->port << "\n"
            << "peer_port = " << member->peer_port << "\n";
@@ -224,58 +197,16 @@ void Cluster::WriteConfig(int index) const {
   REQUIRE(config.good());
 }
 
-void Cluster::Spawn(int index) {
-  Node& node = *nodes_.at(index);
-  REQUIRE_MESSAGE(node.pid <= 0, node.name << " is already running");
-  std::vector<std::string> args = {RINGKV_SERVER_PATH, "--config", node.config_path};
-  int log_fd = open(node.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  REQUIRE(log_fd >= 0);
-  // Built before fork: the child may only make async-signal-safe calls.
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // Die with the test binary, even if it is killed before its destructors
-    // run; the check after prctl covers a parent that died in between.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-    execv(argv[0], argv.data());
-    const char message[] = "cluster harness: exec of the server failed\n";
-    (void)!write(STDERR_FILENO, message, sizeof message - 1);
-    _exit(127);
-  }
-  close(log_fd);
-  node.pid = pid;
-  node.paused = false;
-}
+void Cluster::Spawn(int index) { nodes_.at(index)->process.Spawn(); }
 
 // Ready means the start-up line is in this run's part of the log (from
 // `log_offset` on) and the node answers PING: a line from an earlier run, or a
 // port still held by a dying process, must not count.
 void Cluster::WaitReady(int index, size_t log_offset) {
-  Node& node = *nodes_.at(index);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartTimeoutMs);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(node.pid, &status, WNOHANG) == node.pid) {
-      node.pid = -1;
-      FAIL(node.name << " exited during start-up (status " << status << ")\n" << LogTail(index));
-    }
-    if (node.LogSince(log_offset).find(kReadyLine) != std::string::npos &&
-        QuickCommand(node.port, {"PING"}) == "+PONG") {
-      return;
-    }
-    SleepMs(kPollIntervalMs);
-  }
-  FAIL(node.name << " did not become ready within " << kStartTimeoutMs << " ms\n"
-                 << LogTail(index));
+  uint16_t node_port = port(index);
+  nodes_.at(index)->process.WaitReady(
+      log_offset, [node_port] { return QuickCommand(node_port, {"PING"}) == "+PONG"; },
+      kStartTimeoutMs);
 }
 
 Cluster::PeerState Cluster::PollConnected(int index, int timeout_ms) const {
@@ -313,7 +244,7 @@ bool Cluster::WaitConnected(int index, int timeout_ms) {
 
 void Cluster::Start(int index) {
   // The log is appended to across restarts; only this run's part counts.
-  size_t log_offset = nodes_.at(index)->LogSize();
+  size_t log_offset = nodes_.at(index)->process.LogSize();
   Spawn(index);
   WaitReady(index, log_offset);
   if (!WaitConnected(index, kConnectTimeoutMs)) {
@@ -323,56 +254,15 @@ void Cluster::Start(int index) {
 }
 
 std::optional<int> Cluster::Stop(int index) {
-  Node& node = *nodes_.at(index);
-  if (node.pid <= 0) return std::nullopt;
-  if (node.paused) Resume(index);
-  kill(node.pid, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStopTimeoutMs);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(node.pid, &status, WNOHANG) == node.pid) {
-      node.pid = -1;
-      return status;
-    }
-    SleepMs(10);
-  }
-  Kill9(index);
-  return std::nullopt;
+  return nodes_.at(index)->process.Stop(kStopTimeoutMs);
 }
 
-void Cluster::Kill9(int index) {
-  Node& node = *nodes_.at(index);
-  if (node.pid <= 0) return;
-  kill(node.pid, SIGKILL);
-  waitpid(node.pid, nullptr, 0);
-  node.pid = -1;
-  node.paused = false;
-}
-
-void Cluster::Pause(int index) {
-  Node& node = *nodes_.at(index);
-  REQUIRE_MESSAGE(node.pid > 0, node.name << " is not running");
-  REQUIRE(kill(node.pid, SIGSTOP) == 0);
-  node.paused = true;
-  // SIGSTOP is asynchronous; wait until the kernel reports the stop so that
-  // a measurement taken next really runs against a stopped node.
-  int status = 0;
-  REQUIRE(waitpid(node.pid, &status, WUNTRACED) == node.pid);
-  REQUIRE(WIFSTOPPED(status));
-}
-
-void Cluster::Resume(int index) {
-  Node& node = *nodes_.at(index);
-  if (node.pid <= 0 || !node.paused) return;
-  REQUIRE(kill(node.pid, SIGCONT) == 0);
-  node.paused = false;
-}
+void Cluster::Kill9(int index) { nodes_.at(index)->process.Kill9(); }
+void Cluster::Pause(int index) { nodes_.at(index)->process.Pause(); }
+void Cluster::Resume(int index) { nodes_.at(index)->process.Resume(); }
 
 std::string Cluster::LogTail(int index, size_t bytes_max) const {
-  const Node& node = *nodes_.at(index);
-  std::string text = node.LogSince(0);
-  if (text.size() > bytes_max) text = text.substr(text.size() - bytes_max);
-  return "--- " + node.name + " log (" + node.log_path + ") ---\n" + text;
+  return nodes_.at(index)->process.LogTail(bytes_max);
 }
 
 std::string Cluster::AllLogTails(size_t bytes_max) const {
@@ -381,71 +271,40 @@ std::string Cluster::AllLogTails(size_t bytes_max) const {
   return text;
 }
 
-std::optional<std::string> InfoField(std::string_view info, std::string_view field) {
-  std::string prefix = std::string(field) + ":";
-  size_t position = 0;
-  while (position < info.size()) {
-    size_t end = info.find('\n', position);
-    if (end == std::string_view::npos) end = info.size();
-    std::string_view line = info.substr(position, end - position);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.substr(0, prefix.size()) == prefix) return std::string(line.substr(prefix.size()));
-    position = end + 1;
+std::vector<int> ReplicaIndexes(const Cluster& cluster, const std::string& key, int asked) {
+  RedisContext context = cluster.Connect(asked);
+  Reply reply = blackbox::Command(context.get(), {"RING", "KEY", key});
+  std::vector<int> indexes;
+  for (const std::string& name : ParseRingKey(reply.get()).replicas) {
+    indexes.push_back(cluster.IndexOf(name));
   }
-  return std::nullopt;
+  return indexes;
 }
 
-std::vector<Reply> Pipeline(redisContext* context,
-                            const std::vector<std::vector<std::string>>& commands,
-                            size_t batch_size) {
-  REQUIRE(batch_size > 0);
-  std::vector<Reply> replies;
-  replies.reserve(commands.size());
-  for (size_t start = 0; start < commands.size(); start += batch_size) {
-    size_t end = std::min(commands.size(), start + batch_size);
-    for (size_t i = start; i < end; ++i) {
-      std::vector<const char*> argv;
-      std::vector<size_t> lengths;
-      for (const std::string& arg : commands[i]) {
-        argv.push_back(arg.data());
-        lengths.push_back(arg.size());
-      }
-      REQUIRE(redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(),
-                                     lengths.data()) == REDIS_OK);
+bool HeldByAll(const Cluster& cluster, const std::vector<int>& nodes, const std::string& key,
+               const std::string& value, int timeout_ms) {
+  std::vector<RedisContext> contexts;
+  for (int i : nodes) contexts.push_back(cluster.Connect(i));
+  int64_t deadline_ms = NowMs() + timeout_ms;
+  while (true) {
+    bool all = true;
+    for (RedisContext& context : contexts) {
+      Reply reply = blackbox::Command(context.get(), {"LOCALGET", key});
+      std::optional<VersionedValue> held = ParseVersioned(reply.get());
+      all = all && held && held->siblings.size() == 1 && held->siblings[0].value == value;
     }
-    for (size_t i = start; i < end; ++i) {
-      void* reply = nullptr;
-      if (redisGetReply(context, &reply) != REDIS_OK) {
-        replies.resize(commands.size());  // The rest stay null: I/O error.
-        return replies;
-      }
-      replies.emplace_back(static_cast<redisReply*>(reply));
-    }
+    if (all) return true;
+    if (NowMs() > deadline_ms) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return replies;
 }
 
-bool IsErrorStartingWith(const redisReply* reply, std::string_view prefix) {
-  return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
-         std::string_view(reply->str, reply->len).substr(0, prefix.size()) == prefix;
-}
-
-std::vector<std::string> StringElements(const redisReply* reply) {
-  REQUIRE(reply != nullptr);
-  REQUIRE_MESSAGE(reply->type == REDIS_REPLY_ARRAY, "expected an array, got type " << reply->type);
-  std::vector<std::string> strings;
-  for (size_t i = 0; i < reply->elements; ++i) {
-    const redisReply* element = reply->element[i];
-    REQUIRE((element->type == REDIS_REPLY_STRING || element->type == REDIS_REPLY_STATUS));
-    strings.emplace_back(element->str, element->len);
+std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& replicas) {
+  std::vector<int> others;
+  for (int i = 0; i < cluster.size(); ++i) {
+    if (std::find(replicas.begin(), replicas.end(), i) == replicas.end()) others.push_back(i);
   }
-  return strings;
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return others;
 }
 
 }  // namespace ringkv::cluster_test

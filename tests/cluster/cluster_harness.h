@@ -29,6 +29,8 @@
 #include <vector>
 
 #include "blackbox/harness.h"
+#include "cluster/cluster_replies.h"
+#include "cluster/node_process.h"
 
 namespace ringkv::cluster_test {
 
@@ -134,26 +136,18 @@ class Cluster {
   bool warned_no_peer_connections_ = false;
 };
 
-// The value of `field` in an INFO text ("peer_connections" in
-// "peer_connections:5\r\n"), or nullopt when absent.
-std::optional<std::string> InfoField(std::string_view info, std::string_view field);
+// The indexes of `key`'s N replicas in preference-list order, asked of node
+// `asked` with RING KEY.
+std::vector<int> ReplicaIndexes(const Cluster& cluster, const std::string& key, int asked = 0);
 
-// Sends `commands` on one connection in pipelined batches of at most
-// `batch_size` and returns the replies in order. A null Reply is an I/O error.
-std::vector<Reply> Pipeline(redisContext* context,
-                            const std::vector<std::vector<std::string>>& commands,
-                            size_t batch_size = 1000);
+// Polls LOCALGET on each of `nodes` until every one holds exactly one
+// sibling with `value`, for at most `timeout_ms`. Returns whether they did.
+// Independent of WAIT, so tests can settle replication without trusting it.
+bool HeldByAll(const Cluster& cluster, const std::vector<int>& nodes, const std::string& key,
+               const std::string& value, int timeout_ms);
 
-// True when `reply` is an error whose text starts with `prefix`.
-bool IsErrorStartingWith(const redisReply* reply, std::string_view prefix);
-
-// The elements of an array reply as strings (bulk or status), for replies
-// such as RING KEY's list of names. REQUIREs an array of strings.
-std::vector<std::string> StringElements(const redisReply* reply);
-
-// Milliseconds since an arbitrary start, for measuring how long a request
-// took.
-int64_t NowMs();
+// The indexes of the nodes that are not among `replicas`.
+std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& replicas);
 
 }  // namespace ringkv::cluster_test
 

@@ -3,11 +3,7 @@
 
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <chrono>
-#include <thread>
-
-#include "cluster/cluster_harness.h"
 
 namespace ringkv::cluster_test {
 namespace {
@@ -124,40 +120,71 @@ std::vector<MemberInfo> ParseMembers(const redisReply* reply) {
   return members;
 }
 
-std::vector<int> ReplicaIndexes(const Cluster& cluster, const std::string& key, int asked) {
-  RedisContext context = cluster.Connect(asked);
-  Reply reply = blackbox::Command(context.get(), {"RING", "KEY", key});
-  std::vector<int> indexes;
-  for (const std::string& name : ParseRingKey(reply.get()).replicas) {
-    indexes.push_back(cluster.IndexOf(name));
+std::optional<std::string> InfoField(std::string_view info, std::string_view field) {
+  std::string prefix = std::string(field) + ":";
+  size_t position = 0;
+  while (position < info.size()) {
+    size_t end = info.find('\n', position);
+    if (end == std::string_view::npos) end = info.size();
+    std::string_view line = info.substr(position, end - position);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.substr(0, prefix.size()) == prefix) return std::string(line.substr(prefix.size()));
+    position = end + 1;
   }
-  return indexes;
+  return std::nullopt;
 }
 
-bool HeldByAll(const Cluster& cluster, const std::vector<int>& nodes, const std::string& key,
-               const std::string& value, int timeout_ms) {
-  std::vector<RedisContext> contexts;
-  for (int i : nodes) contexts.push_back(cluster.Connect(i));
-  int64_t deadline_ms = NowMs() + timeout_ms;
-  while (true) {
-    bool all = true;
-    for (RedisContext& context : contexts) {
-      Reply reply = blackbox::Command(context.get(), {"LOCALGET", key});
-      std::optional<VersionedValue> held = ParseVersioned(reply.get());
-      all = all && held && held->siblings.size() == 1 && held->siblings[0].value == value;
+std::vector<Reply> Pipeline(redisContext* context,
+                            const std::vector<std::vector<std::string>>& commands,
+                            size_t batch_size) {
+  REQUIRE(batch_size > 0);
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  for (size_t start = 0; start < commands.size(); start += batch_size) {
+    size_t end = std::min(commands.size(), start + batch_size);
+    for (size_t i = start; i < end; ++i) {
+      std::vector<const char*> argv;
+      std::vector<size_t> lengths;
+      for (const std::string& arg : commands[i]) {
+        argv.push_back(arg.data());
+        lengths.push_back(arg.size());
+      }
+      REQUIRE(redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(),
+                                     lengths.data()) == REDIS_OK);
     }
-    if (all) return true;
-    if (NowMs() > deadline_ms) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (size_t i = start; i < end; ++i) {
+      void* reply = nullptr;
+      if (redisGetReply(context, &reply) != REDIS_OK) {
+        replies.resize(commands.size());  // The rest stay null: I/O error.
+        return replies;
+      }
+      replies.emplace_back(static_cast<redisReply*>(reply));
+    }
   }
+  return replies;
 }
 
-std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& replicas) {
-  std::vector<int> others;
-  for (int i = 0; i < cluster.size(); ++i) {
-    if (std::find(replicas.begin(), replicas.end(), i) == replicas.end()) others.push_back(i);
+bool IsErrorStartingWith(const redisReply* reply, std::string_view prefix) {
+  return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+         std::string_view(reply->str, reply->len).substr(0, prefix.size()) == prefix;
+}
+
+std::vector<std::string> StringElements(const redisReply* reply) {
+  REQUIRE(reply != nullptr);
+  REQUIRE_MESSAGE(reply->type == REDIS_REPLY_ARRAY, "expected an array, got type " << reply->type);
+  std::vector<std::string> strings;
+  for (size_t i = 0; i < reply->elements; ++i) {
+    const redisReply* element = reply->element[i];
+    REQUIRE((element->type == REDIS_REPLY_STRING || element->type == REDIS_REPLY_STATUS));
+    strings.emplace_back(element->str, element->len);
   }
-  return others;
+  return strings;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace ringkv::cluster_test

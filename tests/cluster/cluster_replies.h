@@ -1,18 +1,29 @@
-// Parsers for the cluster commands' replies (RING KEY, VGET, LOCALGET), so
-// the tests compare fields rather than rendered strings. Each REQUIREs the
-// shape docs/commands.md gives, so a malformed reply fails the test there.
+// Parsers for the cluster commands' replies (RING KEY, VGET, LOCALGET,
+// CONSISTENCY, INFO fields), so the tests compare fields rather than rendered
+// strings, and the client helpers that go with them (pipelining, timing).
+// Each parser REQUIREs the shape docs/commands.md gives, so a malformed reply
+// fails the test there. Nothing here knows how the nodes were started: the
+// loopback cluster tests (cluster_harness.h) and the failure drills
+// (tests/drills/) share it.
 #ifndef RINGKV_TESTS_CLUSTER_CLUSTER_REPLIES_H_
 #define RINGKV_TESTS_CLUSTER_CLUSTER_REPLIES_H_
 
 #include <hiredis/hiredis.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "blackbox/harness.h"
+
 namespace ringkv::cluster_test {
+
+using blackbox::RedisContext;
+using blackbox::Reply;
 
 // RING KEY <key>: [partition, key-hash, [N replica names], [fallback names]].
 struct KeyPlacement {
@@ -65,20 +76,26 @@ std::vector<MemberInfo> ParseMembers(const redisReply* reply);
 // The integer of an integer reply, REQUIREd.
 int64_t IntegerOf(const redisReply* reply);
 
-class Cluster;
+// The value of `field` in an INFO text ("peer_connections" in
+// "peer_connections:5\r\n"), or nullopt when absent.
+std::optional<std::string> InfoField(std::string_view info, std::string_view field);
 
-// The indexes of `key`'s N replicas in preference-list order, asked of node
-// `asked` with RING KEY.
-std::vector<int> ReplicaIndexes(const Cluster& cluster, const std::string& key, int asked = 0);
+// Sends `commands` on one connection in pipelined batches of at most
+// `batch_size` and returns the replies in order. A null Reply is an I/O error.
+std::vector<Reply> Pipeline(redisContext* context,
+                            const std::vector<std::vector<std::string>>& commands,
+                            size_t batch_size = 1000);
 
-// Polls LOCALGET on each of `nodes` until every one holds exactly one
-// sibling with `value`, for at most `timeout_ms`. Returns whether they did.
-// Independent of WAIT, so tests can settle replication without trusting it.
-bool HeldByAll(const Cluster& cluster, const std::vector<int>& nodes, const std::string& key,
-               const std::string& value, int timeout_ms);
+// True when `reply` is an error whose text starts with `prefix`.
+bool IsErrorStartingWith(const redisReply* reply, std::string_view prefix);
 
-// The indexes of the nodes that are not among `replicas`.
-std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& replicas);
+// The elements of an array reply as strings (bulk or status), for replies
+// such as RING KEY's list of names. REQUIREs an array of strings.
+std::vector<std::string> StringElements(const redisReply* reply);
+
+// Milliseconds since an arbitrary start, for measuring how long a request
+// took.
+int64_t NowMs();
 
 }  // namespace ringkv::cluster_test
 
