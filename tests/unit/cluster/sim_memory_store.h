@@ -28,8 +28,7 @@ class MemoryStore : public ReplicaStore {
     kNone,
     kForgetEveryThirdMerge,
     kIncomingSiblingsWin,
-    kForgetHints,         // PutHint claims success and stores nothing.
-    kDeleteChangedHints,  // DeleteHintIfUnchanged ignores the version.
+    kForgetHints,  // PutHint claims success and stores nothing.
   };
 
   struct Hint {
@@ -160,9 +159,7 @@ class MemoryStore : public ReplicaStore {
     if (target_it == hints_.end()) return storage::Status::Ok();
     auto it = target_it->second.find(key);
     if (it == target_it->second.end()) return storage::Status::Ok();
-    if (it->second.version != version && sabotage_ != Sabotage::kDeleteChangedHints) {
-      return storage::Status::Ok();
-    }
+    if (it->second.version != version) return storage::Status::Ok();
     EraseHint(target_it, it);
     ++stats_.delivered;
     *deleted = true;
