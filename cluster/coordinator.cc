@@ -104,6 +104,7 @@ void Coordinator::SlotsOf(std::string_view key, uint32_t n, std::vector<Slot>* s
 }
 
 const std::string* Coordinator::NextStandIn(StandInCandidates* candidates) const {
+  if (!options_.sloppy_quorum) return nullptr;
   while (candidates->next < candidates->names.size()) {
     const std::string& name = candidates->names[candidates->next++];
     if (!IsDown(name)) return &name;
@@ -185,7 +186,7 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   }
   assert(op.acks == 1);
   deadlines_.emplace(op.deadline_ms, id);
-  if (hint_after_ms_ > 0 && !op.candidates.names.empty()) {
+  if (options_.sloppy_quorum && hint_after_ms_ > 0 && !op.candidates.names.empty()) {
     op.hint_after_ms = now_ms + hint_after_ms_;
     hint_after_.emplace(op.hint_after_ms, id);
   }

@@ -16,7 +16,9 @@
 // member past the first n in preference order (distinct per request), which
 // holds the write as a hint naming the owner (PutRequest::hint_for) and
 // answers reads with what it holds. Quorums count slots: a slot counts once,
-// whether its owner or its stand-in answered.
+// whether its owner or its stand-in answered. (Only with
+// CoordinatorOptions::sloppy_quorum; without it a down owner's slot fails at
+// once and nothing stands in.)
 //
 // Writes: the coordinator must be one of the key's first n members
 // (IsReplica); stand-ins never coordinate (docs/coordination.md, "Who
@@ -95,6 +97,12 @@ struct CoordinatorOptions {
   // How long a request waits for its quorum (and its stragglers) before it
   // gives up. REQUIRES: > 0.
   int64_t request_timeout_ms = 1000;
+  // Stand-ins (sloppy quorum). Off, a slot's owner is its only target: a
+  // down owner's slot fails at once, a failed or silent one stays failed
+  // (strict quorums, as before hinted handoff). Hints received as a stand-in
+  // are stored and delivered either way. The node turns it on (config) when
+  // it drives SetDown from gossip.
+  bool sloppy_quorum = false;
   // A write's slot whose owner has not answered this long after the write
   // started gets a stand-in (the owner's late ack still counts). 0 means
   // request_timeout_ms / 2; a value >= request_timeout_ms turns it off.

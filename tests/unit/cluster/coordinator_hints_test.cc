@@ -23,8 +23,14 @@ constexpr const char* kKey = "k";
 
 // Five nodes; `p` is the preference list of kKey: p[0..2] own it (n = 3),
 // p[3] and p[4] are its fallbacks, in that order.
+CoordinatorOptions Sloppy() {
+  CoordinatorOptions options{kTimeoutMs};
+  options.sloppy_quorum = true;
+  return options;
+}
+
 struct Five {
-  explicit Five(CoordinatorOptions options = CoordinatorOptions{kTimeoutMs})
+  explicit Five(CoordinatorOptions options = Sloppy())
       : cluster(5, 16, options), p(cluster.coordinator("a").PreferenceNames(kKey, 5)) {}
   Coordinator& at(int i) { return cluster.coordinator(p[i]); }
   MemoryStore& store(int i) { return cluster.store(p[i]); }
@@ -92,6 +98,35 @@ TEST_CASE(
   CHECK(five.at(0).writes_in_flight() == 0);
 }
 
+TEST_CASE(
+    "strict quorum: without sloppy_quorum a down owner's slot fails at once; nothing stands in") {
+  CoordinatorOptions strict{kTimeoutMs};
+  strict.hint_after_ms = 200;
+  Five five(strict);
+  five.cluster.SetDown(five.p[1], true);
+  WriteProbe probe;
+  five.at(0).Write(kKey, Value("v"), nullptr, {3, 3, 2}, 0, probe.Done(), probe.Settled());
+  CHECK(probe.done_calls == 1);  // 1 ack + 1 possible < 3.
+  CHECK(!probe.result.ok);
+  std::map<std::string, PutRequest> puts = TakePuts(five.at(0));
+  REQUIRE(puts.size() == 1);
+  CHECK(puts.count(five.p[2]) == 1);
+  // Failed and silent owners get no stand-in either.
+  five.cluster.SetDown(five.p[1], false);
+  WriteProbe second;
+  five.at(0).Write(kKey, Value("v2"), nullptr, {3, 2, 2}, 10, second.Done(), second.Settled());
+  puts = TakePuts(five.at(0));
+  REQUIRE(puts.size() == 2);
+  five.at(0).OnMessage(five.p[1], PutReply{puts[five.p[1]].id, false, "no connection"}, 11);
+  CHECK(five.at(0).TakeOutbox().empty());
+  five.at(0).OnTick(300);  // Past hint_after_ms: still nothing.
+  CHECK(five.at(0).TakeOutbox().empty());
+  five.at(0).OnTick(10 + kTimeoutMs);
+  CHECK(!second.result.ok);
+  CHECK(five.at(0).TakeOutbox().empty());
+  CHECK(five.at(0).stats().write_stand_ins == 0);
+}
+
 TEST_CASE("sloppy quorum: down owners get distinct fallbacks in ring order, or fail their slot") {
   Five five;
   five.cluster.SetDown(five.p[1], true);
@@ -153,7 +188,7 @@ TEST_CASE("sloppy quorum: a failed owner, then a failed stand-in, move the slot 
 }
 
 TEST_CASE("sloppy quorum: a silent owner gets a stand-in at hint_after_ms; its late ack counts") {
-  CoordinatorOptions options{kTimeoutMs};
+  CoordinatorOptions options = Sloppy();
   options.hint_after_ms = 200;
   Five five(options);
   Coordinator& coordinator = five.at(0);
@@ -385,7 +420,7 @@ TEST_CASE("handoff: failed and timed-out deliveries keep the hint and back off")
 }
 
 TEST_CASE("handoff: deliveries go in bounded batches, and any number of passes drain them") {
-  CoordinatorOptions options{kTimeoutMs};
+  CoordinatorOptions options = Sloppy();
   options.hint_delivery_count_max = 2;
   Five five(options);
   Coordinator& holder = five.at(3);
@@ -415,7 +450,7 @@ TEST_CASE("handoff: deliveries go in bounded batches, and any number of passes d
   CHECK(holder.stats().hints_delivered == 5);
 
   // The bytes bound: one hint per batch when each passes it.
-  CoordinatorOptions small{kTimeoutMs};
+  CoordinatorOptions small = Sloppy();
   small.hint_delivery_bytes_max = 1;
   Five tight(small);
   for (int i = 0; i < 3; ++i) {

@@ -306,8 +306,9 @@ Simulation::Simulation(uint64_t seed, const SimConfig& config, bool verbose)
     actors.insert(actor);
     node.store = std::make_unique<MemoryStore>(actor);
     node.store->set_sabotage(config_.sabotage);
-    node.coordinator = std::make_unique<Coordinator>(
-        node.name, node.store.get(), CoordinatorOptions{config_.request_timeout_ms});
+    CoordinatorOptions options{config_.request_timeout_ms};
+    options.sloppy_quorum = true;
+    node.coordinator = std::make_unique<Coordinator>(node.name, node.store.get(), options);
     members.push_back({node.name});
     nodes_.push_back(std::move(node));
   }
