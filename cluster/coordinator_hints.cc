@@ -57,15 +57,22 @@ void Coordinator::StoreHint(const PutRequest& request, int64_t now_ms, PutReply*
   bool dropped = false;
   storage::Status status =
       store_->PutHint(request.hint_for, request.key, request.set, now_ms, &dropped);
-  HintDelivery& delivery = deliveries_[request.hint_for];
   if (!status.ok()) {
     ++stats_.store_errors;
     reply->error = status.ToString();
   } else if (dropped) {
     ++stats_.hints_refused;
-    ++delivery.refused;
     reply->error = "hint store full";
+    // Per target only for members (or targets already tracked), so that
+    // refusals for made-up names cannot grow deliveries_.
+    auto it = deliveries_.find(request.hint_for);
+    if (it != deliveries_.end()) {
+      ++it->second.refused;
+    } else if (ring_.MemberIndex(request.hint_for) >= 0) {
+      ++deliveries_[request.hint_for].refused;
+    }
   } else {
+    HintDelivery& delivery = deliveries_[request.hint_for];
     ++stats_.hints_stored;
     ++delivery.stored;
     delivery.has_hints = true;
