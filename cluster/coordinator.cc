@@ -1,12 +1,16 @@
-// cluster/coordinator.cc: the quorum state machines (see coordinator.h and
-// docs/coordination.md).
+// cluster/coordinator.cc: the quorum state machines with their sloppy
+// quorum (see coordinator.h and docs/coordination.md). Hinted handoff (the
+// hints this node holds, their delivery and expiry) is in
+// coordinator_hints.cc.
 //
 // Every request lives in writes_ or reads_ under its id, with its deadline in
-// deadlines_, until all its replicas replied or the deadline passed. Whatever
-// ends a request first takes it out of both, then runs its callbacks, so a
+// deadlines_ (and a write's hint-after time in hint_after_), until no slot
+// waits for an answer any more or the deadline passed. Whatever ends a
+// request first takes it out of all of them, then runs its callbacks, so a
 // callback that starts new requests never sees a half-finished one.
 #include "cluster/coordinator.h"
 
+#include <algorithm>
 #include <cassert>
 #include <utility>
 
@@ -21,12 +25,26 @@ namespace {
          consistency.w <= consistency.n && consistency.n <= members;
 }
 
+int64_t ResolveHintAfter(const CoordinatorOptions& options) {
+  const int64_t after_ms =
+      options.hint_after_ms == 0 ? options.request_timeout_ms / 2 : options.hint_after_ms;
+  return after_ms > 0 && after_ms < options.request_timeout_ms ? after_ms : 0;
+}
+
 }  // namespace
 
 Coordinator::Coordinator(std::string self, ReplicaStore* store, CoordinatorOptions options)
-    : self_(std::move(self)), store_(store), options_(options) {
+    : self_(std::move(self)),
+      store_(store),
+      options_(options),
+      hint_after_ms_(ResolveHintAfter(options)) {
   assert(store_ != nullptr);
   assert(options_.request_timeout_ms > 0);
+  assert(options_.hint_delivery_count_max > 0);
+  assert(options_.hint_retry_min_ms > 0 &&
+         options_.hint_retry_min_ms <= options_.hint_retry_max_ms);
+  assert(options_.hint_expiry_interval_ms > 0);
+  RefreshHintTargets();
 }
 
 void Coordinator::SetRing(const Ring& ring) {
@@ -39,6 +57,8 @@ void Coordinator::SetRing(const Ring& ring) {
     preference_lists_.insert(preference_lists_.end(), list.begin(), list.end());
   }
 }
+
+void Coordinator::NoteTime(int64_t now_ms) { last_now_ms_ = std::max(last_now_ms_, now_ms); }
 
 std::span<const uint32_t> Coordinator::PreferenceIndexes(std::string_view key) const {
   assert(ring_.partition_count() > 0);
@@ -65,6 +85,33 @@ bool Coordinator::IsReplica(std::string_view key, uint32_t n) const {
   return false;
 }
 
+std::vector<std::string> Coordinator::HealthyReplicaNames(std::string_view key, uint32_t n) const {
+  std::vector<std::string> names = PreferenceNames(key, n);
+  std::erase_if(names, [this](const std::string& name) { return IsDown(name); });
+  return names;
+}
+
+void Coordinator::SlotsOf(std::string_view key, uint32_t n, std::vector<Slot>* slots,
+                          StandInCandidates* candidates) const {
+  std::span<const uint32_t> indexes = PreferenceIndexes(key);
+  slots->resize(n);
+  for (uint32_t i = 0; i < n; ++i) (*slots)[i].owner = ring_.members()[indexes[i]].name;
+  candidates->names.clear();
+  candidates->next = 0;
+  for (size_t i = n; i < indexes.size(); ++i) {
+    candidates->names.push_back(ring_.members()[indexes[i]].name);
+  }
+}
+
+const std::string* Coordinator::NextStandIn(StandInCandidates* candidates) const {
+  if (!options_.sloppy_quorum) return nullptr;
+  while (candidates->next < candidates->names.size()) {
+    const std::string& name = candidates->names[candidates->next++];
+    if (!IsDown(name)) return &name;
+  }
+  return nullptr;
+}
+
 void Coordinator::Send(const std::string& to, Message message) {
   assert(to != self_);
   outbox_.push_back(Envelope{to, std::move(message)});
@@ -77,8 +124,13 @@ std::vector<Envelope> Coordinator::TakeOutbox() {
 }
 
 std::optional<int64_t> Coordinator::NextDeadlineMs() const {
-  if (deadlines_.empty()) return std::nullopt;
-  return deadlines_.begin()->first;
+  std::optional<int64_t> next = NextHintWorkMs();
+  auto consider = [&next](int64_t time_ms) {
+    if (!next || time_ms < *next) next = time_ms;
+  };
+  if (!deadlines_.empty()) consider(deadlines_.begin()->first);
+  if (!hint_after_.empty()) consider(hint_after_.begin()->first);
+  return next;
 }
 
 // ---------------------------------------------------------------------------
@@ -90,6 +142,7 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   assert(ValidConsistency(consistency, ring_.members().size()));
   assert(IsReplica(key, consistency.n));
   assert(done);
+  NoteTime(now_ms);
   ++stats_.writes;
 
   storage::SiblingSet set;
@@ -107,28 +160,36 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   if (!status.ok()) return FailWriteNow(status, consistency.w, std::move(done), std::move(settled));
 
   const uint64_t id = NextRequestId();
-  WriteOp op;
+  WriteOp& op = writes_[id];
+  op.id = id;
+  op.key.assign(key);
   op.consistency = consistency;
   op.deadline_ms = now_ms + options_.request_timeout_ms;
   op.dot = dot;
+  op.set = std::move(set);
   op.done = std::move(done);
   op.settled = std::move(settled);
-  std::span<const uint32_t> indexes = PreferenceIndexes(key);
+  SlotsOf(key, consistency.n, &op.slots, &op.candidates);
+  // Slots in preference order, so that down owners get stand-ins in ring
+  // order.
   for (uint32_t i = 0; i < consistency.n; ++i) {
-    WriteTarget target{ring_.members()[indexes[i]].name};
-    if (target.name == self_) {
-      target.state = ReplyState::kOk;
+    Slot& slot = op.slots[i];
+    if (slot.owner == self_) {
+      op.targets.push_back(WriteTarget{self_, i, false, ReplyState::kOk});
+      slot.answered = slot.by_owner = true;
       ++op.acks;
-      ++op.replies;
+    } else if (IsDown(slot.owner)) {
+      AssignWriteStandIn(&op, i);
     } else {
-      Send(target.name, PutRequest{id, std::string(key), set, {}});
+      SendWriteTo(&op, i, slot.owner, /*stand_in=*/false);
     }
-    op.targets.push_back(std::move(target));
   }
   assert(op.acks == 1);
-  op.set = std::move(set);
   deadlines_.emplace(op.deadline_ms, id);
-  writes_.emplace(id, std::move(op));
+  if (options_.sloppy_quorum && hint_after_ms_ > 0 && !op.candidates.names.empty()) {
+    op.hint_after_ms = now_ms + hint_after_ms_;
+    hint_after_.emplace(op.hint_after_ms, id);
+  }
   AdvanceWrite(id);
 }
 
@@ -143,7 +204,34 @@ void Coordinator::FailWriteNow(const storage::Status& status, uint32_t required,
   if (settled) settled(0);
 }
 
-void Coordinator::HandlePutReply(const std::string& from, const PutReply& reply) {
+void Coordinator::SendWriteTo(WriteOp* op, uint32_t slot, const std::string& name, bool stand_in) {
+  assert(name != self_);
+  op->targets.push_back(WriteTarget{name, slot, stand_in, ReplyState::kPending});
+  ++op->slots[slot].pending;
+  std::string hint_for;
+  if (stand_in) {
+    op->slots[slot].stand_in_used = true;
+    hint_for = op->slots[slot].owner;
+    ++stats_.write_stand_ins;
+  }
+  Send(name, PutRequest{op->id, op->key, op->set, std::move(hint_for)});
+}
+
+// Sends the write to the next healthy candidate as a hint for `slot`'s
+// owner; false if none is left. The coordinator is one of the first n, so it
+// is never a candidate.
+bool Coordinator::AssignWriteStandIn(WriteOp* op, uint32_t slot) {
+  const std::string* name = NextStandIn(&op->candidates);
+  if (name == nullptr) return false;
+  SendWriteTo(op, slot, *name, /*stand_in=*/true);
+  return true;
+}
+
+void Coordinator::HandlePutReply(const std::string& from, const PutReply& reply, int64_t now_ms) {
+  if (hint_puts_.count(reply.id) > 0) {
+    if (hint_puts_[reply.id].target == from) FinishHintPut(reply.id, reply.ok, now_ms);
+    return;
+  }
   auto it = writes_.find(reply.id);
   if (it == writes_.end()) return;  // Finished, expired, or a read repair's reply.
   WriteOp& op = it->second;
@@ -151,50 +239,83 @@ void Coordinator::HandlePutReply(const std::string& from, const PutReply& reply)
     if (target.name != from) continue;
     if (target.state != ReplyState::kPending) return;  // A duplicate.
     target.state = reply.ok ? ReplyState::kOk : ReplyState::kFailed;
-    ++op.replies;
-    if (reply.ok) ++op.acks;
+    Slot& slot = op.slots[target.slot];
+    --slot.pending;
+    if (reply.ok) {
+      if (!slot.answered) ++op.acks;
+      slot.answered = true;
+      if (!target.stand_in) slot.by_owner = true;
+    } else if (!slot.answered && slot.pending == 0) {
+      AssignWriteStandIn(&op, target.slot);  // May add targets: `target` is stale now.
+    }
     AdvanceWrite(reply.id);
     return;
   }
 }
 
-// Fires what the replies so far decide: the end of the request once every
-// replica replied, otherwise done() once w acks are reached or impossible.
+// A slow owner gets a stand-in (once per slot), while its own ack still
+// counts if it comes.
+void Coordinator::OnHintAfter(uint64_t id) {
+  auto it = writes_.find(id);
+  if (it == writes_.end()) return;
+  WriteOp& op = it->second;
+  op.hint_after_ms = 0;
+  for (uint32_t i = 0; i < op.slots.size(); ++i) {
+    const Slot& slot = op.slots[i];
+    if (slot.answered || slot.stand_in_used || slot.pending == 0) continue;
+    if (!AssignWriteStandIn(&op, i)) break;  // No candidate left for any slot.
+  }
+  AdvanceWrite(id);
+}
+
+// Fires what the replies so far decide: the end of the request once no slot
+// waits (each is acked, or failed with no stand-in left), otherwise done()
+// once w acked slots are reached or impossible.
 void Coordinator::AdvanceWrite(uint64_t id) {
   auto it = writes_.find(id);
   assert(it != writes_.end());
   WriteOp& op = it->second;
-  const uint32_t n = static_cast<uint32_t>(op.targets.size());
-  assert(op.replies <= n && op.acks <= op.replies);
-  if (op.replies == n) {
+  uint32_t waiting = 0;  // Slots not acked yet that may still be.
+  for (const Slot& slot : op.slots) {
+    if (!slot.answered && slot.pending > 0) ++waiting;
+  }
+  assert(op.acks <= op.slots.size());
+  if (waiting == 0) {
     WriteOp finished = std::move(op);
     deadlines_.erase({finished.deadline_ms, id});
+    if (finished.hint_after_ms != 0) hint_after_.erase({finished.hint_after_ms, id});
     writes_.erase(it);
     FinishWrite(std::move(finished));
     return;
   }
   if (op.done_fired) return;
-  const uint32_t pending = n - op.replies;
-  if (op.acks >= op.consistency.w || op.acks + pending < op.consistency.w) FireWriteDone(&op);
+  if (op.acks >= op.consistency.w || op.acks + waiting < op.consistency.w) {
+    FireWriteDone(&op, /*move_set=*/false);
+  }
 }
 
-void Coordinator::FireWriteDone(WriteOp* op) {
+// `move_set`: the request is over and no stand-in will need the set.
+void Coordinator::FireWriteDone(WriteOp* op, bool move_set) {
   assert(!op->done_fired);
   op->done_fired = true;
   WriteResult result;
   result.ok = op->acks >= op->consistency.w;
   result.acks = op->acks;
+  for (const Slot& slot : op->slots) {
+    if (slot.answered && !slot.by_owner) ++result.hinted_acks;
+  }
   result.required = op->consistency.w;
-  result.set = std::move(op->set);
+  result.set = move_set ? std::move(op->set) : op->set;
   result.dot = op->dot;
   if (!result.ok) ++stats_.write_quorum_failures;
   WriteCallback done = std::move(op->done);
   done(std::move(result));
 }
 
-// `op` has left writes_ and deadlines_: every replica replied or time is up.
+// `op` has left writes_, deadlines_ and hint_after_: no slot waits or time
+// is up.
 void Coordinator::FinishWrite(WriteOp op) {
-  if (!op.done_fired) FireWriteDone(&op);
+  if (!op.done_fired) FireWriteDone(&op, /*move_set=*/true);
   if (op.settled) op.settled(op.acks);
 }
 
@@ -205,74 +326,108 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
                        ReadCallback done) {
   assert(ValidConsistency(consistency, ring_.members().size()));
   assert(done);
+  NoteTime(now_ms);
   ++stats_.reads;
   const uint64_t id = NextRequestId();
   ReadOp& op = reads_[id];
+  op.id = id;
   op.key.assign(key);
   op.consistency = consistency;
   op.deadline_ms = now_ms + options_.request_timeout_ms;
   op.done = std::move(done);
-  std::span<const uint32_t> indexes = PreferenceIndexes(key);
-  op.targets.resize(consistency.n);
+  SlotsOf(key, consistency.n, &op.slots, &op.candidates);
   for (uint32_t i = 0; i < consistency.n; ++i) {
-    ReadTarget& target = op.targets[i];
-    target.name = ring_.members()[indexes[i]].name;
-    if (target.name == self_) {
-      ReadLocal(key, &target, &op);
+    const std::string& owner = op.slots[i].owner;
+    if (owner != self_ && IsDown(owner)) {
+      AssignReadStandIn(&op, i);
     } else {
-      Send(target.name, GetRequest{id, std::string(key)});
+      AddReadTarget(&op, i, owner, /*stand_in=*/false);
     }
   }
   deadlines_.emplace(op.deadline_ms, id);
   AdvanceRead(id);
 }
 
-void Coordinator::ReadLocal(std::string_view key, ReadTarget* target, ReadOp* op) {
-  storage::SiblingSet set;
-  bool found = false;
-  storage::Status status = store_->Read(key, &set, &found);
-  if (!status.ok()) ++stats_.store_errors;
-  RecordReadReply(op, target, status.ok(), found, std::move(set));
-}
-
-void Coordinator::RecordReadReply(ReadOp* op, ReadTarget* target, bool ok, bool found,
-                                  storage::SiblingSet set) {
-  assert(target->state == ReplyState::kPending);
-  ++op->replies;
-  if (!ok) {
-    target->state = ReplyState::kFailed;
+// Asks `name` for the key on behalf of `slot`; this node reads its own
+// store at once.
+void Coordinator::AddReadTarget(ReadOp* op, uint32_t slot, const std::string& name, bool stand_in) {
+  ReadTarget target;
+  target.name = name;
+  target.slot = slot;
+  target.stand_in = stand_in;
+  op->targets.push_back(std::move(target));
+  ++op->slots[slot].pending;
+  if (stand_in) {
+    op->slots[slot].stand_in_used = true;
+    ++stats_.read_stand_ins;
+  }
+  if (name != self_) {
+    Send(name, GetRequest{op->id, op->key});
     return;
   }
-  target->state = ReplyState::kOk;
-  ++op->ok_replies;
-  target->found = found;
+  storage::SiblingSet set;
+  bool found = false;
+  storage::Status status = ReadWithHints(op->key, &set, &found);
+  if (!status.ok()) ++stats_.store_errors;
+  RecordReadReply(op, op->targets.size() - 1, status.ok(), found, std::move(set));
+}
+
+bool Coordinator::AssignReadStandIn(ReadOp* op, uint32_t slot) {
+  const std::string* name = NextStandIn(&op->candidates);
+  if (name == nullptr) return false;
+  AddReadTarget(op, slot, *name, /*stand_in=*/true);
+  return true;
+}
+
+void Coordinator::RecordReadReply(ReadOp* op, size_t target_index, bool ok, bool found,
+                                  storage::SiblingSet set) {
+  ReadTarget& target = op->targets[target_index];
+  assert(target.state == ReplyState::kPending);
+  Slot& slot = op->slots[target.slot];
+  --slot.pending;
+  if (!ok) {
+    target.state = ReplyState::kFailed;
+    // May add targets (and read this node's store at once).
+    if (!slot.answered && slot.pending == 0) AssignReadStandIn(op, target.slot);
+    return;
+  }
+  target.state = ReplyState::kOk;
+  if (!slot.answered) ++op->ok_slots;
+  slot.answered = true;
+  if (!target.stand_in) slot.by_owner = true;
+  target.found = found;
   if (!found) return;
   op->found = true;
   storage::Merge(&op->merged, set);
-  target->set = std::move(set);
+  target.set = std::move(set);
 }
 
 void Coordinator::HandleGetReply(const std::string& from, GetReply reply) {
   auto it = reads_.find(reply.id);
   if (it == reads_.end()) return;  // Finished or expired.
   ReadOp& op = it->second;
-  for (ReadTarget& target : op.targets) {
-    if (target.name != from) continue;
-    if (target.state != ReplyState::kPending) return;  // A duplicate.
-    RecordReadReply(&op, &target, reply.ok, reply.found, std::move(reply.set));
+  for (size_t i = 0; i < op.targets.size(); ++i) {
+    if (op.targets[i].name != from) continue;
+    if (op.targets[i].state != ReplyState::kPending) return;  // A duplicate.
+    RecordReadReply(&op, i, reply.ok, reply.found, std::move(reply.set));
     AdvanceRead(reply.id);
     return;
   }
 }
 
-// As AdvanceWrite, with r successful replies.
+// As AdvanceWrite, with r answered slots; a read ends only when every
+// request it sent was answered (or at the deadline), for read repair.
 void Coordinator::AdvanceRead(uint64_t id) {
   auto it = reads_.find(id);
   assert(it != reads_.end());
   ReadOp& op = it->second;
-  const uint32_t n = static_cast<uint32_t>(op.targets.size());
-  assert(op.replies <= n && op.ok_replies <= op.replies);
-  if (op.replies == n) {
+  uint32_t waiting = 0;
+  uint32_t pending = 0;
+  for (const Slot& slot : op.slots) {
+    pending += slot.pending;
+    if (!slot.answered && slot.pending > 0) ++waiting;
+  }
+  if (pending == 0) {
     ReadOp finished = std::move(op);
     deadlines_.erase({finished.deadline_ms, id});
     reads_.erase(it);
@@ -280,8 +435,7 @@ void Coordinator::AdvanceRead(uint64_t id) {
     return;
   }
   if (op.done_fired) return;
-  const uint32_t pending = n - op.replies;
-  if (op.ok_replies >= op.consistency.r || op.ok_replies + pending < op.consistency.r) {
+  if (op.ok_slots >= op.consistency.r || op.ok_slots + waiting < op.consistency.r) {
     FireReadDone(&op, /*move_set=*/false);
   }
 }
@@ -291,9 +445,12 @@ void Coordinator::FireReadDone(ReadOp* op, bool move_set) {
   assert(!op->done_fired);
   op->done_fired = true;
   ReadResult result;
-  result.ok = op->ok_replies >= op->consistency.r;
+  result.ok = op->ok_slots >= op->consistency.r;
   result.found = op->found;
-  result.replies = op->ok_replies;
+  result.replies = op->ok_slots;
+  for (const Slot& slot : op->slots) {
+    if (slot.answered && !slot.by_owner) ++result.stand_in_replies;
+  }
   result.required = op->consistency.r;
   result.set = move_set ? std::move(op->merged) : op->merged;
   if (!result.ok) ++stats_.read_quorum_failures;
@@ -301,20 +458,24 @@ void Coordinator::FireReadDone(ReadOp* op, bool move_set) {
   done(std::move(result));
 }
 
-// `op` has left reads_ and deadlines_: every replica replied or time is up.
+// `op` has left reads_ and deadlines_: every request was answered or time
+// is up.
 void Coordinator::FinishRead(ReadOp op) {
   RepairReplicas(&op);
   if (!op.done_fired) FireReadDone(&op, /*move_set=*/true);
 }
 
-// Read repair: every replica that replied with something other than the
-// merge of all replies gets the merge. Merging is idempotent, so a replica
-// that caught up meanwhile loses nothing; replicas that never replied are
-// left to anti-entropy.
+// Read repair: every owner that replied with something other than the merge
+// of all replies gets the merge. Merging is idempotent, so an owner that
+// caught up meanwhile loses nothing; owners that never replied are left to
+// hinted handoff and anti-entropy. Stand-ins are never repaired: a record
+// written on a node that does not own the key would never be handed back
+// (and their hints reach the owners anyway, through the merge sent here and
+// through delivery).
 void Coordinator::RepairReplicas(ReadOp* op) {
   if (!op->found) return;  // Nobody holds a record: nothing to spread.
   for (ReadTarget& target : op->targets) {
-    if (target.state != ReplyState::kOk) continue;
+    if (target.stand_in || target.state != ReplyState::kOk) continue;
     if (target.found && target.set == op->merged) continue;
     ++stats_.read_repairs;
     if (target.name == self_) {
@@ -329,14 +490,28 @@ void Coordinator::RepairReplicas(ReadOp* op) {
 // ---------------------------------------------------------------------------
 // Replica side, dispatch and time.
 
-void Coordinator::ServePut(const std::string& from, const PutRequest& request) {
+storage::Status Coordinator::ReadWithHints(std::string_view key, storage::SiblingSet* set,
+                                           bool* found) {
+  storage::Status status = store_->Read(key, set, found);
+  if (!status.ok()) return status;
+  storage::SiblingSet hinted;
+  bool hinted_found = false;
+  status = store_->ReadHints(key, &hinted, &hinted_found);
+  if (!status.ok()) return status;
+  if (hinted_found) {
+    storage::Merge(set, hinted);
+    *found = true;
+  }
+  return storage::Status::Ok();
+}
+
+void Coordinator::ServePut(const std::string& from, const PutRequest& request, int64_t now_ms) {
   ++stats_.puts_served;
   PutReply reply;
   reply.id = request.id;
-  if (!request.hint_for.empty()) {
-    // Hinted handoff (sloppy quorum) comes with its own store; a hint merged
-    // here as if this node were a replica would never be handed back.
-    reply.error = "hinted handoff is not supported";
+  // A hint for this node itself (another node's stale view) is its own copy.
+  if (!request.hint_for.empty() && request.hint_for != self_) {
+    StoreHint(request, now_ms, &reply);
   } else {
     storage::Status status = store_->Merge(request.key, request.set, nullptr);
     reply.ok = status.ok();
@@ -352,7 +527,7 @@ void Coordinator::ServeGet(const std::string& from, const GetRequest& request) {
   ++stats_.gets_served;
   GetReply reply;
   reply.id = request.id;
-  storage::Status status = store_->Read(request.key, &reply.set, &reply.found);
+  storage::Status status = ReadWithHints(request.key, &reply.set, &reply.found);
   reply.ok = status.ok();
   if (!status.ok()) {
     ++stats_.store_errors;
@@ -363,21 +538,22 @@ void Coordinator::ServeGet(const std::string& from, const GetRequest& request) {
   Send(from, std::move(reply));
 }
 
-void Coordinator::OnMessage(const std::string& from, Message message,
-                            [[maybe_unused]] int64_t now_ms) {
+void Coordinator::OnMessage(const std::string& from, Message message, int64_t now_ms) {
   assert(from != self_);
+  NoteTime(now_ms);
   if (auto* put = std::get_if<PutRequest>(&message)) {
-    ServePut(from, *put);
+    ServePut(from, *put, now_ms);
   } else if (auto* get = std::get_if<GetRequest>(&message)) {
     ServeGet(from, *get);
   } else if (auto* put_reply = std::get_if<PutReply>(&message)) {
-    HandlePutReply(from, *put_reply);
+    HandlePutReply(from, *put_reply, now_ms);
   } else if (auto* get_reply = std::get_if<GetReply>(&message)) {
     HandleGetReply(from, std::move(*get_reply));
   }
 }
 
 void Coordinator::OnTick(int64_t now_ms) {
+  NoteTime(now_ms);
   // Each expired request leaves the maps before its callbacks run; requests
   // those callbacks start expire later (the timeout is positive).
   while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
@@ -386,15 +562,25 @@ void Coordinator::OnTick(int64_t now_ms) {
     if (auto write = writes_.find(id); write != writes_.end()) {
       WriteOp op = std::move(write->second);
       writes_.erase(write);
+      if (op.hint_after_ms != 0) hint_after_.erase({op.hint_after_ms, id});
       FinishWrite(std::move(op));
     } else if (auto read = reads_.find(id); read != reads_.end()) {
       ReadOp op = std::move(read->second);
       reads_.erase(read);
       FinishRead(std::move(op));
+    } else if (hint_puts_.count(id) > 0) {
+      FinishHintPut(id, /*acked=*/false, now_ms);
     } else {
       assert(false && "a deadline without its request");
     }
   }
+  while (!hint_after_.empty() && hint_after_.begin()->first <= now_ms) {
+    const uint64_t id = hint_after_.begin()->second;
+    hint_after_.erase(hint_after_.begin());
+    OnHintAfter(id);
+  }
+  ExpireHints(now_ms);
+  StartDeliveries(now_ms);
 }
 
 }  // namespace ringkv::cluster

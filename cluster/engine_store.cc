@@ -56,4 +56,33 @@ storage::Status EngineStore::Merge(std::string_view key, const storage::SiblingS
   return storage::Status::Ok();
 }
 
+storage::Status EngineStore::PutHint(std::string_view target, std::string_view key,
+                                     const storage::SiblingSet& set, int64_t now_ms,
+                                     bool* dropped) {
+  return engine_->PutHint(target, key, set, now_ms, dropped);
+}
+
+storage::Status EngineStore::ReadHints(std::string_view key, storage::SiblingSet* set,
+                                       bool* found) {
+  storage::Status status = engine_->ReadHints(key, set);
+  *found = status.ok();
+  return status.IsNotFound() ? storage::Status::Ok() : status;
+}
+
+storage::Status EngineStore::ScanHints(std::string_view target, storage::HintScanCursor* cursor,
+                                       size_t limit, const HintVisitor& visit) {
+  return engine_->ScanHints(target, cursor, limit, visit);
+}
+
+storage::Status EngineStore::DeleteHintIfUnchanged(std::string_view target, std::string_view key,
+                                                   uint64_t version, bool* deleted) {
+  return engine_->DeleteHintIfUnchanged(target, key, version, deleted);
+}
+
+storage::Status EngineStore::ExpireHints(int64_t now_ms, size_t limit, uint64_t* expired) {
+  return engine_->ExpireHints(now_ms, limit, expired);
+}
+
+void EngineStore::GetHintStats(storage::HintStats* stats) const { engine_->GetHintStats(stats); }
+
 }  // namespace ringkv::cluster

@@ -1,6 +1,8 @@
 // cluster/engine_store.h: the ReplicaStore of a real node, on its LMDB
 // engine. Records are encoded sibling sets (docs/storage_format.md) in the
-// key's partition; a merge that changes nothing writes nothing.
+// key's partition; a merge that changes nothing writes nothing. Hints are
+// the engine's hint store (PutHint and friends), bounded by the engine's
+// HintLimits (EngineOptions::hint_limits, Engine::SetHintLimits).
 //
 // Writes join the engine's current loop-iteration transaction (group
 // commit): the caller commits as usual, and must not report a replica write
@@ -33,6 +35,16 @@ class EngineStore : public ReplicaStore {
   // (storage::IsLive), -1 when it stops being live.
   storage::Status Merge(std::string_view key, const storage::SiblingSet& incoming,
                         storage::SiblingSet* merged) override;
+
+  storage::Status PutHint(std::string_view target, std::string_view key,
+                          const storage::SiblingSet& set, int64_t now_ms, bool* dropped) override;
+  storage::Status ReadHints(std::string_view key, storage::SiblingSet* set, bool* found) override;
+  storage::Status ScanHints(std::string_view target, storage::HintScanCursor* cursor, size_t limit,
+                            const HintVisitor& visit) override;
+  storage::Status DeleteHintIfUnchanged(std::string_view target, std::string_view key,
+                                        uint64_t version, bool* deleted) override;
+  storage::Status ExpireHints(int64_t now_ms, size_t limit, uint64_t* expired) override;
+  void GetHintStats(storage::HintStats* stats) const override;
 
  private:
   storage::Engine* const engine_;  // Not owned.

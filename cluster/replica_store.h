@@ -1,13 +1,19 @@
 // cluster/replica_store.h: what the protocol objects need from a node's own
-// storage. The node implements it on LMDB (cluster/engine_store.h); the
-// deterministic simulator implements it in memory.
+// storage: its records (the keys it owns) and its hint store (writes it
+// holds for other members, hinted handoff). The node implements it on LMDB
+// (cluster/engine_store.h); the tests and the deterministic simulator
+// implement it in memory (tests/unit/cluster/sim_memory_store.h).
 //
 // Thread safety: loop thread only.
 #ifndef RINGKV_CLUSTER_REPLICA_STORE_H_
 #define RINGKV_CLUSTER_REPLICA_STORE_H_
 
+#include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string_view>
 
+#include "storage/engine.h"
 #include "storage/sibling_set.h"
 #include "storage/status.h"
 #include "storage/version_vector.h"
@@ -16,6 +22,9 @@ namespace ringkv::cluster {
 
 class ReplicaStore {
  public:
+  using HintVisitor =
+      std::function<bool(std::string_view key, const storage::SiblingSet& set, uint64_t version)>;
+
   virtual ~ReplicaStore() = default;
 
   // This node's actor (identity + incarnation) for the dots it creates.
@@ -29,6 +38,41 @@ class ReplicaStore {
   // there changes nothing.
   virtual storage::Status Merge(std::string_view key, const storage::SiblingSet& incoming,
                                 storage::SiblingSet* merged) = 0;
+
+  // --- Hints: one per (target member, key), with the contract of the
+  // engine's hint store (storage/engine.h, "Hinted handoff"). `target` is a
+  // member name of 1 to 255 bytes.
+
+  // Merges `set` into the hint of `key` for `target`. *dropped is true (and
+  // ok returned, nothing changed) when the hint limits refused it; the store
+  // counts the refusal.
+  virtual storage::Status PutHint(std::string_view target, std::string_view key,
+                                  const storage::SiblingSet& set, int64_t now_ms,
+                                  bool* dropped) = 0;
+
+  // The merge of every target's hint of `key`; *found is false (and ok
+  // returned) when no target has one.
+  virtual storage::Status ReadHints(std::string_view key, storage::SiblingSet* set,
+                                    bool* found) = 0;
+
+  // Visits the hints of `target` after the cursor, at most `limit`, in a
+  // stable order, moving the cursor past each one visited (also past one
+  // that does not decode, which is then kCorruption). `version` identifies
+  // the hint's stored state. REQUIRES: `visit` does not change the store.
+  virtual storage::Status ScanHints(std::string_view target, storage::HintScanCursor* cursor,
+                                    size_t limit, const HintVisitor& visit) = 0;
+
+  // Deletes the hint of `key` for `target` if its version is still
+  // `version` (and counts it delivered); *deleted says whether it did.
+  virtual storage::Status DeleteHintIfUnchanged(std::string_view target, std::string_view key,
+                                                uint64_t version, bool* deleted) = 0;
+
+  // Deletes hints older than the age limit among the next `limit` of a
+  // round-robin walk; *expired counts them.
+  virtual storage::Status ExpireHints(int64_t now_ms, size_t limit, uint64_t* expired) = 0;
+
+  // Per-target counts and bytes, and the (persisted) event counters.
+  virtual void GetHintStats(storage::HintStats* stats) const = 0;
 };
 
 }  // namespace ringkv::cluster

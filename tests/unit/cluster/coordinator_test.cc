@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "unit/cluster/coordinator_test_cluster.h"
 #include "unit/cluster/sim_memory_store.h"
 
 namespace ringkv::cluster {
@@ -20,126 +21,7 @@ namespace {
 
 using storage::Sibling;
 using storage::SiblingSet;
-
-constexpr int64_t kTimeoutMs = 1000;
-
-struct Node {
-  Node(const std::string& name, storage::ActorId actor)
-      : store(actor), coordinator(name, &store, CoordinatorOptions{kTimeoutMs}) {}
-  MemoryStore store;
-  Coordinator coordinator;
-};
-
-// Nodes named "a", "b", ... on one ring; messages move only when a test
-// says so.
-class TestCluster {
- public:
-  explicit TestCluster(uint32_t members, uint32_t partitions = 8) {
-    std::vector<RingMember> ring_members;
-    for (uint32_t i = 0; i < members; ++i) ring_members.push_back({std::string(1, 'a' + i)});
-    Ring ring = Ring::Claim(partitions, ring_members);
-    for (uint32_t i = 0; i < members; ++i) {
-      std::string name(1, 'a' + i);
-      nodes_[name] = std::make_unique<Node>(name, 0x100 + i);
-      nodes_[name]->coordinator.SetRing(ring);
-    }
-  }
-
-  Node& node(const std::string& name) { return *nodes_.at(name); }
-  Coordinator& coordinator(const std::string& name) { return node(name).coordinator; }
-  MemoryStore& store(const std::string& name) { return node(name).store; }
-
-  // Delivers every message `from` has queued to its destination.
-  void DeliverFrom(const std::string& from, int64_t now_ms = 0) {
-    for (Envelope& envelope : coordinator(from).TakeOutbox()) {
-      coordinator(envelope.to).OnMessage(from, std::move(envelope.message), now_ms);
-    }
-  }
-
-  // Delivers until no node has anything queued.
-  void Pump(int64_t now_ms = 0) {
-    for (bool moved = true; moved;) {
-      moved = false;
-      for (auto& [name, node] : nodes_) {
-        std::vector<Envelope> outbox = node->coordinator.TakeOutbox();
-        for (Envelope& envelope : outbox) {
-          moved = true;
-          coordinator(envelope.to).OnMessage(name, std::move(envelope.message), now_ms);
-        }
-      }
-    }
-  }
-
-  // A key whose preference list starts with `first` (then `second`, if given).
-  std::string KeyLedBy(const std::string& first, const std::string& second = "") {
-    for (int i = 0;; ++i) {
-      std::string key = "key-" + std::to_string(i);
-      std::vector<std::string> names = coordinator(first).PreferenceNames(key, 2);
-      if (names[0] == first && (second.empty() || names[1] == second)) return key;
-      REQUIRE(i < 10000);
-    }
-  }
-
- private:
-  std::map<std::string, std::unique_ptr<Node>> nodes_;
-};
-
-Sibling Value(std::string value, int64_t timestamp_ms = 1) {
-  Sibling sibling;
-  sibling.value = std::move(value);
-  sibling.timestamp_ms = timestamp_ms;
-  return sibling;
-}
-
-std::vector<std::string> Values(const SiblingSet& set) {
-  std::vector<std::string> values;
-  for (const Sibling& sibling : set.siblings) values.push_back(sibling.value);
-  std::sort(values.begin(), values.end());
-  return values;
-}
-
-// Captures a request's callbacks and counts how often they fire.
-struct WriteProbe {
-  int done_calls = 0;
-  int settled_calls = 0;
-  WriteResult result;
-  uint32_t settled_acks = 0;
-  Coordinator::WriteCallback Done() {
-    return [this](WriteResult r) {
-      ++done_calls;
-      result = std::move(r);
-    };
-  }
-  Coordinator::SettledCallback Settled() {
-    return [this](uint32_t acks) {
-      ++settled_calls;
-      settled_acks = acks;
-    };
-  }
-};
-
-struct ReadProbe {
-  int calls = 0;
-  ReadResult result;
-  Coordinator::ReadCallback Done() {
-    return [this](ReadResult r) {
-      ++calls;
-      result = std::move(r);
-    };
-  }
-};
-
-// Takes `from`'s outbox, checking every message is a PutRequest; returns
-// them by destination.
-std::map<std::string, PutRequest> TakePuts(Coordinator& from) {
-  std::map<std::string, PutRequest> puts;
-  for (Envelope& envelope : from.TakeOutbox()) {
-    PutRequest* put = std::get_if<PutRequest>(&envelope.message);
-    REQUIRE(put != nullptr);
-    puts[envelope.to] = std::move(*put);
-  }
-  return puts;
-}
+using namespace ringkv::cluster::coordinator_testing;
 
 TEST_CASE("coordinator: a write is done at the w-th ack, once, and settles when all replied") {
   TestCluster cluster(3);
@@ -429,8 +311,8 @@ TEST_CASE("coordinator: replica errors come back as failed replies") {
   cluster.store("b").set_fail(true);
   b.OnMessage("a", GetRequest{7, "k"}, 0);
   b.OnMessage("a", PutRequest{8, "k", {}, ""}, 0);
+  b.OnMessage("a", PutRequest{9, "k", {}, "c"}, 0);  // A hint for c.
   cluster.store("b").set_fail(false);
-  b.OnMessage("a", PutRequest{9, "k", {}, "c"}, 0);  // A hint: not handled here.
   std::vector<Envelope> replies = b.TakeOutbox();
   REQUIRE(replies.size() == 3);
   const GetReply* get = std::get_if<GetReply>(&replies[0].message);
@@ -445,6 +327,8 @@ TEST_CASE("coordinator: replica errors come back as failed replies") {
   REQUIRE(hint != nullptr);
   CHECK(!hint->ok);
   CHECK(cluster.store("b").Find("k") == nullptr);
+  CHECK(cluster.store("b").hint_count() == 0);
+  CHECK(b.stats().store_errors == 3);
   CHECK(b.stats().gets_served == 1);
   CHECK(b.stats().puts_served == 2);
 }

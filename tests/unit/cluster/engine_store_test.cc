@@ -3,23 +3,26 @@
 #include "cluster/engine_store.h"
 
 #include <doctest/doctest.h>
-
-#include "unit/temp_dir.h"
 #include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
 
+#include "cluster/coordinator.h"
+#include "cluster/ring.h"
 #include "storage/sibling_set.h"
+#include "unit/temp_dir.h"
 
 namespace ringkv::cluster {
 namespace {
 
 using ringkv::testing::TempDir;
 
-std::unique_ptr<storage::Engine> OpenEngine(const TempDir& dir) {
+std::unique_ptr<storage::Engine> OpenEngine(const TempDir& dir,
+                                            const storage::HintLimits& limits = {}) {
   storage::EngineOptions options;
+  options.hint_limits = limits;
   options.data_dir = dir.path() + "/data";
   options.map_size_bytes = 16ULL << 20;
   options.partition_count = 16;
@@ -102,6 +105,138 @@ TEST_CASE("engine store: a record that does not decode is reported, not overwrit
   std::string_view raw;
   REQUIRE(engine->Get(partition, "bad", &raw).ok());
   CHECK(raw == "not a sibling set");
+}
+
+TEST_CASE("engine store: hints are the engine's, merged, read back, scanned and deleted") {
+  TempDir dir;
+  std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
+  EngineStore store(engine.get());
+  storage::SiblingSet set;
+  bool found = true;
+  REQUIRE(store.ReadHints("k", &set, &found).ok());
+  CHECK(!found);
+  bool dropped = true;
+  const storage::SiblingSet from_x = Written({}, 0x1, "x");
+  const storage::SiblingSet from_y = Written({}, 0x2, "y");
+  REQUIRE(store.PutHint("node-b", "k", from_x, 1000, &dropped).ok());
+  CHECK(!dropped);
+  REQUIRE(store.PutHint("node-c", "k", from_y, 1000, &dropped).ok());
+  REQUIRE(store.ReadHints("k", &set, &found).ok());
+  CHECK(found);
+  CHECK(set.siblings.size() == 2);
+  storage::HintStats stats;
+  store.GetHintStats(&stats);
+  CHECK(stats.count == 2);
+  REQUIRE(stats.targets.size() == 2);
+
+  storage::HintScanCursor cursor;
+  uint64_t version = 0;
+  REQUIRE(store
+              .ScanHints("node-b", &cursor, 10,
+                         [&](std::string_view key, const storage::SiblingSet& hint, uint64_t v) {
+                           CHECK(key == "k");
+                           CHECK(hint == from_x);
+                           version = v;
+                           return true;
+                         })
+              .ok());
+  CHECK(cursor.done);
+  bool deleted = false;
+  REQUIRE(store.DeleteHintIfUnchanged("node-b", "k", version + 1, &deleted).ok());
+  CHECK(!deleted);
+  REQUIRE(store.DeleteHintIfUnchanged("node-b", "k", version, &deleted).ok());
+  CHECK(deleted);
+  uint64_t expired = 0;
+  REQUIRE(store.ExpireHints(1000 + storage::HintLimits().age_max_ms + 1, 10, &expired).ok());
+  CHECK(expired == 1);
+  store.GetHintStats(&stats);
+  CHECK(stats.count == 0);
+  CHECK(stats.delivered == 1);
+  CHECK(stats.expired == 1);
+}
+
+// A stand-in over LMDB: the hint it acknowledged survives its restart, is
+// served to reads, and a new Coordinator on the reopened engine delivers it.
+TEST_CASE("engine store: a stand-in's hints survive a restart and are delivered after it") {
+  TempDir dir;
+  const Ring ring = Ring::Claim(16, {{"node-a"}, {"node-b"}, {"node-c"}});
+  const storage::SiblingSet hinted = Written({}, 0x7, "v");
+  {
+    std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
+    EngineStore store(engine.get());
+    Coordinator coordinator("node-a", &store);
+    coordinator.SetRing(ring);
+    coordinator.SetDown("node-b", true);
+    coordinator.OnMessage("node-c", PutRequest{1, "k", hinted, "node-b"}, 1000);
+    std::vector<Envelope> replies = coordinator.TakeOutbox();
+    REQUIRE(replies.size() == 1);
+    CHECK(std::get<PutReply>(replies[0].message).ok);
+    REQUIRE(engine->Commit().ok());
+    engine->EndIteration();
+  }
+  std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
+  EngineStore store(engine.get());
+  Coordinator coordinator("node-a", &store);
+  coordinator.SetRing(ring);
+  HintsStatus status = coordinator.GetHintsStatus();
+  CHECK(status.count == 1);
+  REQUIRE(status.targets.size() == 1);
+  CHECK(status.targets[0].target == "node-b");
+  CHECK(status.targets[0].count == 1);
+  storage::SiblingSet own;
+  bool found = true;
+  REQUIRE(store.Read("k", &own, &found).ok());
+  CHECK(!found);  // A hint, never this node's own record.
+
+  // Served to reads while the owner is away.
+  coordinator.SetDown("node-b", true);
+  coordinator.OnMessage("node-c", GetRequest{2, "k"}, 2000);
+  std::vector<Envelope> replies = coordinator.TakeOutbox();
+  REQUIRE(replies.size() == 1);
+  const GetReply& get = std::get<GetReply>(replies[0].message);
+  CHECK(get.ok);
+  CHECK(get.found);
+  CHECK(get.set == hinted);
+
+  // Delivered once it is back, deleted on its ack, and that is durable.
+  coordinator.SetDown("node-b", false);
+  coordinator.OnTick(2001);
+  std::vector<Envelope> sent = coordinator.TakeOutbox();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].to == "node-b");
+  const PutRequest& delivery = std::get<PutRequest>(sent[0].message);
+  CHECK(delivery.hint_for.empty());
+  CHECK(delivery.set == hinted);
+  coordinator.OnMessage("node-b", PutReply{delivery.id, true, ""}, 2002);
+  REQUIRE(engine->Commit().ok());
+  engine->EndIteration();
+  CHECK(coordinator.stats().hints_delivered == 1);
+  engine.reset();
+  engine = OpenEngine(dir);
+  storage::HintStats stats;
+  engine->GetHintStats(&stats);
+  CHECK(stats.count == 0);
+  CHECK(stats.delivered == 1);
+}
+
+TEST_CASE("engine store: the engine's hint limits refuse a stand-in's hint, counted") {
+  TempDir dir;
+  storage::HintLimits limits;
+  limits.count_max = 1;
+  std::unique_ptr<storage::Engine> engine = OpenEngine(dir, limits);
+  EngineStore store(engine.get());
+  Coordinator coordinator("node-a", &store);
+  coordinator.SetRing(Ring::Claim(16, {{"node-a"}, {"node-b"}, {"node-c"}}));
+  coordinator.OnMessage("node-c", PutRequest{1, "k1", Written({}, 0x7, "v"), "node-b"}, 1000);
+  coordinator.OnMessage("node-c", PutRequest{2, "k2", Written({}, 0x7, "v"), "node-b"}, 1000);
+  std::vector<Envelope> replies = coordinator.TakeOutbox();
+  REQUIRE(replies.size() == 2);
+  CHECK(std::get<PutReply>(replies[0].message).ok);
+  CHECK(!std::get<PutReply>(replies[1].message).ok);
+  HintsStatus status = coordinator.GetHintsStatus();
+  CHECK(status.count == 1);
+  CHECK(status.dropped_count_limit == 1);
+  CHECK(coordinator.stats().hints_refused == 1);
 }
 
 }  // namespace

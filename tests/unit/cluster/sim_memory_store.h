@@ -2,14 +2,21 @@
 // coordinator tests and the deterministic simulation. It can be told to fail
 // so tests can exercise the store-error paths, or be sabotaged so the
 // simulation can show that its checks catch a store that loses writes.
+//
+// Hints follow the engine's contract (storage/engine.h): one per (target,
+// key), merged; bounded by HintLimits (refused, never evicted); a version
+// that changes whenever the stored set does. Their size, for bytes_max, is
+// target + key + encoded set.
 #ifndef RINGKV_TESTS_UNIT_CLUSTER_SIM_MEMORY_STORE_H_
 #define RINGKV_TESTS_UNIT_CLUSTER_SIM_MEMORY_STORE_H_
 
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "cluster/replica_store.h"
+#include "storage/engine.h"
 #include "storage/sibling_set.h"
 
 namespace ringkv::cluster {
@@ -17,9 +24,23 @@ namespace ringkv::cluster {
 class MemoryStore : public ReplicaStore {
  public:
   // Ways to break the store on purpose (tests of the simulation's checks).
-  enum class Sabotage { kNone, kForgetEveryThirdMerge, kIncomingSiblingsWin };
+  enum class Sabotage {
+    kNone,
+    kForgetEveryThirdMerge,
+    kIncomingSiblingsWin,
+    kForgetHints,  // PutHint claims success and stores nothing.
+  };
 
-  explicit MemoryStore(storage::ActorId actor) : actor_(actor) {}
+  struct Hint {
+    storage::SiblingSet set;
+    uint64_t version = 0;
+    int64_t created_ms = 0;
+    uint64_t bytes = 0;
+  };
+  using HintMap = std::map<std::string, std::map<std::string, Hint, std::less<>>, std::less<>>;
+
+  explicit MemoryStore(storage::ActorId actor, storage::HintLimits limits = {})
+      : actor_(actor), limits_(limits) {}
 
   storage::ActorId actor() const override { return actor_; }
 
@@ -53,6 +74,133 @@ class MemoryStore : public ReplicaStore {
     return storage::Status::Ok();
   }
 
+  storage::Status PutHint(std::string_view target, std::string_view key,
+                          const storage::SiblingSet& set, int64_t now_ms, bool* dropped) override {
+    *dropped = false;
+    if (fail_) return storage::Status::IoError("injected failure");
+    if (sabotage_ == Sabotage::kForgetHints) return storage::Status::Ok();
+    auto target_it = hints_.find(target);
+    Hint* existing = nullptr;
+    if (target_it != hints_.end()) {
+      auto it = target_it->second.find(key);
+      if (it != target_it->second.end()) existing = &it->second;
+    }
+    Hint next;
+    next.created_ms = existing ? existing->created_ms : now_ms;
+    next.set = existing ? existing->set : storage::SiblingSet();
+    storage::Merge(&next.set, set);
+    if (existing && next.set == existing->set) return storage::Status::Ok();
+    std::string encoded;
+    storage::EncodeSiblingSet(next.set, &encoded);
+    next.bytes = target.size() + key.size() + encoded.size();
+    const uint64_t old_bytes = existing ? existing->bytes : 0;
+    if (!existing && hint_count_ >= limits_.count_max) {
+      ++stats_.dropped_count_limit;
+      *dropped = true;
+      return storage::Status::Ok();
+    }
+    if (hint_bytes_ - old_bytes + next.bytes > limits_.bytes_max) {
+      ++stats_.dropped_bytes_limit;
+      *dropped = true;
+      return storage::Status::Ok();
+    }
+    next.version = ++last_version_;
+    hint_bytes_ = hint_bytes_ - old_bytes + next.bytes;
+    if (!existing) ++hint_count_;
+    hints_[std::string(target)][std::string(key)] = std::move(next);
+    return storage::Status::Ok();
+  }
+
+  storage::Status ReadHints(std::string_view key, storage::SiblingSet* set, bool* found) override {
+    *set = storage::SiblingSet();
+    *found = false;
+    if (fail_) return storage::Status::IoError("injected failure");
+    for (const auto& [target, keys] : hints_) {
+      auto it = keys.find(key);
+      if (it == keys.end()) continue;
+      storage::Merge(set, it->second.set);
+      *found = true;
+    }
+    return storage::Status::Ok();
+  }
+
+  // The cursor's position is "k" + the last key visited, so that the empty
+  // key has a position too.
+  storage::Status ScanHints(std::string_view target, storage::HintScanCursor* cursor, size_t limit,
+                            const HintVisitor& visit) override {
+    if (fail_) return storage::Status::IoError("injected failure");
+    if (cursor->done) return storage::Status::Ok();
+    auto target_it = hints_.find(target);
+    if (target_it == hints_.end()) {
+      cursor->done = true;
+      return storage::Status::Ok();
+    }
+    const auto& keys = target_it->second;
+    auto it =
+        cursor->position.empty() ? keys.begin() : keys.upper_bound(cursor->position.substr(1));
+    for (size_t count = 0; count < limit && it != keys.end(); ++count) {
+      cursor->position = "k" + it->first;
+      // Copies: the visitor may not change the store, but a test's visitor
+      // must not see it change under it either.
+      const std::string key = it->first;
+      const Hint hint = it->second;
+      ++it;
+      if (!visit(key, hint.set, hint.version)) return storage::Status::Ok();
+    }
+    if (it == keys.end()) cursor->done = true;
+    return storage::Status::Ok();
+  }
+
+  storage::Status DeleteHintIfUnchanged(std::string_view target, std::string_view key,
+                                        uint64_t version, bool* deleted) override {
+    *deleted = false;
+    if (fail_) return storage::Status::IoError("injected failure");
+    auto target_it = hints_.find(target);
+    if (target_it == hints_.end()) return storage::Status::Ok();
+    auto it = target_it->second.find(key);
+    if (it == target_it->second.end()) return storage::Status::Ok();
+    if (it->second.version != version) return storage::Status::Ok();
+    EraseHint(target_it, it);
+    ++stats_.delivered;
+    *deleted = true;
+    return storage::Status::Ok();
+  }
+
+  // Examines every hint (tests hold few), not `limit` of them.
+  storage::Status ExpireHints(int64_t now_ms, size_t limit, uint64_t* expired) override {
+    *expired = 0;
+    if (fail_) return storage::Status::IoError("injected failure");
+    if (limit == 0) return storage::Status::Ok();
+    for (auto target_it = hints_.begin(); target_it != hints_.end();) {
+      auto next_target = std::next(target_it);
+      for (auto it = target_it->second.begin(); it != target_it->second.end();) {
+        auto next = std::next(it);
+        if (now_ms - it->second.created_ms > limits_.age_max_ms) {
+          const bool last = target_it->second.size() == 1;
+          EraseHint(target_it, it);
+          ++stats_.expired;
+          ++*expired;
+          if (last) break;  // The target's map is gone.
+        }
+        it = next;
+      }
+      target_it = next_target;
+    }
+    return storage::Status::Ok();
+  }
+
+  void GetHintStats(storage::HintStats* stats) const override {
+    *stats = stats_;
+    stats->targets.clear();
+    for (const auto& [target, keys] : hints_) {
+      storage::HintTargetStats entry{target, keys.size(), 0};
+      for (const auto& [key, hint] : keys) entry.bytes += hint.bytes;
+      stats->targets.push_back(std::move(entry));
+    }
+    stats->count = hint_count_;
+    stats->bytes = hint_bytes_;
+  }
+
   // Direct access for tests, bypassing the counters and failures.
   const std::map<std::string, storage::SiblingSet, std::less<>>& records() const {
     return records_;
@@ -61,14 +209,37 @@ class MemoryStore : public ReplicaStore {
     auto it = records_.find(key);
     return it == records_.end() ? nullptr : &it->second;
   }
+  const HintMap& hints() const { return hints_; }
+  const Hint* FindHint(std::string_view target, std::string_view key) const {
+    auto target_it = hints_.find(target);
+    if (target_it == hints_.end()) return nullptr;
+    auto it = target_it->second.find(key);
+    return it == target_it->second.end() ? nullptr : &it->second;
+  }
+  uint64_t hint_count() const { return hint_count_; }
   void set_fail(bool fail) { fail_ = fail; }
   void set_sabotage(Sabotage sabotage) { sabotage_ = sabotage; }
+  void set_hint_limits(const storage::HintLimits& limits) { limits_ = limits; }
   int reads() const { return reads_; }
   int merges() const { return merges_; }
 
  private:
+  void EraseHint(HintMap::iterator target_it,
+                 std::map<std::string, Hint, std::less<>>::iterator it) {
+    hint_bytes_ -= it->second.bytes;
+    --hint_count_;
+    target_it->second.erase(it);
+    if (target_it->second.empty()) hints_.erase(target_it);
+  }
+
   storage::ActorId actor_;
+  storage::HintLimits limits_;
   std::map<std::string, storage::SiblingSet, std::less<>> records_;
+  HintMap hints_;
+  uint64_t hint_count_ = 0;
+  uint64_t hint_bytes_ = 0;
+  uint64_t last_version_ = 0;
+  storage::HintStats stats_;  // Only the event counters are kept here.
   bool fail_ = false;
   Sabotage sabotage_ = Sabotage::kNone;
   int reads_ = 0;

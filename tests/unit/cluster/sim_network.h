@@ -1,8 +1,10 @@
 // tests/unit/cluster/sim_network.h: the simulation's fake network. Every
 // message gets a delivery time (now + a seeded delay, so messages overtake
 // each other); while faults are on it may be dropped, duplicated or delayed
-// far past the request timeout, and a node may be cut off for a window of
-// time (its messages, both ways, are lost at sending and at delivery). The
+// far past the request timeout, and nodes may be cut off for windows of
+// time (their messages, both ways, are lost at sending and at delivery):
+// one that nobody notices (`isolated`), and nodes that are down (`down`),
+// which the simulation also reports to the coordinators (SetDown). The
 // simulation may also inject local notices (a failed reply the sender's own
 // adapter makes up for a request it could not send), which never cross the
 // network and so are never lost.
@@ -14,11 +16,19 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "cluster/messages.h"
 #include "unit/cluster/sim_random.h"
 
 namespace ringkv::cluster {
+
+// A node down during [from_ms, until_ms).
+struct SimDownWindow {
+  std::string node;
+  int64_t from_ms = 0;
+  int64_t until_ms = 0;
+};
 
 struct SimFaults {
   double drop = 0;       // Probability that a message is lost.
@@ -30,7 +40,8 @@ struct SimFaults {
   // Probability that a lost request is reported to its sender at once, as
   // an adapter that sees the peer down may do, instead of timing out.
   double reported = 0;
-  std::string failing_store;  // A node whose store fails during [from, until).
+  std::vector<SimDownWindow> down;  // Nodes down for a while, one window each.
+  std::string failing_store;        // A node whose store fails during [from, until).
   int64_t failing_from_ms = 0;
   int64_t failing_until_ms = 0;
 };
@@ -114,6 +125,12 @@ class SimNetwork {
 
  private:
   bool Cut(int64_t now_ms, const std::string& from, const std::string& to) const {
+    for (const SimDownWindow& window : faults_.down) {
+      if (now_ms >= window.from_ms && now_ms < window.until_ms &&
+          (from == window.node || to == window.node)) {
+        return true;
+      }
+    }
     if (faults_.isolated.empty()) return false;
     if (now_ms < faults_.isolated_from_ms || now_ms >= faults_.isolated_until_ms) return false;
     return from == faults_.isolated || to == faults_.isolated;
