@@ -49,6 +49,18 @@ std::function<std::string(const toml::node&, Config*)> StringKey(std::string Con
   };
 }
 
+std::function<std::string(const toml::node&, Config*)> BooleanKey(bool Config::*field) {
+  return [field](const toml::node& node, Config* config) -> std::string {
+    if (!node.is_boolean()) return "must be true or false";
+    config->*field = *node.value<bool>();
+    return "";
+  };
+}
+
+std::function<std::string(const Config&)> ShowBoolean(bool Config::*field) {
+  return [field](const Config& config) { return std::string(config.*field ? "yes" : "no"); };
+}
+
 std::function<std::string(const Config&)> ShowInteger(int64_t Config::*field) {
   return [field](const Config& config) { return std::to_string(config.*field); };
 }
@@ -165,6 +177,18 @@ const std::vector<KeySpec>& KeySpecs() {
       {"cluster", "suspect_after_ms", nullptr, IntegerKey(&Config::suspect_after_ms, 0, 86400000),
        [](const Config& config) { return std::to_string(SuspectAfterMs(config)); }},
       {"cluster", "seeds", nullptr, ApplySeeds, ShowSeeds},
+      {"cluster", "sloppy_quorum", nullptr, BooleanKey(&Config::sloppy_quorum),
+       ShowBoolean(&Config::sloppy_quorum)},
+      {"cluster", "hint_after_ms", nullptr, IntegerKey(&Config::hint_after_ms, 0, 600000),
+       [](const Config& config) { return std::to_string(HintAfterMs(config)); }},
+      {"cluster", "hints_count_max", nullptr,
+       IntegerKey(&Config::hints_count_max, 0, 1000000000),
+       ShowInteger(&Config::hints_count_max)},
+      {"cluster", "hints_bytes_max", nullptr, IntegerKey(&Config::hints_bytes_max, 0, 1LL << 46),
+       ShowInteger(&Config::hints_bytes_max)},
+      {"cluster", "hints_age_max_ms", nullptr,
+       IntegerKey(&Config::hints_age_max_ms, 1000, 30LL * 86400 * 1000),
+       ShowInteger(&Config::hints_age_max_ms)},
       {"storage", "fsync", "appendfsync",
        [](const toml::node& node, Config* config) -> std::string {
          if (!node.is_string()) return "must be one of always, everysec, no";
@@ -289,6 +313,11 @@ bool ValidateConfig(const std::string& origin, Config* config, std::string* erro
     return fail(config->w > config->n ? "cluster.w" : "cluster.r",
                 "must be between 1 and cluster.n (" + std::to_string(config->n) + ")");
   }
+  if (config->hint_after_ms >= config->request_timeout_ms) {
+    return fail("cluster.hint_after_ms",
+                "must be below cluster.request_timeout_ms (" +
+                    std::to_string(config->request_timeout_ms) + "); 0 means half of it");
+  }
   if (static_cast<int64_t>(members) > config->partitions) {
     return fail("storage.partitions", "fewer partitions than members");
   }
@@ -399,6 +428,10 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::string* er
 int64_t SuspectAfterMs(const Config& config) {
   if (config.suspect_after_ms > 0) return config.suspect_after_ms;
   return cluster::GossipOptions::ForInterval(config.gossip_interval_ms).suspect_after_ms;
+}
+
+int64_t HintAfterMs(const Config& config) {
+  return config.hint_after_ms > 0 ? config.hint_after_ms : config.request_timeout_ms / 2;
 }
 
 bool IsClustered(const Config& config) {

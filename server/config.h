@@ -73,6 +73,19 @@ struct Config {
   // knows a member there: how a node that lists no members finds the
   // cluster.
   std::vector<std::string> seeds;
+  // Sloppy quorum and hinted handoff (docs/coordination.md): a slot whose
+  // owner is suspect, failed, or has not acked a write within hint_after_ms
+  // (0: request_timeout_ms / 2) goes to the next healthy fallback with a
+  // hint. Off: strict quorums (hints received are still stored and
+  // delivered).
+  bool sloppy_quorum = true;
+  int64_t hint_after_ms = 0;
+  // Bounds on the hints this node holds for others (storage::HintLimits);
+  // a hint past the count or bytes maximum is refused and counted, one
+  // older than the age maximum is expired.
+  int64_t hints_count_max = 1000000;
+  int64_t hints_bytes_max = 256LL << 20;
+  int64_t hints_age_max_ms = 3LL * 3600 * 1000;
 
   // [security]
   std::string requirepass;
@@ -88,6 +101,10 @@ struct Config {
 // The effective suspicion timeout: suspect_after_ms, or when it is 0, the
 // default for the gossip interval (cluster::GossipOptions::ForInterval).
 int64_t SuspectAfterMs(const Config& config);
+
+// The effective hint-after time: hint_after_ms, or when it is 0, half the
+// request timeout (cluster::CoordinatorOptions).
+int64_t HintAfterMs(const Config& config);
 
 // True when this node is part of a cluster: other members listed, or seeds
 // to find them through.

@@ -77,6 +77,9 @@ bool Server::Start(std::string* error) {
   options.map_size_bytes = static_cast<uint64_t>(config_.map_size_bytes);
   options.partition_count = static_cast<uint32_t>(config_.partitions);
   options.node_name = config_.name;
+  options.hint_limits.count_max = static_cast<uint64_t>(config_.hints_count_max);
+  options.hint_limits.bytes_max = static_cast<uint64_t>(config_.hints_bytes_max);
+  options.hint_limits.age_max_ms = config_.hints_age_max_ms;
   storage::Status status = storage::Engine::Open(options, &engine_);
   if (!status.ok()) {
     *error = "cannot open data directory '" + config_.data_dir + "': " + status.ToString();

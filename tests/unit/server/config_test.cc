@@ -223,6 +223,40 @@ TEST_CASE("config: gossip keys are read, defaulted and checked") {
                  "cluster.gossip_interval_ms (2000)");
 }
 
+TEST_CASE("config: sloppy quorum and hint keys are read, defaulted and checked") {
+  Config config;
+  std::string error;
+  REQUIRE_MESSAGE(Load("", &config, &error), error);
+  CHECK(config.sloppy_quorum);
+  CHECK(config.hint_after_ms == 0);
+  CHECK(HintAfterMs(config) == 500);  // Half of request_timeout_ms (1000).
+  CHECK(config.hints_count_max == 1000000);
+  CHECK(config.hints_bytes_max == 256LL << 20);
+  CHECK(config.hints_age_max_ms == 3LL * 3600 * 1000);
+
+  REQUIRE_MESSAGE(Load("[cluster]\nsloppy_quorum = false\nhint_after_ms = 100\n"
+                       "hints_count_max = 0\nhints_bytes_max = 4096\nhints_age_max_ms = 60000\n",
+                       &config, &error),
+                  error);
+  CHECK_FALSE(config.sloppy_quorum);
+  CHECK(HintAfterMs(config) == 100);
+  CHECK(config.hints_count_max == 0);  // Refuses every hint.
+  CHECK(config.hints_bytes_max == 4096);
+  CHECK(config.hints_age_max_ms == 60000);
+
+  CHECK_FALSE(Load("[cluster]\nsloppy_quorum = 1\n", &config, &error));
+  CHECK(error == "test.toml: bad value for 'cluster.sloppy_quorum': must be true or false");
+  CHECK_FALSE(Load("[cluster]\nhints_count_max = -1\n", &config, &error));
+  CHECK(error.find("'cluster.hints_count_max'") != std::string::npos);
+  CHECK_FALSE(Load("[cluster]\nhints_age_max_ms = 10\n", &config, &error));
+  CHECK(error.find("'cluster.hints_age_max_ms'") != std::string::npos);
+  // A stand-in after the deadline could never be counted.
+  CHECK_FALSE(Load("[cluster]\nrequest_timeout_ms = 400\nhint_after_ms = 400\n", &config,
+                   &error));
+  CHECK(error == "test.toml: bad value for 'cluster.hint_after_ms': must be below "
+                 "cluster.request_timeout_ms (400); 0 means half of it");
+}
+
 TEST_CASE("config: seeds are host:peer_port addresses and need a secret") {
   Config config;
   std::string error;
