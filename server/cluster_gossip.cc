@@ -226,6 +226,8 @@ void ClusterNode::OnGossipEvents(const std::vector<cluster::GossipEvent>& events
   if (events.empty()) return;
   using Kind = cluster::GossipEvent::Kind;
   bool members_changed = false;
+  std::vector<std::string> up;
+  std::vector<std::string> down;
   for (const cluster::GossipEvent& event : events) {
     const cluster::MemberRecord* record = gossip_->Find(event.member);
     const char* name = event.member.c_str();
@@ -236,32 +238,32 @@ void ClusterNode::OnGossipEvents(const std::vector<cluster::GossipEvent>& events
         Log(LogLevel::kNotice, "gossip: member %s joined (%s, incarnation %s)", name,
             record ? cluster::PeerAddress(*record).c_str() : "?", incarnation.c_str());
         members_changed = true;
-        // HOOK(sloppy-quorum): a member first heard from is up:
-        //   coordinator_->SetDown(event.member, false);
+        up.push_back(event.member);
         break;
       case Kind::kIncarnationChanged:
         Log(LogLevel::kNotice,
             "gossip: member %s changed incarnation to %s (its data directory was re-created)", name,
             incarnation.c_str());
         members_changed = true;
-        // HOOK(sloppy-quorum): up, as a new actor: SetDown(event.member, false).
-        // Hints held for the old incarnation are still due to the member.
+        // Up, as a new actor. Hints held for the old incarnation are still
+        // due to the member: they are merges, whatever its actor.
+        up.push_back(event.member);
         break;
       case Kind::kSuspect:
         Log(LogLevel::kWarning,
             "gossip: member %s is suspect (heartbeat %llu not advanced for %" PRId64 " ms)", name,
             heartbeat, gossip_->options().suspect_after_ms);
-        // HOOK(sloppy-quorum): the member is down (temporary failure):
-        //   coordinator_->SetDown(event.member, true);
-        // so writes go to the next healthy fallback with a hint.
+        // Down (a temporary failure): its slots go to stand-ins at once,
+        // with hints naming it, and no hints are delivered to it.
+        down.push_back(event.member);
         break;
       case Kind::kAlive:
         Log(LogLevel::kNotice, "gossip: member %s is alive again (heartbeat %llu)", name,
             heartbeat);
-        // HOOK(sloppy-quorum): the member is back:
-        //   coordinator_->SetDown(event.member, false);
-        // and hint delivery to it starts here (the hints held for
-        // event.member in Engine::ScanHints).
+        // Back: the hints held for it are due at once (the coordinator's
+        // next OnTick), and its link is dialled now rather than at the end
+        // of a reconnection backoff grown while it was away.
+        up.push_back(event.member);
         break;
       case Kind::kSelfConflict:
         Log(LogLevel::kWarning,
@@ -276,7 +278,29 @@ void ClusterNode::OnGossipEvents(const std::vector<cluster::GossipEvent>& events
     SyncMemberLinks();
     RefreshRing();
   }
+  // After the ring, so a member that just joined is a delivery target.
+  // Not inside a coordinator callback: gossip runs from its own timer and
+  // from peer messages.
+  assert(coordinator_depth_ == 0);
+  for (const std::string& member : down) coordinator_->SetDown(member, true);
+  for (const std::string& member : up) {
+    coordinator_->SetDown(member, false);
+    RedialNow(member);
+  }
   PersistMembers();
+  // Delivery made due now: the tick is re-armed to run it.
+  Pump();
+}
+
+void ClusterNode::RedialNow(const std::string& member) {
+  if (stopping_) return;
+  auto it = member_links_.find(member);
+  if (it == member_links_.end()) return;
+  Link* link = it->second;
+  link->backoff_ms = kReconnectMinMs;
+  if (link->connection || link->resolving) return;
+  uv_timer_stop(&link->timer);
+  Dial(link);
 }
 
 void ClusterNode::SyncMemberLinks() {

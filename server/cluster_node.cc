@@ -1,7 +1,9 @@
 #include "server/cluster_node.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
 
 #include "server/arguments.h"
 #include "server/cluster_commands.h"
@@ -13,11 +15,21 @@
 namespace ringkv::server {
 namespace {
 
+// The tick runs at least this often (forwards' deadlines, WAIT, handshake
+// timeouts), and sooner when the coordinator has work due.
 constexpr int64_t kTickMs = 20;
 constexpr int64_t kHandshakeTimeoutMs = 5000;
 
 void CloseHandle(uv_handle_t* handle) {
   if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+}
+
+cluster::CoordinatorOptions CoordinatorOptionsFrom(const Config& config) {
+  cluster::CoordinatorOptions options;
+  options.request_timeout_ms = config.request_timeout_ms;
+  options.sloppy_quorum = config.sloppy_quorum;
+  options.hint_after_ms = HintAfterMs(config);
+  return options;
 }
 
 }  // namespace
@@ -39,14 +51,14 @@ bool ClusterNode::Start(std::string* error) {
   default_consistency_ = {static_cast<uint32_t>(config.n), static_cast<uint32_t>(config.w),
                           static_cast<uint32_t>(config.r)};
   store_ = std::make_unique<cluster::EngineStore>(&server_->engine());
-  coordinator_ = std::make_unique<cluster::Coordinator>(
-      config.name, store_.get(), cluster::CoordinatorOptions{config.request_timeout_ms});
+  coordinator_ =
+      std::make_unique<cluster::Coordinator>(config.name, store_.get(), CoordinatorOptionsFrom(config));
   uv_timer_init(server_->loop(), &tick_);
   uv_timer_init(server_->loop(), &gossip_timer_);
   // Loads the members and sets the ring from them.
   if (!InitGossip(error)) return false;
 
-  uv_timer_start(&tick_, OnTick, kTickMs, kTickMs);
+  ArmTick();
   if (!clustered_) return true;
 
   sockaddr_storage address;
@@ -307,15 +319,17 @@ void ClusterNode::OnPeerMessage(PeerConnection* connection, std::span<std::strin
 
 void ClusterNode::Pump() {
   // Requests that cannot be sent are answered here with a failed reply, so
-  // the coordinator gives up on that replica at once instead of at the
-  // deadline. The coordinator must not be re-entered from its own
-  // callbacks, so only the outermost Pump delivers them; delivering may
-  // start new requests (a callback's next step), hence the bounded loop.
+  // the coordinator gives up on that replica at once (a stand-in takes its
+  // slot) instead of at the deadline. The coordinator must not be
+  // re-entered from its own callbacks, so only the outermost Pump delivers
+  // them; delivering may start new requests (a callback's next step, or the
+  // next stand-in), hence the bounded loop.
   for (int round = 0; round < 64; ++round) {
     for (cluster::Envelope& envelope : coordinator_->TakeOutbox()) {
       Route(std::move(envelope), &undeliverable_);
     }
-    if (coordinator_depth_ > 0 || undeliverable_.empty()) return;
+    if (coordinator_depth_ > 0) return;
+    if (undeliverable_.empty()) break;
     std::vector<cluster::Envelope> failed = std::move(undeliverable_);
     undeliverable_.clear();
     CoordinatorCall call(this);
@@ -323,6 +337,22 @@ void ClusterNode::Pump() {
       coordinator_->OnMessage(reply.to, std::move(reply.message), server_->now_ms());
     }
   }
+  ArmTick();
+}
+
+void ClusterNode::ArmTick() {
+  if (stopping_) return;
+  // The coordinator's next deadline may be "now" (a hint delivery made due
+  // by SetDown): a 0 ms timer runs in the next loop iteration.
+  int64_t delay_ms = kTickMs;
+  if (std::optional<int64_t> next = coordinator_->NextDeadlineMs()) {
+    delay_ms = std::clamp<int64_t>(*next - server_->now_ms(), 0, kTickMs);
+  }
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&tick_)) &&
+      static_cast<int64_t>(uv_timer_get_due_in(&tick_)) <= delay_ms) {
+    return;
+  }
+  uv_timer_start(&tick_, OnTick, static_cast<uint64_t>(delay_ms), 0);
 }
 
 void ClusterNode::Route(cluster::Envelope envelope, std::vector<cluster::Envelope>* failed) {
@@ -380,13 +410,12 @@ void ClusterNode::Write(std::string_view key, storage::Sibling version,
     Pump();
     return;
   }
-  // Not a replica: pass the write to the first reachable one that gossip
-  // does not hold suspect, which coordinates it (so version vectors only
-  // hold replica actors).
+  // Not a replica: pass the write to the first reachable replica that is
+  // not down (gossip's suspects), which coordinates it (so version vectors
+  // only hold replica actors; docs/coordination.md, "Who coordinates").
   PeerConnection* link = nullptr;
   std::string target;
-  for (const std::string& name : coordinator_->PreferenceNames(key, consistency.n)) {
-    if (IsSuspect(name)) continue;
+  for (const std::string& name : coordinator_->HealthyReplicaNames(key, consistency.n)) {
     link = LinkTo(name);
     if (link) {
       target = name;
@@ -598,7 +627,48 @@ std::string ClusterNode::InfoSection() {
            stats_.forwards_sent, stats_.forwards_served, stats_.forward_failures);
   std::string out = buffer;
   AppendMembershipInfo(&out);
+  AppendHintsInfo(&out);
   return out;
+}
+
+void ClusterNode::AppendHintsInfo(std::string* out) const {
+  const cluster::CoordinatorStats& coordinator = coordinator_->stats();
+  cluster::HintsStatus hints = coordinator_->GetHintsStatus();
+  size_t delivering = 0;
+  for (const cluster::HintTargetStatus& target : hints.targets) delivering += target.delivering;
+  char line[1024];
+  // hints_delivered, _dropped and _expired are the store's counters, kept
+  // across restarts; hints_stored, _refused and hint_delivery_failures count
+  // since this process started.
+  snprintf(line, sizeof(line),
+           "sloppy_quorum:%d\r\nhint_after_ms:%" PRId64 "\r\nhints_held:%" PRIu64
+           "\r\nhints_bytes:%" PRIu64 "\r\nhints_targets:%zu\r\nhints_delivering:%zu"
+           "\r\nhints_delivered:%" PRIu64 "\r\nhints_dropped:%" PRIu64
+           "\r\nhints_dropped_count_limit:%" PRIu64 "\r\nhints_dropped_bytes_limit:%" PRIu64
+           "\r\nhints_expired:%" PRIu64 "\r\nhints_stored:%" PRIu64 "\r\nhints_refused:%" PRIu64
+           "\r\nhint_delivery_failures:%" PRIu64 "\r\nhint_deliveries_in_flight:%zu"
+           "\r\nwrite_stand_ins:%" PRIu64 "\r\nread_stand_ins:%" PRIu64 "\r\n",
+           server_->config().sloppy_quorum ? 1 : 0, HintAfterMs(server_->config()), hints.count,
+           hints.bytes, hints.targets.size(), delivering, hints.delivered,
+           hints.dropped_count_limit + hints.dropped_bytes_limit, hints.dropped_count_limit,
+           hints.dropped_bytes_limit, hints.expired, coordinator.hints_stored,
+           coordinator.hints_refused, coordinator.hint_delivery_failures,
+           coordinator_->hint_deliveries_in_flight(), coordinator.write_stand_ins,
+           coordinator.read_stand_ins);
+  out->append(line);
+  for (const cluster::HintTargetStatus& target : hints.targets) {
+    // Names are free text in the config: keep the line one INFO field.
+    std::string name = target.target.substr(0, 255);
+    for (char& c : name) {
+      if (c == ':' || c == '\r' || c == '\n' || c == ',') c = '_';
+    }
+    snprintf(line, sizeof(line),
+             "hints_for_%s:count=%" PRIu64 ",bytes=%" PRIu64 ",delivered=%" PRIu64
+             ",dropped=%" PRIu64 ",delivering=%d,down=%d\r\n",
+             name.c_str(), target.count, target.bytes, target.delivered, target.refused,
+             target.delivering ? 1 : 0, target.down ? 1 : 0);
+    out->append(line);
+  }
 }
 
 }  // namespace ringkv::server

@@ -190,7 +190,11 @@ class ClusterNode {
   Link* AddLink(std::string name, std::string host, int port, std::string seed);
   void Dial(Link* link);
   void ScheduleReconnect(Link* link);
+  // Sends the coordinator's outbox (answering what cannot be sent with
+  // failed replies) and re-arms the tick.
   void Pump();
+  // Re-arms the tick at the coordinator's next deadline, kTickMs at most.
+  void ArmTick();
   void Route(cluster::Envelope envelope, std::vector<cluster::Envelope>* failed);
   void HandleForward(PeerConnection* connection, std::span<std::string> args);
   void HandleForwardReply(std::span<std::string> args);
@@ -207,14 +211,18 @@ class ClusterNode {
   bool HandleGossip(PeerConnection* connection, std::span<std::string> args,
                     std::string* error);
   // The one place gossip's events are acted on: logged, links made for new
-  // members, the ring recomputed, the member list persisted, and (later)
-  // the coordinator told who is down or up.
+  // members, the ring recomputed, the coordinator told who is down (suspect)
+  // or up (alive, joined, new incarnation), the member list persisted.
   void OnGossipEvents(const std::vector<cluster::GossipEvent>& events);
+  // A member is back: dial its link now if it is waiting out a backoff.
+  void RedialNow(const std::string& member);
   // A link for every known member, at the address gossip knows for it.
   void SyncMemberLinks();
   void RefreshRing();
   void PersistMembers();
   void AppendMembershipInfo(std::string* out) const;
+  // INFO's hinted-handoff fields: totals, then one line per target.
+  void AppendHintsInfo(std::string* out) const;
 
   Server* server_;  // Not owned; owns this object.
   bool clustered_ = false;
