@@ -137,6 +137,10 @@ std::vector<CommandSpec> BuildTable() {
       {"members", 1, kCommandLoading | kCommandStale, MembersCommand, 0, 0, 0, "ringkv", "0.1.0",
        "Shows the cluster's members as gossip knows them: address, state (alive or suspect), "
        "heartbeat, incarnation, weight and partitions owned.", "O(M) members", {}},
+      {"hints", 1, kCommandLoading | kCommandStale, HintsCommand, 0, 0, 0, "ringkv", "0.1.0",
+       "Shows the hints this node holds for other members (sloppy quorum) and their "
+       "delivery: per target, hints held, bytes, delivered, dropped, delivery in progress.",
+       "O(T) targets", {}},
       {"consistency", -1, kFast, ConsistencyCommand, 0, 0, 0, "ringkv", "0.1.0",
        "Shows or sets this connection's read and write quorums (ONE, QUORUM, ALL or a "
        "number).", "O(1)",

@@ -45,6 +45,7 @@ void VdelCommand(CommandContext& ctx);
 void LocalgetCommand(CommandContext& ctx);
 void RingCommand(CommandContext& ctx);
 void MembersCommand(CommandContext& ctx);  // commands_membership.cc
+void HintsCommand(CommandContext& ctx);    // commands_hints.cc
 void ConsistencyCommand(CommandContext& ctx);
 void WaitCommand(CommandContext& ctx);
 
