@@ -149,7 +149,6 @@ std::optional<std::vector<HintTargetView>> ParseHints(const redisReply* reply, s
               GetInteger(*fields, "delivered", true, &target.delivered, &problem) &&
               GetInteger(*fields, "dropped", true, &target.dropped, &problem) &&
               GetInteger(*fields, "bytes", false, &target.bytes, &problem) &&
-              GetInteger(*fields, "oldest_age_ms", false, &target.oldest_age_ms, &problem) &&
               GetInteger(*fields, "delivering", false, &delivering, &problem);
     if (!ok) {
       *error = where + ": " + problem;

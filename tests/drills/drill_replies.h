@@ -7,11 +7,15 @@
 //            ("alive" | "suspect"), self (1/0), heartbeat, age_ms,
 //            incarnation, weight, partitions.
 //   HINTS    array, one entry per target node; each entry a flat array of
-//            field/value pairs: target, count, bytes, oldest_age_ms,
-//            delivered, dropped, delivering (1/0).
+//            field/value pairs: target, count, bytes, delivered, dropped,
+//            delivering (1/0), then more the drills do not read (down,
+//            in_flight, stored, failed, retry_in_ms; server/hints_reply.h).
+//            The first contract also had oldest_age_ms; the server does not
+//            keep a per-target oldest hint (it would need a scan), so the
+//            field was dropped and is not read.
 //   [cluster] gossip_interval_ms, gossip_fanout, suspect_after_ms,
-//            seeds = ["host:peer_port"], hints_count_max, hints_bytes_max,
-//            hints_age_max_ms.
+//            seeds = ["host:peer_port"], sloppy_quorum, hint_after_ms,
+//            hints_count_max, hints_bytes_max, hints_age_max_ms.
 //
 // Fields are looked up by name, so a reordering does not break the drills;
 // a field the drills rely on that is missing is a parse error. Integers may
@@ -50,7 +54,6 @@ struct HintTargetView {
   std::string target;
   int64_t count = 0;
   int64_t bytes = 0;
-  int64_t oldest_age_ms = 0;
   int64_t delivered = 0;
   int64_t dropped = 0;
   bool delivering = false;

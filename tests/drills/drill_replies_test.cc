@@ -58,8 +58,8 @@ TEST_CASE("drill replies: MEMBERS and HINTS parse the agreed contract") {
 
   blackbox::Reply hints =
       Parse("*1\r\n*14\r\n" + Bulk("target") + Bulk("n3") + Bulk("count") + ":17\r\n" +
-            Bulk("bytes") + ":2048\r\n" + Bulk("oldest_age_ms") + ":900\r\n" + Bulk("delivered") +
-            ":5\r\n" + Bulk("dropped") + ":0\r\n" + Bulk("delivering") + ":1\r\n");
+            Bulk("bytes") + ":2048\r\n" + Bulk("delivered") + ":5\r\n" + Bulk("dropped") +
+            ":0\r\n" + Bulk("delivering") + ":1\r\n" + Bulk("down") + ":0\r\n");
   std::optional<std::vector<HintTargetView>> targets = ParseHints(hints.get(), &error);
   REQUIRE_MESSAGE(targets, error);
   REQUIRE(targets->size() == 1);

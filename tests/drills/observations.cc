@@ -83,8 +83,7 @@ void Observations::ReportHints(int index, const Sample& sample, Reporter* report
     HintTargetView now = value_in(&sample, target);
     auto counts = [](const HintTargetView& view) {
       return std::to_string(view.count) + " hint" + (view.count == 1 ? "" : "s") + " (" +
-             std::to_string(view.bytes) + " bytes, oldest " + std::to_string(view.oldest_age_ms) +
-             " ms)";
+             std::to_string(view.bytes) + " bytes)";
     };
     if (before.count == 0 && now.count > 0) {
       reporter->delivered_at_first[target] = now.delivered;

@@ -90,7 +90,7 @@ TEST_CASE("drill observations: suspicion, hints piling up and draining, in queri
   for (const char* line :
        {"member   n1 sees n3 suspect", "member   n2 sees n3 suspect", "member   n1 sees n3 alive",
         "node     n3 does not answer on its loopback", "node     n3 answers again on its loopback",
-        "hints    n1 holds 5 hints (0 bytes, oldest 0 ms) for n3",
+        "hints    n1 holds 5 hints (0 bytes) for n3",
         "hints    n1 holds no more hints for n3 (9 delivered since it began holding)",
         "hints    n2 holds no more hints for n3 (4 delivered since it began holding)",
         "hints    n2 dropped 1 hints for n3"}) {
