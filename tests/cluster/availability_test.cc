@@ -2,7 +2,9 @@
 // answers), requests that cannot reach W or R answer -UNAVAILABLE within
 // about two request timeouts instead of hanging, and work again once the
 // replicas resume; CONSISTENCY and WAIT change and report what a request
-// waits for.
+// waits for. These are strict quorums: the nodes run with
+// sloppy_quorum = false, since with it fallbacks would stand in for the
+// paused replicas (handoff_test.cc tests that).
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -22,6 +24,13 @@ constexpr int kSlackMs = 400;
 // After SIGCONT, how long requests may keep failing while the resumed nodes
 // work through what queued up.
 constexpr int kRecoveryMs = 5000;
+
+// Every test here: strict quorums, nothing stands in for a paused replica.
+ClusterOptions StrictQuorums() {
+  ClusterOptions options;
+  options.cluster_toml = "sloppy_quorum = false\n";
+  return options;
+}
 
 int UnavailableBoundMs(const Cluster& cluster) {
   return 2 * cluster.options().request_timeout_ms + kSlackMs;
@@ -43,7 +52,7 @@ int64_t RetryUntil(redisContext* context, const std::vector<std::string>& args,
 
 TEST_CASE(
     "cluster: with 2 of 3 replicas paused, W=2 writes and R=2 reads answer UNAVAILABLE in time") {
-  Cluster cluster;
+  Cluster cluster(StrictQuorums());
   const std::string key = "availability:two-paused";
   std::vector<int> replicas = ReplicaIndexes(cluster, key);
   REQUIRE(replicas.size() == 3);
@@ -121,21 +130,21 @@ void CheckWaitCountsAllReplicas(const Cluster& cluster, int coordinator, const s
 }
 
 TEST_CASE("cluster: WAIT 3 after a SET through a replica answers 3 with all replicas up") {
-  Cluster cluster;
+  Cluster cluster(StrictQuorums());
   const std::string key = "availability:wait-replica";
   for (int replica : ReplicaIndexes(cluster, key))
     CheckWaitCountsAllReplicas(cluster, replica, key);
 }
 
 TEST_CASE("cluster: WAIT 3 after a SET through a node that forwards it answers 3") {
-  Cluster cluster;
+  Cluster cluster(StrictQuorums());
   const std::string key = "availability:wait-forwarded";
   std::vector<int> others = OtherIndexes(cluster, ReplicaIndexes(cluster, key));
   for (int other : others) CheckWaitCountsAllReplicas(cluster, other, key);
 }
 
 TEST_CASE("cluster: WAIT with one replica paused answers 2 after its timeout") {
-  Cluster cluster;
+  Cluster cluster(StrictQuorums());
   const std::string key = "availability:wait-paused";
   std::vector<int> replicas = ReplicaIndexes(cluster, key);
   cluster.Pause(replicas[2]);
@@ -151,7 +160,7 @@ TEST_CASE("cluster: WAIT with one replica paused answers 2 after its timeout") {
 }
 
 TEST_CASE("cluster: CONSISTENCY ALL fails a read with one replica paused, QUORUM succeeds") {
-  Cluster cluster;
+  Cluster cluster(StrictQuorums());
   const std::string key = "availability:consistency";
   std::vector<int> replicas = ReplicaIndexes(cluster, key);
   std::vector<int> others = OtherIndexes(cluster, replicas);
