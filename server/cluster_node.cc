@@ -208,6 +208,10 @@ void ClusterNode::OnPeerConnection(uv_stream_t* listener, int status) {
 void ClusterNode::OnPeerAuthenticated(PeerConnection* connection) {
   if (connection->role() == PeerConnection::Role::kInbound) {
     inbound_[connection->member()] = connection;
+    // The peer is evidently running (a restart, a healed network): dial it
+    // back now instead of at the end of a backoff grown while it was away,
+    // so it hears our table (and its hints) without waiting seconds.
+    RedialNow(connection->member());
     return;
   }
   for (auto& link : links_) {

@@ -214,7 +214,8 @@ class ClusterNode {
   // members, the ring recomputed, the coordinator told who is down (suspect)
   // or up (alive, joined, new incarnation), the member list persisted.
   void OnGossipEvents(const std::vector<cluster::GossipEvent>& events);
-  // A member is back: dial its link now if it is waiting out a backoff.
+  // A member is back (gossip says alive, or it connected to us): dial its
+  // link now if it is waiting out a reconnection backoff.
   void RedialNow(const std::string& member);
   // A link for every known member, at the address gossip knows for it.
   void SyncMemberLinks();
