@@ -263,6 +263,43 @@ TEST_SUITE("handoff") {
                   name << " lacks " << missing << " after the hints drained");
   }
 
+  TEST_CASE(
+      "handoff: with 2 of 3 owners paused, a W = 2 write succeeds through stand-ins "
+      "after hint_after_ms, and once they are suspect an R = 2 read returns it") {
+    Cluster cluster(HandoffCluster());
+    const std::string key = "handoff:paused";
+    std::vector<int> replicas = ReplicaIndexes(cluster, key);
+    REQUIRE(replicas.size() == 3);
+    cluster.Pause(replicas[1]);
+    cluster.Pause(replicas[2]);
+    // Not suspect yet (that takes 750 ms): the paused owners' slots get
+    // stand-ins when they have not acked within hint_after_ms (250 ms, half
+    // the harness's 500 ms request timeout).
+    RedisContext writer = cluster.Connect(replicas[0]);
+    int64_t started_ms = NowMs();
+    CHECK(Do(writer.get(), {"SET", key, "while-paused"}) == "+OK");
+    int64_t elapsed_ms = NowMs() - started_ms;
+    MESSAGE("SET with 2 of 3 owners paused answered after " << elapsed_ms << " ms");
+    CHECK(elapsed_ms < cluster.options().request_timeout_ms);
+    CHECK(InfoInteger(cluster, replicas[0], "write_stand_ins") >= 2);
+
+    std::vector<int> live = OtherIndexes(cluster, {replicas[1], replicas[2]});
+    for (int paused : {replicas[1], replicas[2]}) {
+      REQUIRE(WaitState(cluster, live, cluster.name(paused), "suspect", kSuspectWaitMs));
+    }
+    // Two slots answered by stand-ins serving their hints.
+    std::vector<int> others = OtherIndexes(cluster, replicas);
+    RedisContext reader = cluster.Connect(others[0]);
+    CHECK(Do(reader.get(), {"GET", key}) == "$while-paused");
+    CHECK(InfoInteger(cluster, others[0], "read_stand_ins") >= 2);
+
+    cluster.Resume(replicas[1]);
+    cluster.Resume(replicas[2]);
+    RequireDrained(cluster, cluster.name(replicas[1]), replicas[1]);
+    RequireDrained(cluster, cluster.name(replicas[2]), replicas[2]);
+    CHECK(HeldByAll(cluster, replicas, key, "while-paused", 2000));
+  }
+
   TEST_CASE("handoff: hints survive a kill -9 of the node holding them") {
     Cluster cluster(HandoffCluster());
     const int victim = 2;
