@@ -100,8 +100,8 @@ struct CoordinatorOptions {
   // Stand-ins (sloppy quorum). Off, a slot's owner is its only target: a
   // down owner's slot fails at once, a failed or silent one stays failed
   // (strict quorums, as before hinted handoff). Hints received as a stand-in
-  // are stored and delivered either way. The node turns it on (config) when
-  // it drives SetDown from gossip.
+  // are stored and delivered either way. The node sets it from the config
+  // key cluster.sloppy_quorum (default true) and drives SetDown from gossip.
   bool sloppy_quorum = false;
   // A write's slot whose owner has not answered this long after the write
   // started gets a stand-in (the owner's late ack still counts). 0 means

@@ -56,7 +56,7 @@
 namespace ringkv::storage {
 
 // Bounds on the hint store (config keys hints_count_max, hints_bytes_max,
-// hint_age_max_ms). A count or bytes maximum of 0 refuses every hint.
+// hints_age_max_ms). A count or bytes maximum of 0 refuses every hint.
 struct HintLimits {
   uint64_t count_max = 100000;
   uint64_t bytes_max = 256ULL << 20;  // Hint keys plus records, as stored.
