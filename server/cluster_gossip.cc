@@ -226,8 +226,8 @@ void ClusterNode::OnGossipEvents(const std::vector<cluster::GossipEvent>& events
   if (events.empty()) return;
   using Kind = cluster::GossipEvent::Kind;
   bool members_changed = false;
-  std::vector<std::string> up;
-  std::vector<std::string> down;
+  // (member, down) in event order, applied once the ring is updated.
+  std::vector<std::pair<std::string, bool>> views;
   for (const cluster::GossipEvent& event : events) {
     const cluster::MemberRecord* record = gossip_->Find(event.member);
     const char* name = event.member.c_str();
@@ -238,7 +238,7 @@ void ClusterNode::OnGossipEvents(const std::vector<cluster::GossipEvent>& events
         Log(LogLevel::kNotice, "gossip: member %s joined (%s, incarnation %s)", name,
             record ? cluster::PeerAddress(*record).c_str() : "?", incarnation.c_str());
         members_changed = true;
-        up.push_back(event.member);
+        views.emplace_back(event.member, false);
         break;
       case Kind::kIncarnationChanged:
         Log(LogLevel::kNotice,
@@ -247,7 +247,7 @@ void ClusterNode::OnGossipEvents(const std::vector<cluster::GossipEvent>& events
         members_changed = true;
         // Up, as a new actor. Hints held for the old incarnation are still
         // due to the member: they are merges, whatever its actor.
-        up.push_back(event.member);
+        views.emplace_back(event.member, false);
         break;
       case Kind::kSuspect:
         Log(LogLevel::kWarning,
@@ -255,7 +255,7 @@ void ClusterNode::OnGossipEvents(const std::vector<cluster::GossipEvent>& events
             heartbeat, gossip_->options().suspect_after_ms);
         // Down (a temporary failure): its slots go to stand-ins at once,
         // with hints naming it, and no hints are delivered to it.
-        down.push_back(event.member);
+        views.emplace_back(event.member, true);
         break;
       case Kind::kAlive:
         Log(LogLevel::kNotice, "gossip: member %s is alive again (heartbeat %llu)", name,
@@ -263,7 +263,7 @@ void ClusterNode::OnGossipEvents(const std::vector<cluster::GossipEvent>& events
         // Back: the hints held for it are due at once (the coordinator's
         // next OnTick), and its link is dialled now rather than at the end
         // of a reconnection backoff grown while it was away.
-        up.push_back(event.member);
+        views.emplace_back(event.member, false);
         break;
       case Kind::kSelfConflict:
         Log(LogLevel::kWarning,
@@ -282,10 +282,9 @@ void ClusterNode::OnGossipEvents(const std::vector<cluster::GossipEvent>& events
   // Not inside a coordinator callback: gossip runs from its own timer and
   // from peer messages.
   assert(coordinator_depth_ == 0);
-  for (const std::string& member : down) coordinator_->SetDown(member, true);
-  for (const std::string& member : up) {
-    coordinator_->SetDown(member, false);
-    RedialNow(member);
+  for (const auto& [member, down] : views) {
+    coordinator_->SetDown(member, down);
+    if (!down) RedialNow(member);
   }
   PersistMembers();
   // Delivery made due now: the tick is re-armed to run it.

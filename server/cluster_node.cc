@@ -51,8 +51,8 @@ bool ClusterNode::Start(std::string* error) {
   default_consistency_ = {static_cast<uint32_t>(config.n), static_cast<uint32_t>(config.w),
                           static_cast<uint32_t>(config.r)};
   store_ = std::make_unique<cluster::EngineStore>(&server_->engine());
-  coordinator_ =
-      std::make_unique<cluster::Coordinator>(config.name, store_.get(), CoordinatorOptionsFrom(config));
+  coordinator_ = std::make_unique<cluster::Coordinator>(config.name, store_.get(),
+                                                        CoordinatorOptionsFrom(config));
   uv_timer_init(server_->loop(), &tick_);
   uv_timer_init(server_->loop(), &gossip_timer_);
   // Loads the members and sets the ring from them.
