@@ -103,6 +103,14 @@ Dot ApplyWrite(SiblingSet* set, const VersionVector& context, ActorId actor,
 // Merges `other` into *set (see the file comment).
 void Merge(SiblingSet* set, const SiblingSet& other);
 
+// True if merging `incoming` into the record `current` yields exactly
+// `incoming`: its clock descends current's, and each of its siblings is
+// either in current with the same content or new there (its dot not
+// covered by current's clock). Replication of a coordinator's write is
+// almost always this case, which a replica can then store without
+// decoding its record into a SiblingSet.
+bool MergeYieldsIncoming(const SiblingSetView& current, const SiblingSet& incoming);
+
 }  // namespace ringkv::storage
 
 #endif  // RINGKV_STORAGE_SIBLING_SET_H_

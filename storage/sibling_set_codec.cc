@@ -158,7 +158,8 @@ void EncodeSiblingSet(const SiblingSet& set, std::string* out) {
 }
 
 Status DecodeSiblingSet(std::string_view bytes, SiblingSet* set) {
-  std::vector<SiblingRef> refs;
+  // Scratch kept per thread, so a decode allocates only what the set holds.
+  thread_local std::vector<SiblingRef> refs;
   set->clock.Clear();
   set->siblings.clear();
   if (Status status = ParseSiblingSet(bytes, &set->clock, &refs); !status.ok()) {
