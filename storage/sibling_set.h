@@ -51,6 +51,8 @@ struct SiblingSet {
 
 // Appends the encoding of `set` to `out`. REQUIRES: the invariants hold.
 void EncodeSiblingSet(const SiblingSet& set, std::string* out);
+// The number of bytes EncodeSiblingSet appends for `set`.
+size_t EncodedSiblingSetBytes(const SiblingSet& set);
 
 // Decodes `bytes` into *set. Any malformed input, including a bad checksum,
 // trailing bytes or a broken invariant, is Status::Corruption, never a crash.
