@@ -58,19 +58,9 @@ void AppendBulkNumber(uint64_t value, std::string* out) {
   AppendBulk(std::string_view(digits, static_cast<size_t>(result.ptr - digits)), out);
 }
 
-// The sibling set's length is known only once it is encoded, so it is
-// encoded in place and its header slid in front: one memmove of the set
-// instead of a temporary buffer per message.
 void AppendBulkSiblingSet(const storage::SiblingSet& set, std::string* out) {
-  size_t start = out->size();
+  AppendHeader('$', storage::EncodedSiblingSetBytes(set), out);
   storage::EncodeSiblingSet(set, out);
-  char header[kHeaderBytesMax];
-  header[0] = '$';
-  auto result = std::to_chars(header + 1, header + sizeof(header) - 2, out->size() - start);
-  char* end = result.ptr;
-  *end++ = '\r';
-  *end++ = '\n';
-  out->insert(start, header, static_cast<size_t>(end - header));
   out->append("\r\n", 2);
 }
 
@@ -90,6 +80,7 @@ bool Fail(std::string* error, std::string_view reason) {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // Peers spell names in upper case: the usual answer.
   for (size_t i = 0; i < a.size(); i++) {
     char x = a[i], y = b[i];
     if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
@@ -265,6 +256,11 @@ PeerCommandKind Classify(std::string_view name) {
       {kWelcome, PeerCommandKind::kWelcome}, {kDenied, PeerCommandKind::kDenied},
       {kGossip, PeerCommandKind::kGossip},
   };
+  // The exact spelling first: it is what peers send, and it costs one
+  // memcmp per candidate of the right length.
+  for (const auto& [text, kind] : kNames) {
+    if (name == text) return kind;
+  }
   for (const auto& [text, kind] : kNames) {
     if (EqualsIgnoreCase(name, text)) return kind;
   }
