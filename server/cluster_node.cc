@@ -283,9 +283,10 @@ void ClusterNode::Pump() {
   // callbacks, so only the outermost Pump delivers them; delivering may
   // start new requests (a callback's next step), hence the bounded loop.
   for (int round = 0; round < 64; ++round) {
-    for (cluster::Envelope& envelope : coordinator_->TakeOutbox()) {
-      Route(std::move(envelope), &undeliverable_);
-    }
+    std::vector<cluster::Envelope> batch = coordinator_->TakeOutbox();
+    last_put_.request = nullptr;  // Points into `batch` only.
+    for (cluster::Envelope& envelope : batch) Route(envelope, &undeliverable_, &last_put_);
+    last_put_.request = nullptr;
     if (coordinator_depth_ > 0 || undeliverable_.empty()) return;
     std::vector<cluster::Envelope> failed = std::move(undeliverable_);
     undeliverable_.clear();
@@ -296,7 +297,8 @@ void ClusterNode::Pump() {
   }
 }
 
-void ClusterNode::Route(cluster::Envelope envelope, std::vector<cluster::Envelope>* failed) {
+void ClusterNode::Route(const cluster::Envelope& envelope, std::vector<cluster::Envelope>* failed,
+                        EncodedPut* last_put) {
   bool reply = std::holds_alternative<cluster::PutReply>(envelope.message) ||
                std::holds_alternative<cluster::GetReply>(envelope.message);
   PeerConnection* target = nullptr;
@@ -321,7 +323,23 @@ void ClusterNode::Route(cluster::Envelope envelope, std::vector<cluster::Envelop
     }
     return;
   }
-  std::visit([&](const auto& message) { cluster::EncodeMessage(message, &target->output()); },
+  std::string& output = target->output();
+  if (const auto* put = std::get_if<cluster::PutRequest>(&envelope.message)) {
+    // A write goes to each replica as the same request: encode it (and
+    // checksum its set) once, then copy the bytes.
+    const cluster::PutRequest* last = last_put->request;
+    if (last != nullptr && last->id == put->id && last->key == put->key &&
+        last->hint_for == put->hint_for && last->set == put->set) {
+      output.append(last_put->bytes);
+      return;
+    }
+    const size_t start = output.size();
+    cluster::EncodeMessage(*put, &output);
+    last_put->request = put;
+    last_put->bytes.assign(output, start);
+    return;
+  }
+  std::visit([&](const auto& message) { cluster::EncodeMessage(message, &output); },
              envelope.message);
 }
 
