@@ -33,23 +33,41 @@ storage::Status EngineStore::Read(std::string_view key, storage::SiblingSet* set
 
 storage::Status EngineStore::Merge(std::string_view key, const storage::SiblingSet& incoming,
                                    storage::SiblingSet* merged) {
-  storage::SiblingSet current;
-  bool found = false;
+  const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
+  std::string_view encoded;
+  storage::Status status = engine_->Get(partition, key, &encoded);
+  const bool found = status.ok();
+  if (!found && !status.IsNotFound()) return status;
   // A record that does not decode is left alone: overwriting it would drop
-  // whatever it held without anyone noticing.
-  storage::Status status = Read(key, &current, &found);
-  if (!status.ok()) return status;
+  // whatever it held without anyone noticing. `encoded` views LMDB's map
+  // only until the Put below.
+  if (found && !(status = current_.Parse(encoded)).ok()) return status;
+  if (!found || storage::MergeYieldsIncoming(current_, incoming)) {
+    // The common case (a coordinator's write, its replication): the result
+    // is `incoming` itself, so the record is never decoded into a set.
+    // Unchanged only if the record already is `incoming`: same clock and
+    // (given the check above) the same siblings.
+    const bool unchanged = found ? current_.clock() == incoming.clock &&
+                                       current_.sibling_count() == incoming.siblings.size()
+                                 : incoming == storage::SiblingSet();
+    if (!unchanged) {
+      const bool was_live = found && current_.live();
+      const int live_delta = (storage::IsLive(incoming) ? 1 : 0) - (was_live ? 1 : 0);
+      status = Store(partition, key, incoming, live_delta);
+      if (!status.ok()) return status;
+    }
+    if (merged != nullptr) *merged = incoming;
+    return storage::Status::Ok();
+  }
+  storage::SiblingSet current;
+  if (!(status = storage::DecodeSiblingSet(encoded, &current)).ok()) return status;
   storage::SiblingSet next = current;
   storage::Merge(&next, incoming);
   // Replication, read repair and duplicates often bring what is already
   // here; skipping the write keeps them off the disk.
-  const bool unchanged = found ? next == current : next == storage::SiblingSet();
-  if (!unchanged) {
+  if (!(next == current)) {
     const int live_delta = (storage::IsLive(next) ? 1 : 0) - (storage::IsLive(current) ? 1 : 0);
-    encoded_.clear();
-    storage::EncodeSiblingSet(next, &encoded_);
-    const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
-    status = engine_->Put(partition, key, encoded_, live_delta);
+    status = Store(partition, key, next, live_delta);
     if (!status.ok()) return status;
   }
   if (merged != nullptr) *merged = std::move(next);
@@ -84,5 +102,12 @@ storage::Status EngineStore::ExpireHints(int64_t now_ms, size_t limit, uint64_t*
 }
 
 void EngineStore::GetHintStats(storage::HintStats* stats) const { engine_->GetHintStats(stats); }
+
+storage::Status EngineStore::Store(uint32_t partition, std::string_view key,
+                                   const storage::SiblingSet& set, int live_delta) {
+  encoded_.clear();
+  storage::EncodeSiblingSet(set, &encoded_);
+  return engine_->Put(partition, key, encoded_, live_delta);
+}
 
 }  // namespace ringkv::cluster

@@ -18,6 +18,7 @@
 
 #include "cluster/replica_store.h"
 #include "storage/engine.h"
+#include "storage/sibling_set.h"
 
 namespace ringkv::cluster {
 
@@ -47,8 +48,13 @@ class EngineStore : public ReplicaStore {
   void GetHintStats(storage::HintStats* stats) const override;
 
  private:
-  storage::Engine* const engine_;  // Not owned.
-  std::string encoded_;            // Reused encoding buffer.
+  // Encodes `set` and writes it as the record of `key`.
+  storage::Status Store(uint32_t partition, std::string_view key, const storage::SiblingSet& set,
+                        int live_delta);
+
+  storage::Engine* const engine_;    // Not owned.
+  std::string encoded_;              // Reused encoding buffer.
+  storage::SiblingSetView current_;  // Reused view of the record being merged into.
 };
 
 }  // namespace ringkv::cluster

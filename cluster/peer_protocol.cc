@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cassert>
 #include <charconv>
+#include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <utility>
 #include <variant>
@@ -58,19 +60,88 @@ void AppendBulkNumber(uint64_t value, std::string* out) {
   AppendBulk(std::string_view(digits, static_cast<size_t>(result.ptr - digits)), out);
 }
 
-// The sibling set's length is known only once it is encoded, so it is
-// encoded in place and its header slid in front: one memmove of the set
-// instead of a temporary buffer per message.
+size_t DecimalBytes(uint64_t value) {
+  size_t digits = 1;
+  while (value >= 10) {
+    value /= 10;
+    ++digits;
+  }
+  return digits;
+}
+
+// Writes `value` in decimal as exactly `digits` bytes at `p`; returns the end.
+char* WriteDecimal(char* p, uint64_t value, size_t digits) {
+  char* const end = p + digits;
+  char* q = end;
+  do {
+    *--q = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  return end;
+}
+
+// One bulk string of a message: bytes, or a number spelled in decimal.
+struct Bulk {
+  // Implicit on purpose: the parts of a message are written as a list.
+  Bulk(std::string_view text) : bytes(text) {}    // NOLINT
+  Bulk(const std::string& text) : bytes(text) {}  // NOLINT
+  Bulk(const char* text) : bytes(text) {}         // NOLINT
+  static Bulk Number(uint64_t value) {
+    Bulk bulk{std::string_view()};
+    bulk.number = value;
+    bulk.is_number = true;
+    return bulk;
+  }
+  size_t length() const { return is_number ? DecimalBytes(number) : bytes.size(); }
+
+  std::string_view bytes;
+  uint64_t number = 0;
+  bool is_number = false;
+};
+
+// Appends the header of an array of `count` bulk strings and the first of
+// them, `parts`, sized once and written through a pointer: every replica
+// message starts this way, several per client request. The caller appends
+// the remaining count - parts.size() bulks.
+void AppendArray(size_t count, std::initializer_list<Bulk> parts, std::string* out) {
+  assert(parts.size() <= count && parts.size() <= 4);
+  size_t lengths[4];
+  size_t total = 1 + DecimalBytes(count) + 2;
+  size_t i = 0;
+  for (const Bulk& part : parts) {
+    lengths[i] = part.length();
+    total += 1 + DecimalBytes(lengths[i]) + 2 + lengths[i] + 2;
+    ++i;
+  }
+  const size_t start = out->size();
+  out->resize(start + total);
+  char* p = out->data() + start;
+  *p++ = '*';
+  p = WriteDecimal(p, count, DecimalBytes(count));
+  *p++ = '\r';
+  *p++ = '\n';
+  i = 0;
+  for (const Bulk& part : parts) {
+    const size_t length = lengths[i++];
+    *p++ = '$';
+    p = WriteDecimal(p, length, DecimalBytes(length));
+    *p++ = '\r';
+    *p++ = '\n';
+    if (part.is_number) {
+      p = WriteDecimal(p, part.number, length);
+    } else if (length > 0) {
+      std::memcpy(p, part.bytes.data(), length);
+      p += length;
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  assert(p == out->data() + out->size());
+}
+
 void AppendBulkSiblingSet(const storage::SiblingSet& set, std::string* out) {
-  size_t start = out->size();
+  AppendHeader('$', storage::EncodedSiblingSetBytes(set), out);
   storage::EncodeSiblingSet(set, out);
-  char header[kHeaderBytesMax];
-  header[0] = '$';
-  auto result = std::to_chars(header + 1, header + sizeof(header) - 2, out->size() - start);
-  char* end = result.ptr;
-  *end++ = '\r';
-  *end++ = '\n';
-  out->insert(start, header, static_cast<size_t>(end - header));
   out->append("\r\n", 2);
 }
 
@@ -90,6 +161,7 @@ bool Fail(std::string* error, std::string_view reason) {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // Peers spell names in upper case: the usual answer.
   for (size_t i = 0; i < a.size(); i++) {
     char x = a[i], y = b[i];
     if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
@@ -265,6 +337,11 @@ PeerCommandKind Classify(std::string_view name) {
       {kWelcome, PeerCommandKind::kWelcome}, {kDenied, PeerCommandKind::kDenied},
       {kGossip, PeerCommandKind::kGossip},
   };
+  // The exact spelling first: it is what peers send, and it costs one
+  // memcmp per candidate of the right length.
+  for (const auto& [text, kind] : kNames) {
+    if (name == text) return kind;
+  }
   for (const auto& [text, kind] : kNames) {
     if (EqualsIgnoreCase(name, text)) return kind;
   }
@@ -282,46 +359,31 @@ void EncodeMessage(const Message& message, std::string* out) {
 void EncodeMessage(const PutRequest& request, std::string* out) {
   bool hinted = !request.hint_for.empty();
   assert(request.hint_for.size() <= kPeerNameBytesMax);  // Decoding checks it.
-  AppendHeader('*', hinted ? 5 : 4, out);
-  AppendBulk(kPut, out);
-  AppendBulkNumber(request.id, out);
-  AppendBulk(request.key, out);
+  AppendArray(hinted ? 5 : 4, {kPut, Bulk::Number(request.id), request.key}, out);
   AppendBulkSiblingSet(request.set, out);
   if (hinted) AppendBulk(request.hint_for, out);
 }
 
 void EncodeMessage(const PutReply& reply, std::string* out) {
-  AppendHeader('*', reply.ok ? 3 : 4, out);
-  AppendBulk(kPutReply, out);
-  AppendBulkNumber(reply.id, out);
   if (reply.ok) {
-    AppendBulk("OK", out);
+    AppendArray(3, {kPutReply, Bulk::Number(reply.id), "OK"}, out);
   } else {
-    AppendBulk("ERR", out);
-    AppendBulk(reply.error, out);
+    AppendArray(4, {kPutReply, Bulk::Number(reply.id), "ERR", reply.error}, out);
   }
 }
 
 void EncodeMessage(const GetRequest& request, std::string* out) {
-  AppendHeader('*', 3, out);
-  AppendBulk(kGet, out);
-  AppendBulkNumber(request.id, out);
-  AppendBulk(request.key, out);
+  AppendArray(3, {kGet, Bulk::Number(request.id), request.key}, out);
 }
 
 void EncodeMessage(const GetReply& reply, std::string* out) {
-  bool none = reply.ok && !reply.found;
-  AppendHeader('*', none ? 3 : 4, out);
-  AppendBulk(kGetReply, out);
-  AppendBulkNumber(reply.id, out);
   if (!reply.ok) {
-    AppendBulk("ERR", out);
-    AppendBulk(reply.error, out);
+    AppendArray(4, {kGetReply, Bulk::Number(reply.id), "ERR", reply.error}, out);
   } else if (reply.found) {
-    AppendBulk("FOUND", out);
+    AppendArray(4, {kGetReply, Bulk::Number(reply.id), "FOUND"}, out);
     AppendBulkSiblingSet(reply.set, out);
   } else {
-    AppendBulk("NONE", out);
+    AppendArray(3, {kGetReply, Bulk::Number(reply.id), "NONE"}, out);
   }
 }
 

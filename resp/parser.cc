@@ -57,6 +57,28 @@ bool ParseRedisInt64(std::string_view text, int64_t* value) {
   return true;
 }
 
+// The plain spelling of a non-negative number ("0", or 1-9 then digits, at
+// most 18 of them so no overflow check is needed), ending at a '\r' inside
+// [p, end). Returns the position of that '\r', or nullptr for any other
+// spelling (which the state machine then parses, or refuses, as Redis does).
+const char* PlainNumber(const char* p, const char* end, int64_t* value) {
+  if (p == end) return nullptr;
+  if (*p == '0') {
+    *value = 0;
+    ++p;
+  } else {
+    const char* start = p;
+    int64_t number = 0;
+    while (p != end && *p >= '0' && *p <= '9' && p - start < 18) {
+      number = number * 10 + (*p - '0');
+      ++p;
+    }
+    if (p == start || *start == '0') return nullptr;
+    *value = number;
+  }
+  return p != end && *p == '\r' ? p : nullptr;
+}
+
 }  // namespace
 
 RequestParser::RequestParser(const ParserLimits& limits) : limits_(limits) {}
@@ -132,7 +154,10 @@ RequestParser::LineStatus RequestParser::ReadLine(std::string_view input, size_t
 ParseStatus RequestParser::Feed(std::string_view input, size_t* consumed) {
   *consumed = 0;
   if (state_ == State::kFailed) return ParseStatus::kError;
-  if (state_ == State::kStart) StartRequest();
+  if (state_ == State::kStart) {
+    StartRequest();
+    if (ParseWholeRequest(input, consumed)) return ParseStatus::kComplete;
+  }
   size_t pos = 0;
   // Every step consumes input or changes state, so the loop is bounded by
   // the input size (times the few states a byte can pass through).
@@ -143,6 +168,45 @@ ParseStatus RequestParser::Feed(std::string_view input, size_t* consumed) {
     if (step == Step::kComplete) return ParseStatus::kComplete;
   }
   return ParseStatus::kNeedMore;
+}
+
+// The usual case in one pass: a multibulk request that is whole in
+// `input`, with plain numbers and within every limit. Anything else (a
+// request cut by the read, an empty or negative array, an odd spelling, an
+// error) returns false having consumed nothing, and the state machine
+// parses the same bytes step by step, so both paths give the same result.
+bool RequestParser::ParseWholeRequest(std::string_view input, size_t* consumed) {
+  const char* const begin = input.data();
+  const char* const end = begin + input.size();
+  if (input.empty() || *begin != '*' || !line_.empty()) return false;
+  int64_t count = 0;
+  const char* cr = PlainNumber(begin + 1, end, &count);
+  // A header line needs the byte after its '\r' too (skipped unchecked).
+  if (cr == nullptr || end - cr < 2 || static_cast<size_t>(cr - begin) > limits_.inline_bytes_max ||
+      count <= 0 || count > limits_.multibulk_length_max ||
+      (count > kUnauthenticatedMultibulkMax && unauthenticated_)) {
+    return false;
+  }
+  const char* p = cr + 2;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t length = 0;
+    cr = p != end && *p == '$' ? PlainNumber(p + 1, end, &length) : nullptr;
+    if (cr == nullptr || end - cr < 2 || static_cast<size_t>(cr - p) > limits_.inline_bytes_max ||
+        length > limits_.bulk_bytes_max ||
+        (length > kUnauthenticatedBulkBytesMax && unauthenticated_) ||
+        end - (cr + 2) < length + 2) {
+      argc_ = 0;
+      args_bytes_ = 0;
+      return false;
+    }
+    p = cr + 2;
+    NextArg().assign(p, static_cast<size_t>(length));
+    args_bytes_ += static_cast<size_t>(length);
+    p += length + 2;  // The two bytes after the data are skipped unchecked.
+  }
+  *consumed = static_cast<size_t>(p - begin);
+  last_inline_ = false;
+  return true;
 }
 
 RequestParser::Step RequestParser::Dispatch(std::string_view input, size_t* pos) {

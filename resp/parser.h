@@ -98,6 +98,7 @@ class RequestParser {
   enum class Step { kContinue, kComplete, kError };
   enum class LineStatus { kComplete, kPartial, kTooLong };
 
+  bool ParseWholeRequest(std::string_view input, size_t* consumed);
   Step Dispatch(std::string_view input, size_t* pos);
   Step ParseMultibulkLength(std::string_view input, size_t* pos);
   Step ParseBulkLength(std::string_view input, size_t* pos);

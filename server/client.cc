@@ -8,6 +8,7 @@
 #include "server/command.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "storage/engine.h"
 
 namespace ringkv::server {
 namespace {
@@ -170,12 +171,18 @@ void Client::ProcessInput(std::string_view input) {
 bool Client::MustWait(const CommandSpec* spec, std::span<const std::string> args) const {
   if (deferred_ >= static_cast<size_t>(server_->config().client_pipeline_depth)) return true;
   if (spec == nullptr) return false;
-  std::vector<std::string_view> keys = CommandKeys(*spec, args);
-  if (keys.empty()) return true;
-  for (std::string_view key : keys) {
-    if (busy_keys_.count(std::string(key))) return true;
-  }
-  return false;
+  bool any_key = false;
+  bool busy = false;
+  ForEachCommandKey(*spec, args, [&](std::string_view key) {
+    any_key = true;
+    busy = busy || busy_keys_.count(storage::KeyHash(key)) > 0;
+  });
+  return busy || !any_key;
+}
+
+void Client::ReleaseKey(uint64_t key_hash) {
+  auto it = busy_keys_.find(key_hash);
+  if (it != busy_keys_.end() && --it->second == 0) busy_keys_.erase(it);
 }
 
 void Client::ResumeInput() {
@@ -197,15 +204,20 @@ void Client::ResumeInput() {
 ReplyToken Client::DeferReply(const CommandSpec& spec, std::span<const std::string> args) {
   assert(executing_slot_ != 0 || slots_.empty());
   if (executing_slot_ == 0) {
-    slots_.push_back({next_slot_++, {}, false, {}});
+    slots_.push_back({next_slot_++, {}, false});
     executing_slot_ = slots_.back().id;
   }
   Slot& slot = slots_.back();
   assert(slot.id == executing_slot_);
-  for (std::string_view key : CommandKeys(spec, args)) {
-    slot.keys.emplace_back(key);
-    ++busy_keys_[slot.keys.back()];
-  }
+  ForEachCommandKey(spec, args, [&](std::string_view key) {
+    const uint64_t key_hash = storage::KeyHash(key);
+    if (slot.key_count++ == 0) {
+      slot.first_key = key_hash;
+    } else {
+      slot.more_keys.push_back(key_hash);
+    }
+    ++busy_keys_[key_hash];
+  });
   executing_deferred_ = true;
   ++deferred_;
   return {id_, slot.id, protocol_};
@@ -219,11 +231,10 @@ void Client::CompleteReply(uint64_t slot_id, std::string_view bytes) {
   slot.data.assign(bytes);
   slot.ready = true;
   --deferred_;
-  for (const std::string& key : slot.keys) {
-    auto it = busy_keys_.find(key);
-    if (it != busy_keys_.end() && --it->second == 0) busy_keys_.erase(it);
-  }
-  slot.keys.clear();
+  if (slot.key_count > 0) ReleaseKey(slot.first_key);
+  for (uint64_t key_hash : slot.more_keys) ReleaseKey(key_hash);
+  slot.key_count = 0;
+  slot.more_keys.clear();
   if (!slot.data.empty() && slot.data[0] == '-') ++server_->stats().error_replies;
   if (slot_id == executing_slot_) return;  // Execute drains when the handler returns.
   DrainSlots();
@@ -257,7 +268,7 @@ void Client::Execute(std::span<std::string> args) {
     if (out_.size() > reply_start && out_[reply_start] == '-') ++server_->stats().error_replies;
   } else {
     // Behind a deferred reply: this reply takes its place in line.
-    slots_.push_back({next_slot_++, {}, false, {}});
+    slots_.push_back({next_slot_++, {}, false});
     uint64_t slot_id = slots_.back().id;
     std::string reply_bytes;
     resp::ReplyWriter writer(&reply_bytes, protocol_);

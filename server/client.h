@@ -125,14 +125,22 @@ class Client {
     uint64_t id;
     std::string data;
     bool ready;
-    std::vector<std::string> keys;  // Keys held busy until ready.
+    // Hashes of the keys held busy until ready: the first inline (most
+    // commands have one key), the others in `more_keys`.
+    uint32_t key_count = 0;
+    uint64_t first_key = 0;
+    std::vector<uint64_t> more_keys;
   };
   std::deque<Slot> slots_;
   uint64_t next_slot_ = 1;
   uint64_t executing_slot_ = 0;  // Slot of the command being run, or 0.
   bool executing_deferred_ = false;
   size_t deferred_ = 0;
-  std::unordered_map<std::string, int> busy_keys_;
+  // Keys of the deferred commands, by 64-bit hash (storage::KeyHash), with
+  // how many hold each. Two keys sharing a hash only make a command wait
+  // when it need not: never the other way round.
+  std::unordered_map<uint64_t, uint32_t> busy_keys_;
+  void ReleaseKey(uint64_t key_hash);
   // A parsed command waiting for earlier deferred ones, and the input after it.
   bool parked_ = false;
   std::vector<std::string> parked_args_;

@@ -329,9 +329,10 @@ void ClusterNode::Pump() {
   // them; delivering may start new requests (a callback's next step, or the
   // next stand-in), hence the bounded loop.
   for (int round = 0; round < 64; ++round) {
-    for (cluster::Envelope& envelope : coordinator_->TakeOutbox()) {
-      Route(std::move(envelope), &undeliverable_);
-    }
+    std::vector<cluster::Envelope> batch = coordinator_->TakeOutbox();
+    last_put_.request = nullptr;  // Points into `batch` only.
+    for (cluster::Envelope& envelope : batch) Route(envelope, &undeliverable_, &last_put_);
+    last_put_.request = nullptr;
     if (coordinator_depth_ > 0) return;
     if (undeliverable_.empty()) break;
     std::vector<cluster::Envelope> failed = std::move(undeliverable_);
@@ -359,7 +360,8 @@ void ClusterNode::ArmTick() {
   uv_timer_start(&tick_, OnTick, static_cast<uint64_t>(delay_ms), 0);
 }
 
-void ClusterNode::Route(cluster::Envelope envelope, std::vector<cluster::Envelope>* failed) {
+void ClusterNode::Route(const cluster::Envelope& envelope, std::vector<cluster::Envelope>* failed,
+                        EncodedPut* last_put) {
   bool reply = std::holds_alternative<cluster::PutReply>(envelope.message) ||
                std::holds_alternative<cluster::GetReply>(envelope.message);
   PeerConnection* target = nullptr;
@@ -384,7 +386,23 @@ void ClusterNode::Route(cluster::Envelope envelope, std::vector<cluster::Envelop
     }
     return;
   }
-  std::visit([&](const auto& message) { cluster::EncodeMessage(message, &target->output()); },
+  std::string& output = target->output();
+  if (const auto* put = std::get_if<cluster::PutRequest>(&envelope.message)) {
+    // A write goes to each replica as the same request: encode it (and
+    // checksum its set) once, then copy the bytes.
+    const cluster::PutRequest* last = last_put->request;
+    if (last != nullptr && last->id == put->id && last->key == put->key &&
+        last->hint_for == put->hint_for && last->set == put->set) {
+      output.append(last_put->bytes);
+      return;
+    }
+    const size_t start = output.size();
+    cluster::EncodeMessage(*put, &output);
+    last_put->request = put;
+    last_put->bytes.assign(output, start);
+    return;
+  }
+  std::visit([&](const auto& message) { cluster::EncodeMessage(message, &output); },
              envelope.message);
 }
 

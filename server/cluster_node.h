@@ -195,7 +195,14 @@ class ClusterNode {
   void Pump();
   // Re-arms the tick at the coordinator's next deadline, kTickMs at most.
   void ArmTick();
-  void Route(cluster::Envelope envelope, std::vector<cluster::Envelope>* failed);
+  // The last PutRequest Route encoded from the batch being routed (it
+  // points into that batch), and its bytes.
+  struct EncodedPut {
+    const cluster::PutRequest* request = nullptr;
+    std::string bytes;
+  };
+  void Route(const cluster::Envelope& envelope, std::vector<cluster::Envelope>* failed,
+             EncodedPut* last_put);
   void HandleForward(PeerConnection* connection, std::span<std::string> args);
   void HandleForwardReply(std::span<std::string> args);
   void ExpireForwards(int64_t now_ms);
@@ -246,6 +253,7 @@ class ClusterNode {
   uint64_t next_forward_id_ = 1;
   int coordinator_depth_ = 0;
   std::vector<cluster::Envelope> undeliverable_;  // Failed replies to deliver.
+  EncodedPut last_put_;                           // Route's, reused across batches.
   ClusterStats stats_;
 };
 

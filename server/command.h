@@ -40,6 +40,10 @@ enum CommandFlag : uint32_t {
 // last_key -1 means "to the end".
 std::vector<std::string_view> CommandKeys(const struct CommandSpec& spec,
                                           std::span<const std::string> args);
+// Calls fn(key) for each key of the command, in order, without building a
+// vector (the per-command path of a pipelined connection).
+template <typename Fn>
+void ForEachCommandKey(const struct CommandSpec& spec, std::span<const std::string> args, Fn fn);
 
 // Names a reply that a handler will give later (after a quorum answered).
 // Carries the client id, not a pointer: the client may be gone by then, and
@@ -103,6 +107,15 @@ void ReplyWrongArity(resp::ReplyWriter& reply, std::string_view full_name);
 // "ERR unknown subcommand 'x'. Try CLIENT HELP."
 void ReplyUnknownSubcommand(resp::ReplyWriter& reply, std::string_view command,
                             std::string_view subcommand);
+
+template <typename Fn>
+void ForEachCommandKey(const CommandSpec& spec, std::span<const std::string> args, Fn fn) {
+  if (spec.first_key <= 0) return;
+  const int argc = static_cast<int>(args.size());
+  const int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
+  const int step = spec.key_step > 0 ? spec.key_step : 1;
+  for (int i = spec.first_key; i <= last && i < argc; i += step) fn(std::string_view(args[i]));
+}
 
 }  // namespace ringkv::server
 

@@ -178,12 +178,7 @@ const CommandSpec* LookupCommand(std::string_view name) {
 std::vector<std::string_view> CommandKeys(const CommandSpec& spec,
                                           std::span<const std::string> args) {
   std::vector<std::string_view> keys;
-  if (spec.first_key <= 0) return keys;
-  int last = spec.last_key < 0 ? static_cast<int>(args.size()) + spec.last_key : spec.last_key;
-  int step = spec.key_step > 0 ? spec.key_step : 1;
-  for (int i = spec.first_key; i <= last && i < static_cast<int>(args.size()); i += step) {
-    keys.push_back(args[i]);
-  }
+  ForEachCommandKey(spec, args, [&keys](std::string_view key) { keys.push_back(key); });
   return keys;
 }
 

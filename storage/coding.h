@@ -32,6 +32,17 @@ inline void PutVarint64(std::string* out, uint64_t value) {
   out->append(buffer, length);
 }
 
+// Writes `value` at `out`, which must have room for kVarint64BytesMax
+// bytes; returns the end of what was written.
+inline char* EncodeVarint64(char* out, uint64_t value) {
+  while (value >= 0x80) {
+    *out++ = static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<char>(value);
+  return out;
+}
+
 inline size_t Varint64Length(uint64_t value) {
   size_t length = 1;
   while (value >= 0x80) {
@@ -70,6 +81,12 @@ inline void PutFixed64(std::string* out, uint64_t value) {
   char buffer[8];
   for (int i = 0; i < 8; ++i) buffer[i] = static_cast<char>(value >> (8 * i));
   out->append(buffer, 8);
+}
+
+// Writes `value` little-endian at `out` (8 bytes); returns the end.
+inline char* EncodeFixed64(char* out, uint64_t value) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(value >> (8 * i));
+  return out + 8;
 }
 
 inline uint64_t DecodeFixed64(const char* bytes) {

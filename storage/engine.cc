@@ -209,7 +209,22 @@ Status Engine::Get(uint32_t partition, std::string_view key, std::string_view* v
   if (txn == nullptr) return status;
   MDB_val lmdb_key = ToVal(impl.key_buffer);
   MDB_val lmdb_value;
-  int rc = mdb_get(txn, impl.data_dbi, &lmdb_key, &lmdb_value);
+  int rc = 0;
+  if (txn == impl.write_txn) {
+    // Through the write cursor, so that a Put of this key can follow
+    // without searching again (see Impl::cursor_key); a coordinator reads
+    // a record twice before writing it, and the second read needs no
+    // search either.
+    MDB_cursor* cursor = impl.DataCursor(&rc);
+    if (cursor == nullptr) return LmdbError("mdb_cursor_open", rc);
+    const bool positioned = impl.cursor_key == impl.key_buffer;
+    impl.cursor_key.clear();
+    rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, positioned ? MDB_GET_CURRENT : MDB_SET_KEY);
+    if (rc == 0) impl.cursor_key = impl.key_buffer;
+  } else {
+    impl.cursor_key.clear();
+    rc = mdb_get(txn, impl.data_dbi, &lmdb_key, &lmdb_value);
+  }
   if (rc == MDB_NOTFOUND) return Status::NotFound();
   if (rc != 0) return LmdbError("mdb_get", rc);
   *value = FromVal(lmdb_value);
@@ -259,6 +274,7 @@ Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) 
     // Another key under the same hash: this key is not stored.
     if (!CheckHashedRecord(key, &record).ok()) return Status::NotFound();
   }
+  impl.cursor_key.clear();
   int rc = mdb_del(impl.write_txn, impl.data_dbi, &lmdb_key, nullptr);
   if (rc == MDB_NOTFOUND) return Status::NotFound();
   if (rc != 0) return RecoverFromFailedWrite("mdb_del", rc);

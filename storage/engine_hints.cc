@@ -300,6 +300,7 @@ Status Engine::DeleteHintRecord(std::string_view hint_key, std::string_view targ
                                 uint64_t record_bytes) {
   Impl& impl = *impl_;
   MDB_val lmdb_key = ToVal(hint_key);
+  impl.cursor_key.clear();  // Every write forgets the data cursor's position.
   int rc = mdb_del(impl.write_txn, impl.hints_dbi, &lmdb_key, nullptr);
   if (rc != 0) return RecoverFromFailedWrite("mdb_del(hints)", rc);
   impl.space.Account(hint_key.size(), 0);

@@ -172,6 +172,27 @@ struct Engine::Impl {
   std::vector<LoggedWrite> log;
   std::string log_bytes;
   std::string key_buffer;  // Scratch for data keys.
+
+  // A cursor on the data tree in write_txn, opened at its first use; LMDB
+  // frees it when the transaction ends. When the last engine call was a Get
+  // in write_txn, the cursor stands on that record and `cursor_key` holds
+  // its data key, so a Put of the same key right after it (a read-merge-
+  // write) needs no second descent of the tree. Every other call clears it.
+  MDB_cursor* data_cursor = nullptr;
+  std::string cursor_key;
+  // Returns data_cursor, opening it if needed; nullptr (and *rc) on failure.
+  MDB_cursor* DataCursor(int* rc);
+  // Reserves value->mv_size bytes for the record of `lmdb_key` in write_txn
+  // (MDB_RESERVE: value->mv_data receives where to write it). Returns an
+  // LMDB code. ReserveData is for the data tree and uses data_cursor.
+  int Reserve(MDB_dbi dbi, std::string_view lmdb_key, MDB_val* value);
+  int ReserveData(std::string_view lmdb_key, MDB_val* value);
+  // Forgets write_txn's cursor: call whenever write_txn ends.
+  void WriteTxnEnded() {
+    write_txn = nullptr;
+    data_cursor = nullptr;
+    cursor_key.clear();
+  }
 };
 
 }  // namespace ringkv::storage

@@ -70,6 +70,33 @@ uint64_t Engine::Impl::CountReusableFreePages() {
   return pages;
 }
 
+MDB_cursor* Engine::Impl::DataCursor(int* rc) {
+  if (data_cursor == nullptr) {
+    *rc = mdb_cursor_open(write_txn, data_dbi, &data_cursor);
+    if (*rc != 0) data_cursor = nullptr;
+  }
+  return data_cursor;
+}
+
+int Engine::Impl::Reserve(MDB_dbi dbi, std::string_view lmdb_key, MDB_val* value) {
+  cursor_key.clear();
+  MDB_val key = ToVal(lmdb_key);
+  return mdb_put(write_txn, dbi, &key, value, MDB_RESERVE);
+}
+
+// The common read-merge-write (EngineStore::Merge) comes here right after
+// the Get of the same key: the cursor already stands on the record, so the
+// tree is searched once per merge instead of twice.
+int Engine::Impl::ReserveData(std::string_view lmdb_key, MDB_val* value) {
+  int rc = 0;
+  MDB_cursor* cursor = DataCursor(&rc);
+  if (cursor == nullptr) return rc;
+  const bool positioned = cursor_key == lmdb_key;
+  cursor_key.clear();
+  MDB_val key = ToVal(lmdb_key);
+  return mdb_cursor_put(cursor, &key, value, positioned ? MDB_CURRENT | MDB_RESERVE : MDB_RESERVE);
+}
+
 Status Engine::WriteToTxn(const WriteRecord& record) {
   Impl& impl = *impl_;
   if (impl.map_full_in_txn) return MapFullError(options_.map_size_bytes);
@@ -80,9 +107,9 @@ Status Engine::WriteToTxn(const WriteRecord& record) {
       return MapFullError(options_.map_size_bytes);
     }
   }
-  MDB_val key = ToVal(record.lmdb_key);
   MDB_val value{record.record_bytes, nullptr};
-  int rc = mdb_put(impl.write_txn, record.dbi, &key, &value, MDB_RESERVE);
+  int rc = record.dbi == impl.data_dbi ? impl.ReserveData(record.lmdb_key, &value)
+                                       : impl.Reserve(record.dbi, record.lmdb_key, &value);
   if (rc != 0) return RecoverFromFailedWrite("mdb_put", rc);
   // LMDB reserved the room; fill it in place (no extra copy of the value).
   char* out = static_cast<char*>(value.mv_data);
@@ -105,7 +132,7 @@ Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {
   const Status failure = LmdbError(what, lmdb_error);
   if (lmdb_error == MDB_MAP_FULL) impl.LearnFromMapFull(impl.map_pages);
   mdb_txn_abort(impl.write_txn);
-  impl.write_txn = nullptr;
+  impl.WriteTxnEnded();
   std::vector<Impl::LoggedWrite> log = std::move(impl.log);
   std::string log_bytes = std::move(impl.log_bytes);
   const uint64_t live_keys_at_begin = impl.live_keys_at_begin;
@@ -128,7 +155,7 @@ Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {
       // The same writes fitted a moment ago, so this should not happen; if it
       // does, the transaction's earlier writes are gone and Commit says so.
       mdb_txn_abort(impl.write_txn);
-      impl.write_txn = nullptr;
+      impl.WriteTxnEnded();
       impl.ClearLog();
       live_keys_ = live_keys_at_begin;
       impl.RestoreHintsAtBegin();
@@ -194,7 +221,7 @@ Status Engine::CommitTxn() {
   } else {
     rc = mdb_txn_commit(impl.write_txn);  // Frees the txn even on failure.
   }
-  impl.write_txn = nullptr;
+  impl.WriteTxnEnded();
   impl.ClearLog();
   if (rc != 0) {
     if (rc == MDB_MAP_FULL) impl.LearnFromMapFull(impl.map_pages);

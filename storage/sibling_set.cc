@@ -86,4 +86,25 @@ void Merge(SiblingSet* set, const SiblingSet& other) {
   set->clock.Join(other.clock);
 }
 
+bool MergeYieldsIncoming(const SiblingSetView& current, const SiblingSet& incoming) {
+  // Descending covers every dot of current: its siblings that incoming
+  // lacks are dropped, and the joined clock is incoming's.
+  if (!incoming.clock.Descends(current.clock())) return false;
+  size_t i = 0;
+  for (const Sibling& sibling : incoming.siblings) {
+    while (i < current.sibling_count() && current.sibling(i).dot < sibling.dot) ++i;
+    if (i < current.sibling_count() && current.sibling(i).dot == sibling.dot) {
+      // Both hold it: Merge keeps one of two equal versions.
+      const SiblingRef& held = current.sibling(i);
+      if (held.timestamp_ms != sibling.timestamp_ms || held.tombstone != sibling.tombstone ||
+          held.expire_at_ms != sibling.expire_at_ms || held.value != sibling.value) {
+        return false;
+      }
+    } else if (current.clock().Covers(sibling.dot)) {
+      return false;  // Current has seen it and let it go: Merge drops it.
+    }
+  }
+  return true;
+}
+
 }  // namespace ringkv::storage

@@ -51,6 +51,8 @@ struct SiblingSet {
 
 // Appends the encoding of `set` to `out`. REQUIRES: the invariants hold.
 void EncodeSiblingSet(const SiblingSet& set, std::string* out);
+// The number of bytes EncodeSiblingSet appends for `set`.
+size_t EncodedSiblingSetBytes(const SiblingSet& set);
 
 // Decodes `bytes` into *set. Any malformed input, including a bad checksum,
 // trailing bytes or a broken invariant, is Status::Corruption, never a crash.
@@ -102,6 +104,14 @@ Dot ApplyWrite(SiblingSet* set, const VersionVector& context, ActorId actor,
 
 // Merges `other` into *set (see the file comment).
 void Merge(SiblingSet* set, const SiblingSet& other);
+
+// True if merging `incoming` into the record `current` yields exactly
+// `incoming`: its clock descends current's, and each of its siblings is
+// either in current with the same content or new there (its dot not
+// covered by current's clock). Replication of a coordinator's write is
+// almost always this case, which a replica can then store without
+// decoding its record into a SiblingSet.
+bool MergeYieldsIncoming(const SiblingSetView& current, const SiblingSet& incoming);
 
 }  // namespace ringkv::storage
 

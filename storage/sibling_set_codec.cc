@@ -5,6 +5,7 @@
 #include <cassert>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "storage/coding.h"
 #include "storage/sibling_set.h"
@@ -130,35 +131,63 @@ Status ParseSiblingSet(std::string_view bytes, VersionVector* clock,
 
 }  // namespace
 
+size_t EncodedSiblingSetBytes(const SiblingSet& set) {
+  size_t bytes = 1 + coding::Varint64Length(set.clock.size()) +
+                 coding::Varint64Length(set.siblings.size()) + kChecksumBytes;
+  for (const auto& [actor, counter] : set.clock.entries()) {
+    bytes += 8 + coding::Varint64Length(counter);
+  }
+  for (const Sibling& sibling : set.siblings) {
+    bytes += 8 + coding::Varint64Length(sibling.dot.counter) +
+             coding::Varint64Length(coding::ZigZagEncode(sibling.timestamp_ms)) + 1 +
+             coding::Varint64Length(sibling.value.size()) + sibling.value.size();
+    if (sibling.expire_at_ms != 0) {
+      bytes += coding::Varint64Length(coding::ZigZagEncode(sibling.expire_at_ms));
+    }
+  }
+  return bytes;
+}
+
+// Sized once and written through a pointer: this runs for every stored
+// record and every replicated message.
 void EncodeSiblingSet(const SiblingSet& set, std::string* out) {
   const size_t start = out->size();
-  out->push_back(static_cast<char>(kFormatVersion));
-  coding::PutVarint64(out, set.clock.size());
+  const size_t bytes = EncodedSiblingSetBytes(set);
+  out->resize(start + bytes);
+  char* const begin = out->data() + start;
+  char* p = begin;
+  *p++ = static_cast<char>(kFormatVersion);
+  p = coding::EncodeVarint64(p, set.clock.size());
   for (const auto& [actor, counter] : set.clock.entries()) {
-    coding::PutFixed64(out, actor);
-    coding::PutVarint64(out, counter);
+    p = coding::EncodeFixed64(p, actor);
+    p = coding::EncodeVarint64(p, counter);
   }
-  coding::PutVarint64(out, set.siblings.size());
+  p = coding::EncodeVarint64(p, set.siblings.size());
   for (const Sibling& sibling : set.siblings) {
     assert(set.clock.Covers(sibling.dot) && sibling.dot.counter > 0);
     assert(!sibling.tombstone || sibling.value.empty());
-    coding::PutFixed64(out, sibling.dot.actor);
-    coding::PutVarint64(out, sibling.dot.counter);
-    coding::PutVarint64(out, coding::ZigZagEncode(sibling.timestamp_ms));
+    p = coding::EncodeFixed64(p, sibling.dot.actor);
+    p = coding::EncodeVarint64(p, sibling.dot.counter);
+    p = coding::EncodeVarint64(p, coding::ZigZagEncode(sibling.timestamp_ms));
     uint8_t flags = 0;
     if (sibling.tombstone) flags |= kFlagTombstone;
     if (sibling.expire_at_ms != 0) flags |= kFlagHasExpiry;
-    out->push_back(static_cast<char>(flags));
-    if (sibling.expire_at_ms != 0)
-      coding::PutVarint64(out, coding::ZigZagEncode(sibling.expire_at_ms));
-    coding::PutVarint64(out, sibling.value.size());
-    out->append(sibling.value);
+    *p++ = static_cast<char>(flags);
+    if (sibling.expire_at_ms != 0) {
+      p = coding::EncodeVarint64(p, coding::ZigZagEncode(sibling.expire_at_ms));
+    }
+    p = coding::EncodeVarint64(p, sibling.value.size());
+    if (!sibling.value.empty()) std::memcpy(p, sibling.value.data(), sibling.value.size());
+    p += sibling.value.size();
   }
-  coding::PutFixed32(out, Checksum(std::string_view(*out).substr(start)));
+  const uint32_t checksum = Checksum(std::string_view(begin, static_cast<size_t>(p - begin)));
+  for (int i = 0; i < 4; ++i) *p++ = static_cast<char>(checksum >> (8 * i));
+  assert(static_cast<size_t>(p - begin) == bytes);
 }
 
 Status DecodeSiblingSet(std::string_view bytes, SiblingSet* set) {
-  std::vector<SiblingRef> refs;
+  // Scratch kept per thread, so a decode allocates only what the set holds.
+  thread_local std::vector<SiblingRef> refs;
   set->clock.Clear();
   set->siblings.clear();
   if (Status status = ParseSiblingSet(bytes, &set->clock, &refs); !status.ok()) {

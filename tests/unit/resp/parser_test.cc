@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -238,6 +239,68 @@ TEST_CASE("parser: errors after valid pipelined requests come after those reques
   Outcome outcome = ParseOneShot("PING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$x\r\n");
   CHECK(outcome.requests.size() == 2);
   CHECK(outcome.error == "invalid bulk length");
+}
+
+}  // namespace
+}  // namespace ringkv::resp
+
+namespace ringkv::resp {
+namespace {
+
+// A header number in one of the spellings a client might send: plain, or
+// one of the odd ones the one-pass path leaves to the state machine.
+std::string RandomNumber(std::mt19937_64& random, int64_t plain) {
+  switch (random() % 12) {
+    case 0:
+      return "0" + std::to_string(plain);  // Leading zero.
+    case 1:
+      return "-" + std::to_string(plain);
+    case 2:
+      return "+" + std::to_string(plain);
+    case 3:
+      return std::to_string(plain) + "x";
+    case 4:
+      return "99999999999999999999";  // 20 digits: past int64.
+    case 5:
+      return "";
+    default:
+      return std::to_string(plain);
+  }
+}
+
+// Random request streams, mostly valid, sometimes odd: the one-pass parse
+// of whole requests must give exactly what the byte-at-a-time state machine
+// gives (requests, consumed bytes, errors), whatever the limits.
+TEST_CASE("parser: whole requests in one read parse as byte by byte does") {
+  std::mt19937_64 random(42);
+  for (int trial = 0; trial < 3000; ++trial) {
+    CAPTURE(trial);
+    ParserLimits limits;
+    if (trial % 3 == 0) {
+      limits.bulk_bytes_max = 1 + static_cast<int64_t>(random() % 40);
+      limits.multibulk_length_max = 1 + static_cast<int64_t>(random() % 6);
+      limits.inline_bytes_max = 1 + random() % 8;
+    }
+    std::string input;
+    const int requests = 1 + static_cast<int>(random() % 4);
+    for (int r = 0; r < requests; ++r) {
+      const bool odd = random() % 5 == 0;
+      const int64_t count = 1 + static_cast<int64_t>(random() % 5);
+      input += "*" + (odd ? RandomNumber(random, count) : std::to_string(count)) + "\r\n";
+      for (int64_t i = 0; i < count; ++i) {
+        std::string value(random() % 30, static_cast<char>('a' + random() % 26));
+        const bool odd_arg = random() % 9 == 0;
+        input += (odd_arg && random() % 2 ? "%" : "$") +
+                 (odd_arg ? RandomNumber(random, static_cast<int64_t>(value.size()))
+                          : std::to_string(value.size())) +
+                 "\r\n" + value + (odd_arg && random() % 2 ? "ab" : "\r\n");
+      }
+    }
+    if (random() % 4 == 0) input.resize(random() % (input.size() + 1));  // Cut short.
+    Outcome one_shot = ParseOneShot(input, limits);
+    Outcome byte_at_a_time = ParseInPieces(SplitEvery(input, 1), limits);
+    CHECK(one_shot == byte_at_a_time);
+  }
 }
 
 }  // namespace

@@ -284,6 +284,53 @@ TEST_CASE("engine: 1 MB values") {
   engine->EndIteration();
 }
 
+// A Put right after the Get of the same key in the write transaction
+// reuses the Get's cursor position; anything in between must not make it
+// write to the wrong record.
+TEST_CASE("engine: get then put of a key, with sizes changing and calls in between") {
+  TempDir dir;
+  auto engine = OpenOrDie(Options(dir));
+  std::map<std::string, std::string> model;
+  REQUIRE(engine->Put(2, "open", "x", +1).ok());  // The write transaction is open from here.
+  model["open"] = "x";
+  uint64_t seed = 7;
+  auto next = [&seed] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return seed >> 33;
+  };
+  for (int i = 0; i < 3000; ++i) {
+    std::string key = "k" + std::to_string(next() % 64);
+    std::string_view current;
+    Status status = engine->Get(2, key, &current);
+    REQUIRE((status.ok() || status.IsNotFound()));
+    switch (next() % 5) {
+      case 0: {  // Another key read in between: the put must find its own.
+        std::string_view other;
+        (void)engine->Get(2, "k" + std::to_string(next() % 64), &other);
+        break;
+      }
+      case 1:  // A meta write in between.
+        REQUIRE(engine->PutMeta("app.counter", std::to_string(i)).ok());
+        break;
+      case 2:  // A delete of another key in between.
+        if (std::string other = "k" + std::to_string(next() % 64); other != key) {
+          if (engine->Delete(2, other, 0).ok()) model.erase(other);
+        }
+        break;
+      default:
+        break;
+    }
+    std::string value(next() % 3000, static_cast<char>('a' + i % 26));
+    REQUIRE(engine->Put(2, key, value, 0).ok());
+    model[key] = value;
+    if (i % 500 == 499) REQUIRE(engine->Commit().ok());
+  }
+  REQUIRE(engine->Commit().ok());
+  std::vector<std::pair<std::string, std::string>> stored = ScanAll(engine.get(), 2);
+  CHECK(stored == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
+  engine->EndIteration();
+}
+
 TEST_CASE("engine: meta names of the engine are reserved") {
   TempDir dir;
   auto engine = OpenOrDie(Options(dir));
