@@ -202,16 +202,21 @@ void ReplyValue(resp::ReplyWriter& writer, const storage::SiblingSet& set) {
 
 // Reads the command's key (args[1]) at the connection's R and answers with
 // `answer` once the quorum replied (UNAVAILABLE otherwise).
+// (One callback, not ReadThen's two: GET comes here for every request.)
 void ReadAndReply(CommandContext& ctx,
                   std::function<void(resp::ReplyWriter&, const ReadResult&)> answer) {
   Server* server = &ctx.server;
   ReplyToken token = ctx.Defer();
-  ReadThen(server, token, ctx.client.consistency, ctx.args[1],
-           [server, token, answer = std::move(answer)](ReadResult result) {
-             AsyncReply reply(server, token);
-             answer(reply.writer(), result);
-             reply.Send();
-           });
+  server->cluster().Read(ctx.args[1], ctx.client.consistency,
+                         [server, token, answer = std::move(answer)](ReadResult result) {
+                           AsyncReply reply(server, token);
+                           if (result.ok) {
+                             answer(reply.writer(), result);
+                           } else {
+                             reply.writer().Error(ReadUnavailable(result));
+                           }
+                           reply.Send();
+                         });
 }
 
 }  // namespace
