@@ -178,7 +178,10 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
       op.targets.push_back(WriteTarget{self_, i, false, ReplyState::kOk});
       slot.answered = slot.by_owner = true;
       ++op.acks;
-    } else if (IsDown(slot.owner)) {
+    } else if (options_.sloppy_quorum && IsDown(slot.owner)) {
+      // Strict quorums have no stand-in: a suspect owner is still asked, so
+      // that it has the write if it is back (or was never gone); a down link
+      // fails its slot at once anyway.
       AssignWriteStandIn(&op, i);
     } else {
       SendWriteTo(&op, i, slot.owner, /*stand_in=*/false);
@@ -338,7 +341,7 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
   SlotsOf(key, consistency.n, &op.slots, &op.candidates);
   for (uint32_t i = 0; i < consistency.n; ++i) {
     const std::string& owner = op.slots[i].owner;
-    if (owner != self_ && IsDown(owner)) {
+    if (owner != self_ && options_.sloppy_quorum && IsDown(owner)) {
       AssignReadStandIn(&op, i);
     } else {
       AddReadTarget(&op, i, owner, /*stand_in=*/false);
