@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -35,6 +36,9 @@ inline doctest::skip RingkvOnly() { return doctest::skip(AgainstRedis()); }
 
 // A port that was free a moment ago, found by binding port 0 on loopback.
 uint16_t PickFreePort();
+
+// 127.0.0.1:`port` as a socket address (port 0: any free port).
+sockaddr_in LoopbackAddress(uint16_t port);
 
 // Absolute path of `name` found in PATH, or empty when it is not there.
 std::string FindInPath(std::string_view name);
