@@ -31,14 +31,22 @@ int64_t ResolveHintAfter(const CoordinatorOptions& options) {
   return after_ms > 0 && after_ms < options.request_timeout_ms ? after_ms : 0;
 }
 
+int64_t ResolveReadRetry(const CoordinatorOptions& options) {
+  const int64_t after_ms = options.read_retry_after_ms;
+  return after_ms > 0 && after_ms < options.request_timeout_ms ? after_ms : 0;
+}
+
 }  // namespace
 
 Coordinator::Coordinator(std::string self, ReplicaStore* store, CoordinatorOptions options)
     : self_(std::move(self)),
       store_(store),
       options_(options),
-      hint_after_ms_(ResolveHintAfter(options)) {
+      hint_after_ms_(ResolveHintAfter(options)),
+      read_retry_after_ms_(ResolveReadRetry(options)),
+      read_random_state_(std::hash<std::string>()(self_)) {
   assert(store_ != nullptr);
+  assert(options_.read_repair_chance >= 0 && options_.read_repair_chance <= 1);
   assert(options_.request_timeout_ms > 0);
   assert(options_.hint_delivery_count_max > 0);
   assert(options_.hint_retry_min_ms > 0 &&
@@ -130,6 +138,7 @@ std::optional<int64_t> Coordinator::NextDeadlineMs() const {
   };
   if (!deadlines_.empty()) consider(deadlines_.begin()->first);
   if (!hint_after_.empty()) consider(hint_after_.begin()->first);
+  if (!read_retry_.empty()) consider(read_retry_.begin()->first);
   return next;
 }
 
@@ -339,15 +348,79 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
   op.deadline_ms = now_ms + options_.request_timeout_ms;
   op.done = std::move(done);
   SlotsOf(key, consistency.n, &op.slots, &op.candidates);
-  for (uint32_t i = 0; i < consistency.n; ++i) {
-    const std::string& owner = op.slots[i].owner;
-    if (owner != self_ && options_.sloppy_quorum && IsDown(owner)) {
-      AssignReadStandIn(&op, i);
-    } else {
-      AddReadTarget(&op, i, owner, /*stand_in=*/false);
-    }
-  }
   deadlines_.emplace(op.deadline_ms, id);
+  if (consistency.r >= consistency.n || AskAllSlots()) {
+    ++stats_.reads_all_slots;
+    for (uint32_t i = 0; i < consistency.n; ++i) AskReadSlot(&op, i);
+  } else {
+    // Ask r slots, cheapest and likeliest first: this node's own, then
+    // owners not down, then down ones (their stand-ins); the rest are
+    // spares, set before anything is asked (a failed local read takes one).
+    std::vector<uint32_t> order;
+    order.reserve(consistency.n);
+    for (int pass = 0; pass < 3; ++pass) {
+      for (uint32_t i = 0; i < consistency.n; ++i) {
+        const std::string& owner = op.slots[i].owner;
+        const int rank = owner == self_ ? 0 : IsDown(owner) ? 2 : 1;
+        if (rank == pass) order.push_back(i);
+      }
+    }
+    op.spares.assign(order.begin() + consistency.r, order.end());
+    if (read_retry_after_ms_ > 0) {
+      op.retry_at_ms = now_ms + read_retry_after_ms_;
+      read_retry_.emplace(op.retry_at_ms, id);
+    }
+    for (uint32_t k = 0; k < consistency.r; ++k) AskReadSlot(&op, order[k]);
+  }
+  AdvanceRead(id);
+}
+
+// read_repair_chance's draw for one read.
+bool Coordinator::AskAllSlots() {
+  if (options_.read_repair_chance >= 1) return true;
+  if (options_.read_repair_chance <= 0) return false;
+  // splitmix64: deterministic per node name, so simulations replay.
+  uint64_t z = (read_random_state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53 < options_.read_repair_chance;
+}
+
+// Asks `slot`'s owner, or its stand-in when the owner is down (sloppy
+// quorum); this node reads its own store at once.
+void Coordinator::AskReadSlot(ReadOp* op, uint32_t slot) {
+  const std::string& owner = op->slots[slot].owner;
+  if (owner != self_ && options_.sloppy_quorum && IsDown(owner)) {
+    AssignReadStandIn(op, slot);
+  } else {
+    AddReadTarget(op, slot, owner, /*stand_in=*/false);
+  }
+}
+
+// Asks the next spare slot that can be asked; false if none is left.
+bool Coordinator::AskSpare(ReadOp* op) {
+  while (op->next_spare < op->spares.size()) {
+    const uint32_t slot = op->spares[op->next_spare++];
+    ++stats_.read_spares_asked;
+    const size_t before = op->targets.size();
+    AskReadSlot(op, slot);
+    if (op->targets.size() > before) return true;
+  }
+  return false;
+}
+
+// The speculative retry: a read still short of r answered slots asks as
+// many spares as answers are missing.
+void Coordinator::OnReadRetry(uint64_t id) {
+  auto it = reads_.find(id);
+  if (it == reads_.end()) return;
+  ReadOp& op = it->second;
+  op.retry_at_ms = 0;
+  if (op.done_fired) return;
+  for (uint32_t missing = op.consistency.r - op.ok_slots; missing > 0; --missing) {
+    if (!AskSpare(&op)) break;
+  }
   AdvanceRead(id);
 }
 
@@ -390,8 +463,12 @@ void Coordinator::RecordReadReply(ReadOp* op, size_t target_index, bool ok, bool
   --slot.pending;
   if (!ok) {
     target.state = ReplyState::kFailed;
-    // May add targets (and read this node's store at once).
-    if (!slot.answered && slot.pending == 0) AssignReadStandIn(op, target.slot);
+    // An owner that was not asked yet beats a stand-in: AdvanceRead asks
+    // a spare while there is one. May add targets (and read this node's
+    // store at once).
+    if (!slot.answered && slot.pending == 0 && op->next_spare >= op->spares.size()) {
+      AssignReadStandIn(op, target.slot);
+    }
     return;
   }
   target.state = ReplyState::kOk;
@@ -426,13 +503,26 @@ void Coordinator::AdvanceRead(uint64_t id) {
   ReadOp& op = it->second;
   uint32_t waiting = 0;
   uint32_t pending = 0;
-  for (const Slot& slot : op.slots) {
-    pending += slot.pending;
-    if (!slot.answered && slot.pending > 0) ++waiting;
+  auto count = [&op, &waiting, &pending] {
+    waiting = pending = 0;
+    for (const Slot& slot : op.slots) {
+      pending += slot.pending;
+      if (!slot.answered && slot.pending > 0) ++waiting;
+    }
+  };
+  count();
+  if (!op.done_fired && op.ok_slots + waiting < op.consistency.r &&
+      op.next_spare < op.spares.size()) {
+    // Failed slots: ask spares in their place while r is short.
+    for (uint32_t missing = op.consistency.r - op.ok_slots - waiting; missing > 0; --missing) {
+      if (!AskSpare(&op)) break;
+    }
+    count();
   }
   if (pending == 0) {
     ReadOp finished = std::move(op);
     deadlines_.erase({finished.deadline_ms, id});
+    if (finished.retry_at_ms != 0) read_retry_.erase({finished.retry_at_ms, id});
     reads_.erase(it);
     FinishRead(std::move(finished));
     return;
@@ -570,6 +660,7 @@ void Coordinator::OnTick(int64_t now_ms) {
     } else if (auto read = reads_.find(id); read != reads_.end()) {
       ReadOp op = std::move(read->second);
       reads_.erase(read);
+      if (op.retry_at_ms != 0) read_retry_.erase({op.retry_at_ms, id});
       FinishRead(std::move(op));
     } else if (hint_puts_.count(id) > 0) {
       FinishHintPut(id, /*acked=*/false, now_ms);
@@ -581,6 +672,11 @@ void Coordinator::OnTick(int64_t now_ms) {
     const uint64_t id = hint_after_.begin()->second;
     hint_after_.erase(hint_after_.begin());
     OnHintAfter(id);
+  }
+  while (!read_retry_.empty() && read_retry_.begin()->first <= now_ms) {
+    const uint64_t id = read_retry_.begin()->second;
+    read_retry_.erase(read_retry_.begin());
+    OnReadRetry(id);
   }
   ExpireHints(now_ms);
   StartDeliveries(now_ms);

@@ -107,6 +107,16 @@ struct CoordinatorOptions {
   // started gets a stand-in (the owner's late ack still counts). 0 means
   // request_timeout_ms / 2; a value >= request_timeout_ms turns it off.
   int64_t hint_after_ms = 0;
+  // Read fan-out. A read with r < n asks r slots: this node's own first
+  // (a local read) when it is an owner, then owners that are not down, in
+  // preference order; the other slots are spares. A spare is asked when an
+  // asked slot fails, and when fewer than r slots answered within
+  // read_retry_after_ms (a speculative retry; 0 or >= request_timeout_ms:
+  // only on failure). A fraction read_repair_chance of reads (and every
+  // read with r = n) asks all n slots instead, so that read repair reaches
+  // every owner. 1 restores "always ask all n". REQUIRES: 0 <= chance <= 1.
+  double read_repair_chance = 1.0;
+  int64_t read_retry_after_ms = 100;
   // Hint delivery, per target: hints in flight at once (a batch), and their
   // bytes (key and values; a batch holds at least one hint, so it may pass
   // this by one hint). REQUIRES: count > 0.
@@ -157,6 +167,10 @@ struct CoordinatorStats {
   // and asked to answer a read.
   uint64_t write_stand_ins = 0;
   uint64_t read_stand_ins = 0;
+  // Reads that asked all n slots (r = n, or read_repair_chance), and spare
+  // slots asked by reads that asked r (after a failure or the retry delay).
+  uint64_t reads_all_slots = 0;
+  uint64_t read_spares_asked = 0;
   // Hinted handoff, as a stand-in: hints stored, refused by the hint limits,
   // delivered (acked by the target and deleted), deliveries that failed or
   // timed out, and hints expired.
@@ -339,6 +353,10 @@ class Coordinator {
     bool done_fired = false;
     storage::SiblingSet merged;  // Merge of the successful replies so far.
     ReadCallback done;
+    // Slots not asked yet, in the order they are to be asked.
+    std::vector<uint32_t> spares;
+    size_t next_spare = 0;
+    int64_t retry_at_ms = 0;  // 0: no retry timer armed.
   };
 
   // Hinted handoff to one target (coordinator_hints.cc).
@@ -386,6 +404,10 @@ class Coordinator {
   void FinishWrite(WriteOp op);
 
   // Read path (coordinator side).
+  bool AskAllSlots();
+  void AskReadSlot(ReadOp* op, uint32_t slot);
+  bool AskSpare(ReadOp* op);
+  void OnReadRetry(uint64_t id);
   void AddReadTarget(ReadOp* op, uint32_t slot, const std::string& name, bool stand_in);
   bool AssignReadStandIn(ReadOp* op, uint32_t slot);
   void RecordReadReply(ReadOp* op, size_t target_index, bool ok, bool found,
@@ -419,6 +441,8 @@ class Coordinator {
   ReplicaStore* const store_;  // Not owned.
   const CoordinatorOptions options_;
   const int64_t hint_after_ms_;  // Resolved from options_; 0: off.
+  const int64_t read_retry_after_ms_;  // Resolved from options_; 0: off.
+  uint64_t read_random_state_;         // read_repair_chance's draws (splitmix64).
   Ring ring_;
   // Every partition's preference list, computed once per ring so requests
   // do not allocate for it: partition p's list starts at p * members.
@@ -433,6 +457,7 @@ class Coordinator {
   // (deadline_ms, request id) of every write, read and hint delivery.
   std::set<std::pair<int64_t, uint64_t>> deadlines_;
   std::set<std::pair<int64_t, uint64_t>> hint_after_;            // (time, write id).
+  std::set<std::pair<int64_t, uint64_t>> read_retry_;            // (time, read id).
   std::map<std::string, HintDelivery, std::less<>> deliveries_;  // By target.
   int64_t next_expiry_ms_ = 0;
   std::vector<Envelope> outbox_;

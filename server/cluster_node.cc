@@ -29,6 +29,8 @@ cluster::CoordinatorOptions CoordinatorOptionsFrom(const Config& config) {
   options.request_timeout_ms = config.request_timeout_ms;
   options.sloppy_quorum = config.sloppy_quorum;
   options.hint_after_ms = HintAfterMs(config);
+  options.read_repair_chance = config.read_repair_chance;
+  options.read_retry_after_ms = config.read_retry_after_ms;
   return options;
 }
 
@@ -677,6 +679,12 @@ void ClusterNode::AppendHintsInfo(std::string* out) const {
            coordinator.hints_refused, coordinator.hint_delivery_failures,
            coordinator_->hint_deliveries_in_flight(), coordinator.write_stand_ins,
            coordinator.read_stand_ins);
+  out->append(line);
+  snprintf(line, sizeof(line),
+           "read_repair_chance:%g\r\nread_retry_after_ms:%" PRId64
+           "\r\nreads_all_replicas:%" PRIu64 "\r\nread_spares_asked:%" PRIu64 "\r\n",
+           server_->config().read_repair_chance, server_->config().read_retry_after_ms,
+           coordinator.reads_all_slots, coordinator.read_spares_asked);
   out->append(line);
   for (const cluster::HintTargetStatus& target : hints.targets) {
     // Names are free text in the config: keep the line one INFO field.

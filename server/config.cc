@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -54,6 +55,27 @@ std::function<std::string(const toml::node&, Config*)> BooleanKey(bool Config::*
     if (!node.is_boolean()) return "must be true or false";
     config->*field = *node.value<bool>();
     return "";
+  };
+}
+
+// A number from 0 to 1 (an integer 0 or 1 too).
+std::function<std::string(const toml::node&, Config*)> FractionKey(double Config::*field) {
+  return [field](const toml::node& node, Config* config) -> std::string {
+    std::optional<double> value = node.value<double>();
+    if (!(node.is_floating_point() || node.is_integer()) || !value || !(*value >= 0) ||
+        *value > 1) {
+      return "must be a number from 0 to 1";
+    }
+    config->*field = *value;
+    return "";
+  };
+}
+
+std::function<std::string(const Config&)> ShowFraction(double Config::*field) {
+  return [field](const Config& config) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", config.*field);
+    return std::string(text);
   };
 }
 
@@ -181,6 +203,11 @@ const std::vector<KeySpec>& KeySpecs() {
        ShowBoolean(&Config::sloppy_quorum)},
       {"cluster", "hint_after_ms", nullptr, IntegerKey(&Config::hint_after_ms, 0, 600000),
        [](const Config& config) { return std::to_string(HintAfterMs(config)); }},
+      {"cluster", "read_repair_chance", nullptr, FractionKey(&Config::read_repair_chance),
+       ShowFraction(&Config::read_repair_chance)},
+      {"cluster", "read_retry_after_ms", nullptr,
+       IntegerKey(&Config::read_retry_after_ms, 0, 600000),
+       ShowInteger(&Config::read_retry_after_ms)},
       {"cluster", "hints_count_max", nullptr,
        IntegerKey(&Config::hints_count_max, 0, 1000000000),
        ShowInteger(&Config::hints_count_max)},
@@ -317,6 +344,11 @@ bool ValidateConfig(const std::string& origin, Config* config, std::string* erro
     return fail("cluster.hint_after_ms",
                 "must be below cluster.request_timeout_ms (" +
                     std::to_string(config->request_timeout_ms) + "); 0 means half of it");
+  }
+  if (config->read_retry_after_ms >= config->request_timeout_ms) {
+    return fail("cluster.read_retry_after_ms",
+                "must be below cluster.request_timeout_ms (" +
+                    std::to_string(config->request_timeout_ms) + "); 0 turns it off");
   }
   if (static_cast<int64_t>(members) > config->partitions) {
     return fail("storage.partitions", "fewer partitions than members");

@@ -80,6 +80,13 @@ struct Config {
   // delivered).
   bool sloppy_quorum = true;
   int64_t hint_after_ms = 0;
+  // Read fan-out (cluster::CoordinatorOptions): a read asks r replicas,
+  // this node first when it is one, and asks another when one fails or
+  // has not answered within read_retry_after_ms (0: only on failure); a
+  // fraction read_repair_chance of reads asks all n, so read repair reaches
+  // every replica.
+  double read_repair_chance = 0.1;
+  int64_t read_retry_after_ms = 100;
   // Bounds on the hints this node holds for others (storage::HintLimits);
   // a hint past the count or bytes maximum is refused and counted, one
   // older than the age maximum is expired.

@@ -287,11 +287,13 @@ TEST_SUITE("handoff") {
     for (int paused : {replicas[1], replicas[2]}) {
       REQUIRE(WaitState(cluster, live, cluster.name(paused), "suspect", kSuspectWaitMs));
     }
-    // Two slots answered by stand-ins serving their hints.
+    // R = 2 from a node that owns nothing of the key: the live owner and a
+    // stand-in serving its hints (the read fan-out asks R slots, healthy
+    // owners first, then stand-ins for the suspect ones).
     std::vector<int> others = OtherIndexes(cluster, replicas);
     RedisContext reader = cluster.Connect(others[0]);
     CHECK(Do(reader.get(), {"GET", key}) == "$while-paused");
-    CHECK(InfoInteger(cluster, others[0], "read_stand_ins") >= 2);
+    CHECK(InfoInteger(cluster, others[0], "read_stand_ins") >= 1);
 
     cluster.Resume(replicas[1]);
     cluster.Resume(replicas[2]);

@@ -51,6 +51,9 @@ struct SimConfig {
   uint32_t operations = 60;    // Client operations, spread over the fault phase.
   int64_t duration_ms = 2000;  // The fault phase; then the network heals.
   int64_t request_timeout_ms = 400;
+  // Read fan-out (CoordinatorOptions): 1 asks all n slots on every read.
+  double read_repair_chance = 1;
+  int64_t read_retry_after_ms = 100;
   SimFaults faults;
   MemoryStore::Sabotage sabotage = MemoryStore::Sabotage::kNone;  // Tests of the checks.
 
@@ -72,6 +75,7 @@ struct SimSummary {
   uint64_t reads = 0;
   uint64_t reads_ok = 0;
   uint64_t read_repairs = 0;
+  uint64_t read_spares_asked = 0;  // Reads asking r slots that asked a spare too.
   uint64_t store_errors = 0;
   uint64_t superseded = 0;
   uint64_t final_siblings = 0;
@@ -223,10 +227,11 @@ std::string SimConfig::Describe() const {
     down += (down.empty() ? "" : ",") + window.node + "[" + std::to_string(window.from_ms) + "," +
             std::to_string(window.until_ms) + ")";
   }
-  char text[400];
+  char text[512];
   snprintf(text, sizeof(text),
            "members=%u Q=%u N=%u W=%u R=%u keys=%u ops=%u timeout=%lldms drop=%.2f dup=%.2f "
-           "slow=%.2f reported=%.2f isolated=%s[%lld,%lld) down=%s failing_store=%s[%lld,%lld)%s",
+           "slow=%.2f reported=%.2f isolated=%s[%lld,%lld) down=%s failing_store=%s[%lld,%lld) "
+           "read_repair_chance=%g read_retry=%lldms%s",
            members, partitions, consistency.n, consistency.w, consistency.r, keys, operations,
            static_cast<long long>(request_timeout_ms), faults.drop, faults.duplicate, faults.slow,
            faults.reported, faults.isolated.empty() ? "-" : faults.isolated.c_str(),
@@ -234,8 +239,8 @@ std::string SimConfig::Describe() const {
            static_cast<long long>(faults.isolated_until_ms), down.empty() ? "-" : down.c_str(),
            faults.failing_store.empty() ? "-" : faults.failing_store.c_str(),
            static_cast<long long>(faults.failing_from_ms),
-           static_cast<long long>(faults.failing_until_ms),
-           sabotage == MemoryStore::Sabotage::kNone ? "" : " SABOTAGED");
+           static_cast<long long>(faults.failing_until_ms), read_repair_chance,
+           static_cast<long long>(read_retry_after_ms), sabotage == MemoryStore::Sabotage::kNone ? "" : " SABOTAGED");
   return text;
 }
 
@@ -280,6 +285,11 @@ SimConfig SimConfigForSeed(uint64_t seed) {
       config.faults.down.push_back(std::move(window));
     }
   }
+  // Drawn after the rest for the same reason.
+  const double chances[] = {0, 0.1, 1};
+  config.read_repair_chance = chances[random.Below(3)];
+  const int64_t retries_ms[] = {0, 20, 100};
+  config.read_retry_after_ms = retries_ms[random.Below(3)];
   return config;
 }
 
@@ -293,6 +303,7 @@ void SimSummary::Add(const SimSummary& other) {
   reads += other.reads;
   reads_ok += other.reads_ok;
   read_repairs += other.read_repairs;
+  read_spares_asked += other.read_spares_asked;
   store_errors += other.store_errors;
   superseded += other.superseded;
   final_siblings += other.final_siblings;
@@ -316,6 +327,8 @@ Simulation::Simulation(uint64_t seed, const SimConfig& config, bool verbose)
     node.store->set_sabotage(config_.sabotage);
     CoordinatorOptions options{config_.request_timeout_ms};
     options.sloppy_quorum = true;
+    options.read_repair_chance = config_.read_repair_chance;
+    options.read_retry_after_ms = config_.read_retry_after_ms;
     node.coordinator = std::make_unique<Coordinator>(node.name, node.store.get(), options);
     members.push_back({node.name});
     nodes_.push_back(std::move(node));
@@ -415,6 +428,7 @@ std::string Simulation::Run() {
   summary_.network = network_.stats();
   for (const Node& node : nodes_) {
     summary_.read_repairs += node.coordinator->stats().read_repairs;
+    summary_.read_spares_asked += node.coordinator->stats().read_spares_asked;
     summary_.store_errors += node.coordinator->stats().store_errors;
     summary_.hints_stored += node.coordinator->stats().hints_stored;
     summary_.hints_delivered += node.coordinator->stats().hints_delivered;
@@ -782,7 +796,7 @@ TEST_CASE("simulation: random histories converge and lose no acknowledged write"
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fprintf(stderr,
           "simulation: %zu seeds in %.2f s: %llu writes (%llu acked, %llu of them with hinted "
-          "acks), %llu reads (%llu ok), %llu read repairs, %llu store errors, %llu superseded, "
+          "acks), %llu reads (%llu ok), %llu read repairs, %llu spares asked, %llu store errors, %llu superseded, "
           "%llu final siblings; %llu view changes, %llu hints stored, %llu delivered; messages "
           "%llu sent, %llu dropped, %llu duplicated\n",
           seeds.size(), seconds, static_cast<unsigned long long>(total.writes),
@@ -791,6 +805,7 @@ TEST_CASE("simulation: random histories converge and lose no acknowledged write"
           static_cast<unsigned long long>(total.reads),
           static_cast<unsigned long long>(total.reads_ok),
           static_cast<unsigned long long>(total.read_repairs),
+          static_cast<unsigned long long>(total.read_spares_asked),
           static_cast<unsigned long long>(total.store_errors),
           static_cast<unsigned long long>(total.superseded),
           static_cast<unsigned long long>(total.final_siblings),
@@ -805,6 +820,7 @@ TEST_CASE("simulation: random histories converge and lose no acknowledged write"
     CHECK(total.view_changes > 0);
     CHECK(total.writes_acked_with_hints > 0);
     CHECK(total.hints_delivered > 0);
+    CHECK(total.read_spares_asked > 0);
   }
 }
 
