@@ -257,6 +257,31 @@ TEST_CASE("config: sloppy quorum and hint keys are read, defaulted and checked")
                  "cluster.request_timeout_ms (400); 0 means half of it");
 }
 
+TEST_CASE("config: the read fan-out keys are read, defaulted and checked") {
+  Config config;
+  std::string error;
+  REQUIRE_MESSAGE(Load("", &config, &error), error);
+  CHECK(config.read_repair_chance == 0.1);
+  CHECK(config.read_retry_after_ms == 100);
+  REQUIRE_MESSAGE(Load("[cluster]\nread_repair_chance = 1\nread_retry_after_ms = 0\n", &config,
+                       &error),
+                  error);
+  CHECK(config.read_repair_chance == 1.0);
+  CHECK(config.read_retry_after_ms == 0);
+  REQUIRE_MESSAGE(Load("[cluster]\nread_repair_chance = 0.25\n", &config, &error), error);
+  CHECK(config.read_repair_chance == 0.25);
+  for (const char* bad : {"1.5", "-0.1", "nan", "\"half\""}) {
+    CHECK_FALSE(Load(std::string("[cluster]\nread_repair_chance = ") + bad + "\n", &config,
+                     &error));
+    CHECK(error ==
+          "test.toml: bad value for 'cluster.read_repair_chance': must be a number from 0 to 1");
+  }
+  CHECK_FALSE(Load("[cluster]\nrequest_timeout_ms = 400\nread_retry_after_ms = 400\n", &config,
+                   &error));
+  CHECK(error == "test.toml: bad value for 'cluster.read_retry_after_ms': must be below "
+                 "cluster.request_timeout_ms (400); 0 turns it off");
+}
+
 TEST_CASE("config: seeds are host:peer_port addresses and need a secret") {
   Config config;
   std::string error;
