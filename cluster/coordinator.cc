@@ -131,6 +131,11 @@ std::vector<Envelope> Coordinator::TakeOutbox() {
   return taken;
 }
 
+void Coordinator::TakeOutbox(std::vector<Envelope>* taken) {
+  taken->clear();
+  taken->swap(outbox_);
+}
+
 std::optional<int64_t> Coordinator::NextDeadlineMs() const {
   std::optional<int64_t> next = NextHintWorkMs();
   auto consider = [&next](int64_t time_ms) {
@@ -154,18 +159,28 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   NoteTime(now_ms);
   ++stats_.writes;
 
+  // The new version supersedes what the client's context covers, or
+  // without one everything this node has seen (its own record's clock, a
+  // copy, since ApplyWrite changes the set). The local store must succeed
+  // before anything leaves this node: if it failed after replicating, the
+  // next write here would reuse the dot.
   storage::SiblingSet set;
-  bool found = false;
-  storage::Status status = store_->Read(key, &set, &found);
-  if (!status.ok()) return FailWriteNow(status, consistency.w, std::move(done), std::move(settled));
-  // Without a client context the write supersedes everything this node has
-  // seen: its own record's clock (a copy, since ApplyWrite changes the set).
-  const storage::VersionVector local_context = context ? storage::VersionVector() : set.clock;
-  const storage::Dot dot = storage::ApplyWrite(&set, context ? *context : local_context,
-                                               store_->actor(), std::move(version));
-  // The local merge must succeed before anything leaves this node: if it
-  // failed after replicating, the next write here would reuse the dot.
-  status = store_->Merge(key, set, nullptr);
+  storage::Dot dot;
+  struct Apply {
+    const storage::VersionVector* context;
+    storage::ActorId actor;
+    storage::Sibling* version;
+    storage::Dot* dot;
+  } apply{context, store_->actor(), &version, &dot};
+  storage::Status status = store_->Update(
+      key,
+      [&apply](storage::SiblingSet* record) {
+        const storage::VersionVector local_context =
+            apply.context ? storage::VersionVector() : record->clock;
+        *apply.dot = storage::ApplyWrite(record, apply.context ? *apply.context : local_context,
+                                         apply.actor, std::move(*apply.version));
+      },
+      &set);
   if (!status.ok()) return FailWriteNow(status, consistency.w, std::move(done), std::move(settled));
 
   const uint64_t id = NextRequestId();
@@ -179,6 +194,7 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   op.done = std::move(done);
   op.settled = std::move(settled);
   SlotsOf(key, consistency.n, &op.slots, &op.candidates);
+  op.targets.reserve(consistency.n + 1);  // Room for a stand-in without moving.
   // Slots in preference order, so that down owners get stand-ins in ring
   // order.
   for (uint32_t i = 0; i < consistency.n; ++i) {
@@ -302,12 +318,11 @@ void Coordinator::AdvanceWrite(uint64_t id) {
   }
   if (op.done_fired) return;
   if (op.acks >= op.consistency.w || op.acks + waiting < op.consistency.w) {
-    FireWriteDone(&op, /*move_set=*/false);
+    FireWriteDone(&op);
   }
 }
 
-// `move_set`: the request is over and no stand-in will need the set.
-void Coordinator::FireWriteDone(WriteOp* op, bool move_set) {
+void Coordinator::FireWriteDone(WriteOp* op) {
   assert(!op->done_fired);
   op->done_fired = true;
   WriteResult result;
@@ -317,7 +332,6 @@ void Coordinator::FireWriteDone(WriteOp* op, bool move_set) {
     if (slot.answered && !slot.by_owner) ++result.hinted_acks;
   }
   result.required = op->consistency.w;
-  result.set = move_set ? std::move(op->set) : op->set;
   result.dot = op->dot;
   if (!result.ok) ++stats_.write_quorum_failures;
   WriteCallback done = std::move(op->done);
@@ -327,7 +341,7 @@ void Coordinator::FireWriteDone(WriteOp* op, bool move_set) {
 // `op` has left writes_, deadlines_ and hint_after_: no slot waits or time
 // is up.
 void Coordinator::FinishWrite(WriteOp op) {
-  if (!op.done_fired) FireWriteDone(&op, /*move_set=*/true);
+  if (!op.done_fired) FireWriteDone(&op);
   if (op.settled) op.settled(op.acks);
 }
 
@@ -348,6 +362,7 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
   op.deadline_ms = now_ms + options_.request_timeout_ms;
   op.done = std::move(done);
   SlotsOf(key, consistency.n, &op.slots, &op.candidates);
+  op.targets.reserve(consistency.n + 1);  // Room for a stand-in without moving.
   deadlines_.emplace(op.deadline_ms, id);
   if (consistency.r >= consistency.n || AskAllSlots()) {
     ++stats_.reads_all_slots;

@@ -140,8 +140,7 @@ struct WriteResult {
   uint32_t acks = 0;         // Slots acknowledged when done() fired.
   uint32_t hinted_acks = 0;  // Of those, slots held only as a stand-in's hint.
   uint32_t required = 0;     // w.
-  storage::SiblingSet set;   // The sibling set the write produced and replicated.
-  storage::Dot dot;          // The new version's dot.
+  storage::Dot dot;          // The new version's dot (in this node's store).
   std::string error;         // Set only when the local store failed (no dot then).
 };
 
@@ -282,6 +281,9 @@ class Coordinator {
   // The messages produced since the last call, in order. Never addressed to
   // this node.
   std::vector<Envelope> TakeOutbox();
+  // The same into `*taken` (cleared first), whose capacity the outbox keeps
+  // for the next messages: for an adapter that drains it after every call.
+  void TakeOutbox(std::vector<Envelope>* taken);
 
   const CoordinatorStats& stats() const { return stats_; }
   size_t writes_in_flight() const { return writes_.size(); }
@@ -400,7 +402,7 @@ class Coordinator {
   void HandlePutReply(const std::string& from, const PutReply& reply, int64_t now_ms);
   void OnHintAfter(uint64_t id);
   void AdvanceWrite(uint64_t id);
-  void FireWriteDone(WriteOp* op, bool move_set);
+  void FireWriteDone(WriteOp* op);
   void FinishWrite(WriteOp op);
 
   // Read path (coordinator side).

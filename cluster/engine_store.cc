@@ -74,6 +74,26 @@ storage::Status EngineStore::Merge(std::string_view key, const storage::SiblingS
   return storage::Status::Ok();
 }
 
+storage::Status EngineStore::Update(std::string_view key, const Updater& apply,
+                                    storage::SiblingSet* set) {
+  *set = storage::SiblingSet();
+  const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
+  std::string_view encoded;
+  storage::Status status = engine_->Get(partition, key, &encoded);
+  const bool found = status.ok();
+  if (!found && !status.IsNotFound()) return status;
+  // As in Merge, a record that does not decode is left alone.
+  if (found && !(status = storage::DecodeSiblingSet(encoded, set)).ok()) {
+    *set = storage::SiblingSet();
+    return status;
+  }
+  const bool was_live = found && storage::IsLive(*set);
+  apply(set);
+  // The engine was not touched since the Get: the Put reuses its position.
+  const int live_delta = (storage::IsLive(*set) ? 1 : 0) - (was_live ? 1 : 0);
+  return Store(partition, key, *set, live_delta);
+}
+
 storage::Status EngineStore::PutHint(std::string_view target, std::string_view key,
                                      const storage::SiblingSet& set, int64_t now_ms,
                                      bool* dropped) {

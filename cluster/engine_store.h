@@ -36,6 +36,9 @@ class EngineStore : public ReplicaStore {
   // (storage::IsLive), -1 when it stops being live.
   storage::Status Merge(std::string_view key, const storage::SiblingSet& incoming,
                         storage::SiblingSet* merged) override;
+  // One B-tree search and no merge: the result supersedes the record read.
+  storage::Status Update(std::string_view key, const Updater& apply,
+                         storage::SiblingSet* set) override;
 
   storage::Status PutHint(std::string_view target, std::string_view key,
                           const storage::SiblingSet& set, int64_t now_ms, bool* dropped) override;

@@ -38,6 +38,20 @@ class ReplicaStore {
   // there changes nothing.
   virtual storage::Status Merge(std::string_view key, const storage::SiblingSet& incoming,
                                 storage::SiblingSet* merged) = 0;
+  // A coordinator's write in one step: reads the record of `key` into *set
+  // (empty when there is none), lets `apply` change it, and stores the
+  // result, which REQUIRES superseding (or equalling) what was read, as
+  // storage::ApplyWrite's does. *set is then the stored record. On an error
+  // nothing is stored. The default reads, then merges.
+  using Updater = std::function<void(storage::SiblingSet* set)>;
+  virtual storage::Status Update(std::string_view key, const Updater& apply,
+                                 storage::SiblingSet* set) {
+    bool found = false;
+    storage::Status status = Read(key, set, &found);
+    if (!status.ok()) return status;
+    apply(set);
+    return Merge(key, *set, nullptr);
+  }
 
   // --- Hints: one per (target member, key), with the contract of the
   // engine's hint store (storage/engine.h, "Hinted handoff"). `target` is a

@@ -331,10 +331,13 @@ void ClusterNode::Pump() {
   // them; delivering may start new requests (a callback's next step, or the
   // next stand-in), hence the bounded loop.
   for (int round = 0; round < 64; ++round) {
-    std::vector<cluster::Envelope> batch = coordinator_->TakeOutbox();
-    last_put_.request = nullptr;  // Points into `batch` only.
-    for (cluster::Envelope& envelope : batch) Route(envelope, &undeliverable_, &last_put_);
+    // Routing never re-enters the coordinator, so a nested Pump (from a
+    // callback below) finds outbox_batch_ free again.
+    coordinator_->TakeOutbox(&outbox_batch_);
+    last_put_.request = nullptr;  // Points into the batch only.
+    for (cluster::Envelope& envelope : outbox_batch_) Route(envelope, &undeliverable_, &last_put_);
     last_put_.request = nullptr;
+    outbox_batch_.clear();
     if (coordinator_depth_ > 0) return;
     if (undeliverable_.empty()) break;
     std::vector<cluster::Envelope> failed = std::move(undeliverable_);

@@ -253,6 +253,7 @@ class ClusterNode {
   uint64_t next_forward_id_ = 1;
   int coordinator_depth_ = 0;
   std::vector<cluster::Envelope> undeliverable_;  // Failed replies to deliver.
+  std::vector<cluster::Envelope> outbox_batch_;   // Pump's, its capacity kept.
   EncodedPut last_put_;                           // Route's, reused across batches.
   ClusterStats stats_;
 };

@@ -42,8 +42,9 @@ TEST_CASE("coordinator: a write is done at the w-th ack, once, and settles when 
   CHECK(probe.result.ok);
   CHECK(probe.result.acks == 2);
   CHECK(probe.result.required == 2);
-  CHECK(Values(probe.result.set) == std::vector<std::string>{"v1"});
-  CHECK(probe.result.dot == probe.result.set.siblings[0].dot);
+  const SiblingSet& stored = *cluster.store("a").Find(key);
+  CHECK(Values(stored) == std::vector<std::string>{"v1"});
+  CHECK(probe.result.dot == stored.siblings[0].dot);
   CHECK(probe.settled_calls == 0);
 
   cluster.coordinator("a").OnMessage("c", PutReply{puts["c"].id, true, ""}, 6);

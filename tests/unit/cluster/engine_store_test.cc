@@ -131,6 +131,52 @@ TEST_CASE("engine store: merge matches storage::Merge on random histories") {
   engine->EndIteration();
 }
 
+TEST_CASE("engine store: Update reads, applies and stores, counting live keys") {
+  TempDir dir;
+  std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
+  EngineStore store(engine.get());
+  auto write = [](std::string value, bool tombstone = false) {
+    return [value, tombstone](storage::SiblingSet* record) {
+      *record = Written(*record, 0x7, value, tombstone);
+    };
+  };
+  storage::SiblingSet set;
+  storage::SiblingSet seen;
+  // A missing key: `apply` starts from an empty set.
+  REQUIRE(store
+              .Update(
+                  "k",
+                  [&seen](storage::SiblingSet* record) {
+                    seen = *record;
+                    *record = Written(*record, 0x7, "v1");
+                  },
+                  &set)
+              .ok());
+  CHECK(seen == storage::SiblingSet());
+  CHECK(engine->live_keys() == 1);
+  storage::SiblingSet stored;
+  bool found = false;
+  REQUIRE(store.Read("k", &stored, &found).ok());
+  CHECK(found);
+  CHECK(stored == set);
+  // An existing key: `apply` sees the record; the result replaces it.
+  REQUIRE(store.Update("k", write("v2"), &set).ok());
+  REQUIRE(set.siblings.size() == 1);
+  CHECK(set.siblings[0].value == "v2");
+  CHECK(set.clock.Get(0x7) == 2);
+  REQUIRE(store.Read("k", &stored, &found).ok());
+  CHECK(stored == set);
+  CHECK(engine->live_keys() == 1);
+  // A tombstone makes the key not live; a value makes it live again.
+  REQUIRE(store.Update("k", write("", /*tombstone=*/true), &set).ok());
+  CHECK(engine->live_keys() == 0);
+  REQUIRE(store.Update("k", write("v3"), &set).ok());
+  CHECK(engine->live_keys() == 1);
+  REQUIRE(engine->Commit().ok());
+  REQUIRE(store.Read("k", &stored, &found).ok());
+  CHECK(stored == set);
+}
+
 TEST_CASE("engine store: a record that does not decode is reported, not overwritten") {
   TempDir dir;
   std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
@@ -142,6 +188,11 @@ TEST_CASE("engine store: a record that does not decode is reported, not overwrit
   CHECK(store.Read("bad", &set, &found).IsCorruption());
   CHECK(!found);
   CHECK(store.Merge("bad", Written({}, 0x1, "x"), nullptr).IsCorruption());
+  bool applied = false;
+  CHECK(store.Update("bad", [&applied](storage::SiblingSet*) { applied = true; }, &set)
+            .IsCorruption());
+  CHECK(!applied);
+  CHECK(set == storage::SiblingSet());
   std::string_view raw;
   REQUIRE(engine->Get(partition, "bad", &raw).ok());
   CHECK(raw == "not a sibling set");
