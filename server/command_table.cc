@@ -1,5 +1,4 @@
 // The command table: one row per client command. See command.h.
-#include <cctype>
 #include <unordered_map>
 
 #include "server/command.h"
@@ -168,8 +167,10 @@ const CommandSpec* LookupCommand(std::string_view name) {
   }();
   char lower[32];
   if (name.size() >= sizeof(lower)) return nullptr;
+  // ASCII only, as Redis: no locale lookup per character.
   for (size_t i = 0; i < name.size(); ++i) {
-    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+    const char c = name[i];
+    lower[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
   }
   auto it = index.find(std::string_view(lower, name.size()));
   return it == index.end() ? nullptr : it->second;
