@@ -4,10 +4,12 @@
 // coordinator_hints.cc.
 //
 // Every request lives in writes_ or reads_ under its id, with its deadline in
-// deadlines_ (and a write's hint-after time in hint_after_), until no slot
-// waits for an answer any more or the deadline passed. Whatever ends a
-// request first takes it out of all of them, then runs its callbacks, so a
-// callback that starts new requests never sees a half-finished one.
+// deadlines_ (a write's hint-after time in hint_after_, a read's retry time
+// in read_retry_), until no slot waits for an answer any more or the
+// deadline passed. Whatever ends a request first takes it out of its map
+// (its queue entries are then stale, skipped and pruned), then runs its
+// callbacks, so a callback that starts new requests never sees a
+// half-finished one.
 #include "cluster/coordinator.h"
 
 #include <algorithm>
@@ -136,14 +138,43 @@ void Coordinator::TakeOutbox(std::vector<Envelope>* taken) {
   taken->swap(outbox_);
 }
 
+bool Coordinator::DeadlineLive(const TimerQueue::Entry& entry) const {
+  if (auto write = writes_.find(entry.id); write != writes_.end()) {
+    return write->second.deadline_ms == entry.time_ms;
+  }
+  if (auto read = reads_.find(entry.id); read != reads_.end()) {
+    return read->second.deadline_ms == entry.time_ms;
+  }
+  auto put = hint_puts_.find(entry.id);
+  return put != hint_puts_.end() && put->second.deadline_ms == entry.time_ms;
+}
+
+bool Coordinator::HintAfterLive(const TimerQueue::Entry& entry) const {
+  auto write = writes_.find(entry.id);
+  return write != writes_.end() && write->second.hint_after_ms == entry.time_ms;
+}
+
+bool Coordinator::ReadRetryLive(const TimerQueue::Entry& entry) const {
+  auto read = reads_.find(entry.id);
+  return read != reads_.end() && read->second.retry_at_ms == entry.time_ms;
+}
+
+void Coordinator::PruneTimers() {
+  deadlines_.PopWhile([this](const TimerQueue::Entry& entry) { return !DeadlineLive(entry); });
+  hint_after_.PopWhile([this](const TimerQueue::Entry& entry) { return !HintAfterLive(entry); });
+  read_retry_.PopWhile([this](const TimerQueue::Entry& entry) { return !ReadRetryLive(entry); });
+}
+
 std::optional<int64_t> Coordinator::NextDeadlineMs() const {
   std::optional<int64_t> next = NextHintWorkMs();
   auto consider = [&next](int64_t time_ms) {
     if (!next || time_ms < *next) next = time_ms;
   };
-  if (!deadlines_.empty()) consider(deadlines_.begin()->first);
-  if (!hint_after_.empty()) consider(hint_after_.begin()->first);
-  if (!read_retry_.empty()) consider(read_retry_.begin()->first);
+  // Fronts are live (PruneTimers runs whenever a request ends), or at worst
+  // an early wake-up that OnTick skips.
+  if (!deadlines_.empty()) consider(deadlines_.front().time_ms);
+  if (!hint_after_.empty()) consider(hint_after_.front().time_ms);
+  if (!read_retry_.empty()) consider(read_retry_.front().time_ms);
   return next;
 }
 
@@ -213,10 +244,10 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
     }
   }
   assert(op.acks == 1);
-  deadlines_.emplace(op.deadline_ms, id);
+  deadlines_.Push(op.deadline_ms, id);
   if (options_.sloppy_quorum && hint_after_ms_ > 0 && !op.candidates.names.empty()) {
     op.hint_after_ms = now_ms + hint_after_ms_;
-    hint_after_.emplace(op.hint_after_ms, id);
+    hint_after_.Push(op.hint_after_ms, id);
   }
   AdvanceWrite(id);
 }
@@ -310,9 +341,8 @@ void Coordinator::AdvanceWrite(uint64_t id) {
   assert(op.acks <= op.slots.size());
   if (waiting == 0) {
     WriteOp finished = std::move(op);
-    deadlines_.erase({finished.deadline_ms, id});
-    if (finished.hint_after_ms != 0) hint_after_.erase({finished.hint_after_ms, id});
     writes_.erase(it);
+    PruneTimers();
     FinishWrite(std::move(finished));
     return;
   }
@@ -363,7 +393,7 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
   op.done = std::move(done);
   SlotsOf(key, consistency.n, &op.slots, &op.candidates);
   op.targets.reserve(consistency.n + 1);  // Room for a stand-in without moving.
-  deadlines_.emplace(op.deadline_ms, id);
+  deadlines_.Push(op.deadline_ms, id);
   if (consistency.r >= consistency.n || AskAllSlots()) {
     ++stats_.reads_all_slots;
     for (uint32_t i = 0; i < consistency.n; ++i) AskReadSlot(&op, i);
@@ -383,7 +413,7 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
     op.spares.assign(order.begin() + consistency.r, order.end());
     if (read_retry_after_ms_ > 0) {
       op.retry_at_ms = now_ms + read_retry_after_ms_;
-      read_retry_.emplace(op.retry_at_ms, id);
+      read_retry_.Push(op.retry_at_ms, id);
     }
     for (uint32_t k = 0; k < consistency.r; ++k) AskReadSlot(&op, order[k]);
   }
@@ -536,9 +566,8 @@ void Coordinator::AdvanceRead(uint64_t id) {
   }
   if (pending == 0) {
     ReadOp finished = std::move(op);
-    deadlines_.erase({finished.deadline_ms, id});
-    if (finished.retry_at_ms != 0) read_retry_.erase({finished.retry_at_ms, id});
     reads_.erase(it);
+    PruneTimers();
     FinishRead(std::move(finished));
     return;
   }
@@ -664,34 +693,34 @@ void Coordinator::OnTick(int64_t now_ms) {
   NoteTime(now_ms);
   // Each expired request leaves the maps before its callbacks run; requests
   // those callbacks start expire later (the timeout is positive).
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
-    const uint64_t id = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
+  while (!deadlines_.empty() && deadlines_.front().time_ms <= now_ms) {
+    const TimerQueue::Entry entry = deadlines_.front();
+    deadlines_.pop_front();
+    if (!DeadlineLive(entry)) continue;  // Ended before its deadline.
+    const uint64_t id = entry.id;
     if (auto write = writes_.find(id); write != writes_.end()) {
       WriteOp op = std::move(write->second);
       writes_.erase(write);
-      if (op.hint_after_ms != 0) hint_after_.erase({op.hint_after_ms, id});
+      PruneTimers();
       FinishWrite(std::move(op));
     } else if (auto read = reads_.find(id); read != reads_.end()) {
       ReadOp op = std::move(read->second);
       reads_.erase(read);
-      if (op.retry_at_ms != 0) read_retry_.erase({op.retry_at_ms, id});
+      PruneTimers();
       FinishRead(std::move(op));
-    } else if (hint_puts_.count(id) > 0) {
-      FinishHintPut(id, /*acked=*/false, now_ms);
     } else {
-      assert(false && "a deadline without its request");
+      FinishHintPut(id, /*acked=*/false, now_ms);
     }
   }
-  while (!hint_after_.empty() && hint_after_.begin()->first <= now_ms) {
-    const uint64_t id = hint_after_.begin()->second;
-    hint_after_.erase(hint_after_.begin());
-    OnHintAfter(id);
+  while (!hint_after_.empty() && hint_after_.front().time_ms <= now_ms) {
+    const TimerQueue::Entry entry = hint_after_.front();
+    hint_after_.pop_front();
+    if (HintAfterLive(entry)) OnHintAfter(entry.id);
   }
-  while (!read_retry_.empty() && read_retry_.begin()->first <= now_ms) {
-    const uint64_t id = read_retry_.begin()->second;
-    read_retry_.erase(read_retry_.begin());
-    OnReadRetry(id);
+  while (!read_retry_.empty() && read_retry_.front().time_ms <= now_ms) {
+    const TimerQueue::Entry entry = read_retry_.front();
+    read_retry_.pop_front();
+    if (ReadRetryLive(entry)) OnReadRetry(entry.id);
   }
   ExpireHints(now_ms);
   StartDeliveries(now_ms);

@@ -80,6 +80,7 @@
 #include "cluster/messages.h"
 #include "cluster/replica_store.h"
 #include "cluster/ring.h"
+#include "cluster/timer_queue.h"
 #include "storage/sibling_set.h"
 #include "storage/version_vector.h"
 
@@ -384,6 +385,11 @@ class Coordinator {
   };
 
   uint64_t NextRequestId() { return next_request_id_++; }
+  bool DeadlineLive(const TimerQueue::Entry& entry) const;
+  bool HintAfterLive(const TimerQueue::Entry& entry) const;
+  bool ReadRetryLive(const TimerQueue::Entry& entry) const;
+  // Pops ended requests' entries off the front of every queue.
+  void PruneTimers();
   void NoteTime(int64_t now_ms);
   // Member indexes of the whole preference list of `key`, from the cache.
   std::span<const uint32_t> PreferenceIndexes(std::string_view key) const;
@@ -456,10 +462,13 @@ class Coordinator {
   std::unordered_map<uint64_t, WriteOp> writes_;
   std::unordered_map<uint64_t, ReadOp> reads_;
   std::unordered_map<uint64_t, HintPut> hint_puts_;
-  // (deadline_ms, request id) of every write, read and hint delivery.
-  std::set<std::pair<int64_t, uint64_t>> deadlines_;
-  std::set<std::pair<int64_t, uint64_t>> hint_after_;            // (time, write id).
-  std::set<std::pair<int64_t, uint64_t>> read_retry_;            // (time, read id).
+  // The deadline of every write, read and hint delivery; writes' hint-after
+  // times; reads' retry times. An entry is live while its request is in
+  // flight with that time (DeadlineLive, ...); others are skipped (see
+  // timer_queue.h) and pruned off the front as requests end (PruneTimers).
+  TimerQueue deadlines_;
+  TimerQueue hint_after_;
+  TimerQueue read_retry_;
   std::map<std::string, HintDelivery, std::less<>> deliveries_;  // By target.
   int64_t next_expiry_ms_ = 0;
   std::vector<Envelope> outbox_;

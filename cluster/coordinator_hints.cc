@@ -159,7 +159,7 @@ void Coordinator::SendHintBatch(const std::string& target, int64_t now_ms) {
     const int64_t deadline_ms = now_ms + options_.request_timeout_ms;
     Send(target, PutRequest{id, hint.key, std::move(hint.set), {}});
     hint_puts_.emplace(id, HintPut{target, std::move(hint.key), hint.version, deadline_ms});
-    deadlines_.emplace(deadline_ms, id);
+    deadlines_.Push(deadline_ms, id);
     ++delivery.in_flight;
   }
   if (delivery.in_flight == 0) EndHintBatch(target, now_ms);
@@ -171,7 +171,7 @@ void Coordinator::FinishHintPut(uint64_t id, bool acked, int64_t now_ms) {
   assert(it != hint_puts_.end());
   HintPut put = std::move(it->second);
   hint_puts_.erase(it);
-  deadlines_.erase({put.deadline_ms, id});
+  PruneTimers();
   HintDelivery& delivery = deliveries_.at(put.target);
   assert(delivery.in_flight > 0);
   --delivery.in_flight;
