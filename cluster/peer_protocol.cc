@@ -379,6 +379,8 @@ void EncodeMessage(const GetRequest& request, std::string* out) {
 void EncodeMessage(const GetReply& reply, std::string* out) {
   if (!reply.ok) {
     AppendArray(4, {kGetReply, Bulk::Number(reply.id), "ERR", reply.error}, out);
+  } else if (reply.found && !reply.encoded_set.empty()) {
+    AppendArray(4, {kGetReply, Bulk::Number(reply.id), "FOUND", reply.encoded_set}, out);
   } else if (reply.found) {
     AppendArray(4, {kGetReply, Bulk::Number(reply.id), "FOUND"}, out);
     AppendBulkSiblingSet(reply.set, out);

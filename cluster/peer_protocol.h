@@ -55,9 +55,10 @@ bool HasPeerPrefix(std::string_view name);
 // ---- Replica messages (cluster/messages.h) --------------------------------
 
 // Appends `message` as one RESP array. REQUIRES: a set inside it keeps the
-// storage::SiblingSet invariants. The per-type overloads let a caller that
-// holds a concrete message encode it without first copying it (sibling set
-// and all) into a Message.
+// storage::SiblingSet invariants; a GetReply's encoded_set, when not empty,
+// is a valid encoded set (it is sent as it is, in place of `set`). The
+// per-type overloads let a caller that holds a concrete message encode it
+// without first copying it (sibling set and all) into a Message.
 void EncodeMessage(const Message& message, std::string* out);
 void EncodeMessage(const PutRequest& request, std::string* out);
 void EncodeMessage(const PutReply& reply, std::string* out);

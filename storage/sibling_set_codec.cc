@@ -85,12 +85,9 @@ Status ParseSibling(std::string_view* input, size_t index, SiblingRef* sibling) 
   return Status::Ok();
 }
 
-// The one validating parser behind DecodeSiblingSet and SiblingSetView.
-// Fills *clock and *siblings (cleared first); values view `bytes`.
-Status ParseSiblingSet(std::string_view bytes, VersionVector* clock,
-                       std::vector<SiblingRef>* siblings) {
-  clock->Clear();
-  siblings->clear();
+// The checks that come first, on the whole record: its length, its
+// checksum and its format version.
+Status CheckRecord(std::string_view bytes) {
   if (bytes.size() < 1 + 1 + 1 + kChecksumBytes) {
     return Status::Corruption("sibling set: record too short");
   }
@@ -104,11 +101,20 @@ Status ParseSiblingSet(std::string_view bytes, VersionVector* clock,
                   stored, computed);
     return Status::Corruption(message);
   }
-  std::string_view input = bytes.substr(0, body_size);
-  if (static_cast<uint8_t>(input.front()) != kFormatVersion) {
+  if (static_cast<uint8_t>(bytes.front()) != kFormatVersion) {
     return Status::Corruption("sibling set: unknown format version");
   }
-  input.remove_prefix(1);
+  return Status::Ok();
+}
+
+// The one validating parser behind DecodeSiblingSet and SiblingSetView.
+// Fills *clock and *siblings (cleared first); values view `bytes`.
+Status ParseSiblingSet(std::string_view bytes, VersionVector* clock,
+                       std::vector<SiblingRef>* siblings) {
+  clock->Clear();
+  siblings->clear();
+  if (Status status = CheckRecord(bytes); !status.ok()) return status;
+  std::string_view input = bytes.substr(1, bytes.size() - 1 - kChecksumBytes);
   if (Status status = ParseClock(&input, clock); !status.ok()) return status;
   uint64_t count = 0;
   if (!coding::GetVarint64(&input, &count))
@@ -184,6 +190,8 @@ void EncodeSiblingSet(const SiblingSet& set, std::string* out) {
   for (int i = 0; i < 4; ++i) *p++ = static_cast<char>(checksum >> (8 * i));
   assert(static_cast<size_t>(p - begin) == bytes);
 }
+
+Status CheckSiblingSetChecksum(std::string_view bytes) { return CheckRecord(bytes); }
 
 Status DecodeSiblingSet(std::string_view bytes, SiblingSet* set) {
   // Scratch kept per thread, so a decode allocates only what the set holds.

@@ -154,6 +154,19 @@ TEST_CASE("peer protocol: get request and the three get replies") {
   CHECK(reply.error == "IOERR disk");
 }
 
+TEST_CASE("peer protocol: a get reply's pre-encoded set goes out as the set would") {
+  GetReply decoded{10, true, true, SampleSet(), ""};
+  GetReply raw{10, true, true, {}, "", EncodedSet(SampleSet())};
+  std::string from_set, from_bytes;
+  EncodeMessage(decoded, &from_set);
+  EncodeMessage(raw, &from_bytes);
+  CHECK(from_bytes == from_set);
+  auto reply = std::get<GetReply>(RoundTrip(raw));
+  CHECK(reply.found);
+  CHECK(reply.set == SampleSet());
+  CHECK(reply.encoded_set.empty());  // The receiving side always gets a set.
+}
+
 TEST_CASE("peer protocol: encoding into a warm buffer allocates nothing") {
   PutRequest put{1, "key", SampleSet(), "n2"};
   GetReply found{2, true, true, SampleSet(), ""};
