@@ -664,12 +664,31 @@ void Coordinator::ServeGet(const std::string& from, const GetRequest& request) {
   ++stats_.gets_served;
   GetReply reply;
   reply.id = request.id;
-  storage::Status status = ReadWithHints(request.key, &reply.set, &reply.found);
+  storage::Status status;
+  if (!store_->encoded_reads()) {
+    status = ReadWithHints(request.key, &reply.set, &reply.found);
+  } else {
+    // As ReadWithHints, but in the common case, no hint held here for the
+    // key, the record goes out as stored: neither decoded nor re-encoded.
+    storage::SiblingSet hinted;
+    bool hinted_found = false;
+    status = store_->ReadHints(request.key, &hinted, &hinted_found);
+    if (status.ok() && !hinted_found) {
+      status = store_->ReadEncoded(request.key, &reply.encoded_set, &reply.found);
+    } else if (status.ok()) {
+      status = store_->Read(request.key, &reply.set, &reply.found);
+      if (status.ok()) {
+        storage::Merge(&reply.set, hinted);
+        reply.found = true;
+      }
+    }
+  }
   reply.ok = status.ok();
   if (!status.ok()) {
     ++stats_.store_errors;
     reply.found = false;
     reply.set = {};
+    reply.encoded_set.clear();
     reply.error = status.ToString();
   }
   Send(from, std::move(reply));

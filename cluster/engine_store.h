@@ -32,6 +32,9 @@ class EngineStore : public ReplicaStore {
 
   storage::ActorId actor() const override;
   storage::Status Read(std::string_view key, storage::SiblingSet* set, bool* found) override;
+  // The record's bytes, checked with storage::CheckSiblingSetChecksum.
+  storage::Status ReadEncoded(std::string_view key, std::string* encoded, bool* found) override;
+  bool encoded_reads() const override { return true; }
   // Also keeps the engine's live-key counter: +1 when the key becomes live
   // (storage::IsLive), -1 when it stops being live.
   storage::Status Merge(std::string_view key, const storage::SiblingSet& incoming,

@@ -45,8 +45,13 @@ struct GetReply {
   uint64_t id = 0;
   bool ok = false;
   bool found = false;
-  storage::SiblingSet set;  // When found.
+  storage::SiblingSet set;  // When found, unless `encoded_set` holds it.
   std::string error;        // When !ok.
+  // When found, on the sending side only: the set already encoded
+  // (docs/storage_format.md; never empty), as the replica's store holds it,
+  // so that serving a read neither decodes nor re-encodes the record. It
+  // goes on the wire in place of `set`; DecodeMessage always fills `set`.
+  std::string encoded_set;
 };
 
 using Message = std::variant<PutRequest, PutReply, GetRequest, GetReply>;

@@ -24,6 +24,8 @@ constexpr size_t kHeaderBytesMax = 32;
 
 constexpr std::string_view kPut = "RK.PUT";
 constexpr std::string_view kPutReply = "RK.PUTR";
+constexpr std::string_view kPutReplies = "RK.PUTRS";
+constexpr std::string_view kErrorPrefix = "ERR ";
 constexpr std::string_view kGet = "RK.GET";
 constexpr std::string_view kGetReply = "RK.GETR";
 constexpr std::string_view kForward = "RK.FWD";
@@ -330,11 +332,17 @@ PeerCommandKind Classify(std::string_view name) {
   // Cheap reject first: every client command goes through HasPeerPrefix.
   if (!HasPeerPrefix(name)) return PeerCommandKind::kUnknown;
   static constexpr std::pair<std::string_view, PeerCommandKind> kNames[] = {
-      {kPut, PeerCommandKind::kPut},         {kPutReply, PeerCommandKind::kPutReply},
-      {kGet, PeerCommandKind::kGet},         {kGetReply, PeerCommandKind::kGetReply},
-      {kForward, PeerCommandKind::kForward}, {kForwardReply, PeerCommandKind::kForwardReply},
-      {kHello, PeerCommandKind::kHello},     {kAuth, PeerCommandKind::kAuth},
-      {kWelcome, PeerCommandKind::kWelcome}, {kDenied, PeerCommandKind::kDenied},
+      {kPut, PeerCommandKind::kPut},
+      {kPutReply, PeerCommandKind::kPutReply},
+      {kPutReplies, PeerCommandKind::kPutReplies},
+      {kGet, PeerCommandKind::kGet},
+      {kGetReply, PeerCommandKind::kGetReply},
+      {kForward, PeerCommandKind::kForward},
+      {kForwardReply, PeerCommandKind::kForwardReply},
+      {kHello, PeerCommandKind::kHello},
+      {kAuth, PeerCommandKind::kAuth},
+      {kWelcome, PeerCommandKind::kWelcome},
+      {kDenied, PeerCommandKind::kDenied},
       {kGossip, PeerCommandKind::kGossip},
   };
   // The exact spelling first: it is what peers send, and it costs one
@@ -379,6 +387,8 @@ void EncodeMessage(const GetRequest& request, std::string* out) {
 void EncodeMessage(const GetReply& reply, std::string* out) {
   if (!reply.ok) {
     AppendArray(4, {kGetReply, Bulk::Number(reply.id), "ERR", reply.error}, out);
+  } else if (reply.found && !reply.encoded_set.empty()) {
+    AppendArray(4, {kGetReply, Bulk::Number(reply.id), "FOUND", reply.encoded_set}, out);
   } else if (reply.found) {
     AppendArray(4, {kGetReply, Bulk::Number(reply.id), "FOUND"}, out);
     AppendBulkSiblingSet(reply.set, out);
@@ -401,6 +411,64 @@ bool DecodeMessage(std::span<const std::string> args, Message* out, std::string*
     default:
       return Fail(error, "not a replica message");
   }
+}
+
+void PutReplyBatch::Add(const PutReply& reply) {
+  assert(!full());
+  // The common pair, "$<n>\r\n<id>\r\n$2\r\nOK\r\n", is written into a
+  // stack buffer and appended once: a replica adds one per put it serves.
+  char pair[48];
+  const size_t id_digits = DecimalBytes(reply.id);
+  char* p = pair;
+  *p++ = '$';
+  p = WriteDecimal(p, id_digits, DecimalBytes(id_digits));
+  *p++ = '\r';
+  *p++ = '\n';
+  p = WriteDecimal(p, reply.id, id_digits);
+  *p++ = '\r';
+  *p++ = '\n';
+  if (reply.ok) {
+    std::memcpy(p, "$2\r\nOK\r\n", 8);
+    p += 8;
+    entries_.append(pair, static_cast<size_t>(p - pair));
+  } else {
+    entries_.append(pair, static_cast<size_t>(p - pair));
+    AppendHeader('$', kErrorPrefix.size() + reply.error.size(), &entries_);
+    entries_.append(kErrorPrefix);
+    entries_.append(reply.error);
+    entries_.append("\r\n", 2);
+  }
+  ++count_;
+}
+
+void PutReplyBatch::EncodeTo(std::string* out) {
+  assert(!empty());
+  AppendHeader('*', 1 + 2 * count_, out);
+  AppendBulk(kPutReplies, out);
+  out->append(entries_);
+  entries_.clear();
+  count_ = 0;
+}
+
+bool DecodePutReplies(std::span<const std::string> args, std::vector<PutReply>* out,
+                      std::string* error) {
+  if (!CheckShape(args, kPutReplies, 3, 1 + 2 * kPutRepliesCountMax, error)) return false;
+  if (args.size() % 2 != 1) return Fail(error, "wrong number of arguments for 'RK.PUTRS'");
+  std::vector<PutReply> replies(args.size() / 2);
+  for (size_t i = 0; i < replies.size(); ++i) {
+    PutReply& reply = replies[i];
+    const std::string& result = args[2 + 2 * i];
+    if (!ParseId(args[1 + 2 * i], &reply.id, error)) return false;
+    if (result == "OK") {
+      reply.ok = true;
+    } else if (std::string_view(result).starts_with(kErrorPrefix)) {
+      reply.error.assign(result, kErrorPrefix.size());
+    } else {
+      return Fail(error, "bad RK.PUTRS result");
+    }
+  }
+  *out = std::move(replies);
+  return true;
 }
 
 void EncodeForwardRequest(const ForwardRequest& request, std::string* out) {

@@ -34,6 +34,7 @@ enum class PeerCommandKind {
   kUnknown,  // Not a peer message: the peer port answers with an error.
   kPut,
   kPutReply,
+  kPutReplies,
   kGet,
   kGetReply,
   kForward,
@@ -55,9 +56,10 @@ bool HasPeerPrefix(std::string_view name);
 // ---- Replica messages (cluster/messages.h) --------------------------------
 
 // Appends `message` as one RESP array. REQUIRES: a set inside it keeps the
-// storage::SiblingSet invariants. The per-type overloads let a caller that
-// holds a concrete message encode it without first copying it (sibling set
-// and all) into a Message.
+// storage::SiblingSet invariants; a GetReply's encoded_set, when not empty,
+// is a valid encoded set (it is sent as it is, in place of `set`). The
+// per-type overloads let a caller that holds a concrete message encode it
+// without first copying it (sibling set and all) into a Message.
 void EncodeMessage(const Message& message, std::string* out);
 void EncodeMessage(const PutRequest& request, std::string* out);
 void EncodeMessage(const PutReply& reply, std::string* out);
@@ -68,6 +70,47 @@ void EncodeMessage(const GetReply& reply, std::string* out);
 // sets *error and leaves *out unchanged. A hint_for, when present, is a
 // member name (1..kPeerNameBytesMax bytes).
 bool DecodeMessage(std::span<const std::string> args, Message* out, std::string* error);
+
+// ---- Batched put replies --------------------------------------------------
+//
+// RK.PUTRS <id> <result> [<id> <result> ...]: the replies to several puts
+// from one peer in one message, <result> being "OK" or "ERR <message>".
+// Under pipelined load a replica answers hundreds of puts from the same
+// coordinator per loop iteration; one message for them all saves a message
+// name, an array header and a dispatch per reply on both sides.
+
+// A batch holds at most this many replies, so a receiver never decodes an
+// unbounded list, and is closed once its encoded replies reach
+// kPutRepliesBytesMax (an error message may take it past by one reply).
+inline constexpr size_t kPutRepliesCountMax = 512;
+inline constexpr size_t kPutRepliesBytesMax = 64 * 1024;
+
+// Put replies to one peer, collected and then encoded as one RK.PUTRS. It
+// keeps its buffer across batches, so a warm batch allocates nothing.
+class PutReplyBatch {
+ public:
+  // REQUIRES: !full().
+  void Add(const PutReply& reply);
+  bool empty() const { return count_ == 0; }
+  bool full() const {
+    return count_ >= kPutRepliesCountMax || entries_.size() >= kPutRepliesBytesMax;
+  }
+  size_t count() const { return count_; }
+  // The encoded replies so far (the message adds a few bytes of header).
+  size_t bytes() const { return entries_.size(); }
+  // Appends the batch as one RK.PUTRS and empties it. REQUIRES: !empty().
+  void EncodeTo(std::string* out);
+
+ private:
+  std::string entries_;  // The <id> <result> pairs, encoded.
+  size_t count_ = 0;
+};
+
+// Decodes RK.PUTRS into *out (replacing its contents): 1 to
+// kPutRepliesCountMax replies. On bad input returns false, sets *error and
+// leaves *out unchanged.
+bool DecodePutReplies(std::span<const std::string> args, std::vector<PutReply>* out,
+                      std::string* error);
 
 // ---- Forwarding a client write to a replica -------------------------------
 //
@@ -113,7 +156,8 @@ bool IsOneRespReply(std::string_view bytes);
 
 // ---- Handshake (cluster/peer_auth.h runs it) ------------------------------
 
-inline constexpr int kPeerProtocolVersion = 1;
+// 2: RK.PUTRS (batched put replies).
+inline constexpr int kPeerProtocolVersion = 2;
 inline constexpr size_t kPeerNonceBytes = 16;
 inline constexpr size_t kPeerMacBytes = 32;  // HMAC-SHA256.
 // Longest member name the handshake accepts.

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include "storage/engine.h"
@@ -32,6 +33,18 @@ class ReplicaStore {
 
   // Reads `key`. *found is false (and ok returned) when there is no record.
   virtual storage::Status Read(std::string_view key, storage::SiblingSet* set, bool* found) = 0;
+
+  // Reads the record of `key` as stored: its encoded sibling set
+  // (docs/storage_format.md), copied into *encoded. At least its checksum
+  // and format version are checked, so a damaged record is kCorruption here
+  // too, not bytes a peer's decoder refuses. *found is false (and ok
+  // returned) when there is no record. Only called when encoded_reads().
+  virtual storage::Status ReadEncoded(std::string_view key, std::string* encoded, bool* found) = 0;
+  // True if ReadEncoded is the cheaper read: the store keeps records
+  // encoded, so a replica serving a peer's read can send the bytes as they
+  // are. Also false where replies are handed over in memory without the
+  // wire codec, which alone turns GetReply::encoded_set back into a set.
+  virtual bool encoded_reads() const = 0;
 
   // Merges `incoming` into the record of `key` (storage::Merge) and stores
   // the result; *merged (if not null) receives it. Merging what is already

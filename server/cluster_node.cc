@@ -299,6 +299,17 @@ void ClusterNode::OnPeerMessage(PeerConnection* connection, std::span<std::strin
       }
       break;
     }
+    case PeerCommandKind::kPutReplies: {
+      std::vector<cluster::PutReply> replies;
+      ok = !inbound && cluster::DecodePutReplies(args, &replies, &error);
+      if (ok) {
+        CoordinatorCall call(this);
+        for (cluster::PutReply& reply : replies) {
+          coordinator_->OnMessage(connection->member(), std::move(reply), server_->now_ms());
+        }
+      }
+      break;
+    }
     case PeerCommandKind::kForward:
       ok = inbound;
       if (ok) HandleForward(connection, args);
@@ -389,6 +400,11 @@ void ClusterNode::Route(const cluster::Envelope& envelope, std::vector<cluster::
       failure.error = "no connection";
       failed->push_back({envelope.to, std::move(failure)});
     }
+    return;
+  }
+  if (const auto* put_reply = std::get_if<cluster::PutReply>(&envelope.message)) {
+    // Batched per connection until the end of the iteration: RK.PUTRS.
+    target->QueuePutReply(*put_reply);
     return;
   }
   std::string& output = target->output();
@@ -616,7 +632,9 @@ void ClusterNode::FlushDurable(uint64_t durable_sequence) {
 
 void ClusterNode::DropUnsentOutput() {
   for (auto& [pointer, connection] : connections_) {
-    if (!connection->output().empty()) connection->Close();
+    if (!connection->output().empty() || connection->has_queued_put_replies()) {
+      connection->Close();
+    }
   }
 }
 

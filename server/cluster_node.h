@@ -17,7 +17,9 @@
 // iteration, after the group commit (SealAndFlush).
 //
 // Routing: requests go out on this node's outbound link to the member;
-// replies go back on the inbound connection the request came in on.
+// replies go back on the inbound connection the request came in on. Put
+// replies to one peer are batched there until the end of the iteration
+// (PeerConnection::QueuePutReply) and leave as one RK.PUTRS.
 //
 // Thread safety: loop thread only.
 #ifndef RINGKV_SERVER_CLUSTER_NODE_H_

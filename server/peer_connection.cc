@@ -84,8 +84,14 @@ void PeerConnection::OnClosed(uv_handle_t* handle) {
   connection->node_->OnPeerClosed(connection);  // Deletes connection.
 }
 
+void PeerConnection::QueuePutReply(const cluster::PutReply& reply) {
+  put_replies_.Add(reply);
+  if (put_replies_.full()) put_replies_.EncodeTo(&output_.buffer());
+}
+
 void PeerConnection::Seal(uint64_t required_sequence, uint64_t durable_sequence) {
   if (closing_) return;
+  if (!put_replies_.empty()) put_replies_.EncodeTo(&output_.buffer());
   output_.Seal(required_sequence, durable_sequence);
   if (close_after_flush_ && output_.idle()) Close();
 }

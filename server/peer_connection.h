@@ -24,6 +24,7 @@
 #include <string>
 
 #include "cluster/peer_auth.h"
+#include "cluster/peer_protocol.h"
 #include "resp/parser.h"
 #include "server/output_queue.h"
 
@@ -59,7 +60,15 @@ class PeerConnection {
   int64_t created_ms() const { return created_ms_; }
 
   std::string& output() { return output_.buffer(); }
-  size_t pending_bytes() const { return output_.pending_bytes(); }
+  // Queues a put reply. The queued replies go out as one RK.PUTRS
+  // (docs/peer_protocol.md) when the output is sealed, or sooner, appended
+  // to output(), once the batch is full.
+  void QueuePutReply(const cluster::PutReply& reply);
+  bool has_queued_put_replies() const { return !put_replies_.empty(); }
+  // Output not yet written to the socket, queued put replies included.
+  size_t pending_bytes() const { return output_.pending_bytes() + put_replies_.bytes(); }
+  // Encodes the queued put replies first, so they leave with this
+  // iteration's output, after its commit.
   void Seal(uint64_t required_sequence, uint64_t durable_sequence);
   void FlushReady(uint64_t durable_sequence);
   bool has_held() const { return output_.has_held(); }
@@ -80,6 +89,7 @@ class PeerConnection {
   uv_connect_t connect_request_;
   resp::RequestParser parser_;
   OutputQueue output_;
+  cluster::PutReplyBatch put_replies_;
   std::unique_ptr<cluster::PeerAuthServer> auth_server_;
   std::unique_ptr<cluster::PeerAuthClient> auth_client_;
   bool authenticated_ = false;

@@ -58,6 +58,12 @@ size_t EncodedSiblingSetBytes(const SiblingSet& set);
 // trailing bytes or a broken invariant, is Status::Corruption, never a crash.
 Status DecodeSiblingSet(std::string_view bytes, SiblingSet* set);
 
+// The cheap part of the checks: length, checksum and format version only,
+// no parse (kCorruption otherwise, with the reason DecodeSiblingSet would
+// give). The checksum covers every byte, so this catches a record damaged
+// after it was encoded, though not one encoded wrong in the first place.
+Status CheckSiblingSetChecksum(std::string_view bytes);
+
 // A zero-copy reading of an encoded sibling set, for the read path: values
 // are views into the encoded bytes, which must outlive the view.
 struct SiblingRef {

@@ -9,8 +9,11 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "cluster/coordinator.h"
+#include "cluster/peer_protocol.h"
 #include "cluster/ring.h"
 #include "storage/sibling_set.h"
 #include "unit/temp_dir.h"
@@ -196,6 +199,112 @@ TEST_CASE("engine store: a record that does not decode is reported, not overwrit
   std::string_view raw;
   REQUIRE(engine->Get(partition, "bad", &raw).ok());
   CHECK(raw == "not a sibling set");
+}
+
+TEST_CASE("engine store: an encoded read returns the record's bytes, checked") {
+  TempDir dir;
+  std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
+  EngineStore store(engine.get());
+  CHECK(store.encoded_reads());
+  std::string encoded = "stale";
+  bool found = true;
+  REQUIRE(store.ReadEncoded("k", &encoded, &found).ok());
+  CHECK(!found);
+  CHECK(encoded.empty());
+
+  const storage::SiblingSet set = Written(Written({}, 0x1, "x"), 0x2, "y");
+  REQUIRE(store.Merge("k", set, nullptr).ok());
+  REQUIRE(store.ReadEncoded("k", &encoded, &found).ok());
+  CHECK(found);
+  std::string expected;
+  storage::EncodeSiblingSet(set, &expected);
+  CHECK(encoded == expected);
+
+  // A damaged record is an error, as for Read, never bytes sent on.
+  const uint32_t partition = storage::PartitionOf("bad", engine->partition_count());
+  expected.back() = static_cast<char>(expected.back() ^ 1);  // The checksum.
+  REQUIRE(engine->Put(partition, "bad", expected, 0).ok());
+  CHECK(store.ReadEncoded("bad", &encoded, &found).IsCorruption());
+  CHECK(!found);
+  CHECK(encoded.empty());
+}
+
+// Serves one peer GetRequest for `key` on `coordinator` and returns its
+// reply as the coordinator queued it.
+GetReply ServeGet(Coordinator* coordinator, const std::string& key) {
+  coordinator->OnMessage("node-b", GetRequest{7, key}, 0);
+  std::vector<Envelope> outbox = coordinator->TakeOutbox();
+  REQUIRE(outbox.size() == 1);
+  CHECK(outbox[0].to == "node-b");
+  REQUIRE(std::holds_alternative<GetReply>(outbox[0].message));
+  return std::get<GetReply>(std::move(outbox[0].message));
+}
+
+// The same reply, decoded and encoded again as the replica used to send it.
+std::string Reencoded(const GetReply& reply) {
+  std::string bytes;
+  EncodeMessage(reply, &bytes);
+  GetReply decoded = reply;
+  if (!reply.encoded_set.empty()) {
+    REQUIRE(storage::DecodeSiblingSet(reply.encoded_set, &decoded.set).ok());
+    decoded.encoded_set.clear();
+  }
+  std::string expected;
+  EncodeMessage(decoded, &expected);
+  CHECK(bytes == expected);
+  return bytes;
+}
+
+TEST_CASE("engine store: a replica answers a peer's read with the record's bytes") {
+  TempDir dir;
+  std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
+  EngineStore store(engine.get());
+  Coordinator coordinator("node-a", &store);
+  coordinator.SetRing(Ring::Claim(16, {{"node-a"}, {"node-b"}, {"node-c"}}));
+
+  GetReply none = ServeGet(&coordinator, "k");
+  CHECK(none.ok);
+  CHECK(!none.found);
+  CHECK(none.encoded_set.empty());
+
+  const storage::SiblingSet record = Written({}, 0x1, "x");
+  REQUIRE(store.Merge("k", record, nullptr).ok());
+  GetReply raw = ServeGet(&coordinator, "k");
+  CHECK(raw.ok);
+  CHECK(raw.found);
+  CHECK(!raw.encoded_set.empty());
+  CHECK(raw.set == storage::SiblingSet());  // Never decoded.
+  Reencoded(raw);
+
+  // With a hint held here for the key, the answer is the merge: decoded.
+  const storage::SiblingSet hint = Written({}, 0x2, "y");
+  bool dropped = true;
+  REQUIRE(store.PutHint("node-c", "k", hint, 0, &dropped).ok());
+  REQUIRE(!dropped);
+  GetReply merged = ServeGet(&coordinator, "k");
+  CHECK(merged.ok);
+  CHECK(merged.found);
+  CHECK(merged.encoded_set.empty());
+  storage::SiblingSet expected = record;
+  storage::Merge(&expected, hint);
+  CHECK(merged.set == expected);
+  Reencoded(merged);
+
+  // A hint alone, no record: found, the hint's set.
+  REQUIRE(store.PutHint("node-c", "only-hinted", hint, 0, &dropped).ok());
+  GetReply hinted = ServeGet(&coordinator, "only-hinted");
+  CHECK(hinted.found);
+  CHECK(hinted.set == hint);
+
+  // A damaged record is an error reply, counted.
+  const uint32_t partition = storage::PartitionOf("bad", engine->partition_count());
+  REQUIRE(engine->Put(partition, "bad", "not a sibling set", 0).ok());
+  GetReply failed = ServeGet(&coordinator, "bad");
+  CHECK(!failed.ok);
+  CHECK(!failed.found);
+  CHECK(failed.encoded_set.empty());
+  CHECK(failed.error.find("Corruption") != std::string::npos);
+  CHECK(coordinator.stats().store_errors == 1);
 }
 
 TEST_CASE("engine store: hints are the engine's, merged, read back, scanned and deleted") {

@@ -170,21 +170,24 @@ TEST_CASE("peer auth: malformed or out-of-order messages are denied") {
 TEST_CASE("peer auth: the client refuses bad HELLOs and unexpected members") {
   std::string out, error;
   const std::string nonce(32, 'a');
-  {
+  const std::string version = std::to_string(kPeerProtocolVersion);
+  // An older node (version 1 has no RK.PUTRS) and a newer one alike.
+  for (int other : {1, kPeerProtocolVersion + 1}) {
     PeerAuthClient client(kSecret, "n2");
+    const std::string text = std::to_string(other);
     CHECK_FALSE(
-        client.OnHello(std::vector<std::string>{"RK.HELLO", "2", "n1", nonce}, &out, &error));
-    CHECK(error.find("unsupported peer protocol version 2") != std::string::npos);
+        client.OnHello(std::vector<std::string>{"RK.HELLO", text, "n1", nonce}, &out, &error));
+    CHECK(error.find("unsupported peer protocol version " + text) != std::string::npos);
   }
   {
     PeerAuthClient client(kSecret, "n2", "n3");
     CHECK_FALSE(
-        client.OnHello(std::vector<std::string>{"RK.HELLO", "1", "n1", nonce}, &out, &error));
+        client.OnHello(std::vector<std::string>{"RK.HELLO", version, "n1", nonce}, &out, &error));
     CHECK(error.find("expected member 'n3'") != std::string::npos);
   }
   {
     PeerAuthClient client(kSecret, "n2");
-    CHECK_FALSE(client.OnHello(std::vector<std::string>{"RK.HELLO", "1", "n1"}, &out, &error));
+    CHECK_FALSE(client.OnHello(std::vector<std::string>{"RK.HELLO", version, "n1"}, &out, &error));
     CHECK(out.empty());
   }
   {
@@ -193,7 +196,8 @@ TEST_CASE("peer auth: the client refuses bad HELLOs and unexpected members") {
     CHECK_FALSE(
         client.OnWelcome(std::vector<std::string>{"RK.WELCOME", std::string(64, 'a')}, &error));
     PeerAuthClient other(kSecret, "n2");
-    REQUIRE(other.OnHello(std::vector<std::string>{"RK.HELLO", "1", "n1", nonce}, &out, &error));
+    REQUIRE(
+        other.OnHello(std::vector<std::string>{"RK.HELLO", version, "n1", nonce}, &out, &error));
     CHECK_FALSE(other.OnWelcome(std::vector<std::string>{"RK.PUTR", "1", "OK"}, &error));
     CHECK_FALSE(other.authenticated());
   }

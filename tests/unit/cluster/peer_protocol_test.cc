@@ -154,6 +154,19 @@ TEST_CASE("peer protocol: get request and the three get replies") {
   CHECK(reply.error == "IOERR disk");
 }
 
+TEST_CASE("peer protocol: a get reply's pre-encoded set goes out as the set would") {
+  GetReply decoded{10, true, true, SampleSet(), ""};
+  GetReply raw{10, true, true, {}, "", EncodedSet(SampleSet())};
+  std::string from_set, from_bytes;
+  EncodeMessage(decoded, &from_set);
+  EncodeMessage(raw, &from_bytes);
+  CHECK(from_bytes == from_set);
+  auto reply = std::get<GetReply>(RoundTrip(raw));
+  CHECK(reply.found);
+  CHECK(reply.set == SampleSet());
+  CHECK(reply.encoded_set.empty());  // The receiving side always gets a set.
+}
+
 TEST_CASE("peer protocol: encoding into a warm buffer allocates nothing") {
   PutRequest put{1, "key", SampleSet(), "n2"};
   GetReply found{2, true, true, SampleSet(), ""};
@@ -182,6 +195,8 @@ TEST_CASE("peer protocol: classify ignores case and knows every name") {
   CHECK(Classify("RK.PUT") == PeerCommandKind::kPut);
   CHECK(Classify("rk.put") == PeerCommandKind::kPut);
   CHECK(Classify("RK.PUTR") == PeerCommandKind::kPutReply);
+  CHECK(Classify("RK.PUTRS") == PeerCommandKind::kPutReplies);
+  CHECK(Classify("rk.putrs") == PeerCommandKind::kPutReplies);
   CHECK(Classify("RK.GET") == PeerCommandKind::kGet);
   CHECK(Classify("RK.GETR") == PeerCommandKind::kGetReply);
   CHECK(Classify("RK.FWD") == PeerCommandKind::kForward);
@@ -271,6 +286,160 @@ TEST_CASE("peer protocol: random damage to encoded messages never crashes") {
 }
 
 // ---- Forwarding ----------------------------------------------------------------
+
+std::vector<PutReply> DecodeBatch(const std::string& bytes) {
+  std::vector<std::string> args = Parse(bytes);
+  std::vector<PutReply> replies;
+  std::string error;
+  REQUIRE_MESSAGE(DecodePutReplies(args, &replies, &error), error);
+  return replies;
+}
+
+std::string BatchError(std::vector<std::string> args) {
+  std::vector<PutReply> replies{PutReply{99, true, ""}};
+  std::string error;
+  CHECK_FALSE(DecodePutReplies(args, &replies, &error));
+  CHECK_FALSE(error.empty());
+  REQUIRE(replies.size() == 1);  // Left unchanged.
+  CHECK(replies[0].id == 99);
+  return error;
+}
+
+TEST_CASE("peer protocol: a batch of put replies round trips, errors included") {
+  PutReplyBatch batch;
+  CHECK(batch.empty());
+  batch.Add(PutReply{7, true, ""});
+  batch.Add(PutReply{8, false, "map full"});
+  batch.Add(PutReply{18446744073709551615ULL, false, ""});
+  batch.Add(PutReply{0, false, "two\r\nlines \0 and a NUL"s});
+  CHECK(batch.count() == 4);
+  std::string bytes = "prefix";
+  batch.EncodeTo(&bytes);
+  CHECK(batch.empty());
+  CHECK(batch.bytes() == 0);
+  REQUIRE(bytes.rfind("prefix", 0) == 0);
+  std::vector<PutReply> replies = DecodeBatch(bytes.substr(6));
+  REQUIRE(replies.size() == 4);
+  CHECK(replies[0].id == 7);
+  CHECK(replies[0].ok);
+  CHECK(replies[0].error.empty());
+  CHECK(replies[1].id == 8);
+  CHECK_FALSE(replies[1].ok);
+  CHECK(replies[1].error == "map full");
+  CHECK(replies[2].id == 18446744073709551615ULL);
+  CHECK_FALSE(replies[2].ok);
+  CHECK(replies[2].error.empty());
+  CHECK(replies[3].error == "two\r\nlines \0 and a NUL"s);
+
+  // The documented example.
+  batch.Add(PutReply{7, true, ""});
+  batch.Add(PutReply{8, false, "map full"});
+  bytes.clear();
+  batch.EncodeTo(&bytes);
+  CHECK(bytes ==
+        "*5\r\n$8\r\nRK.PUTRS\r\n$1\r\n7\r\n$2\r\nOK\r\n$1\r\n8\r\n$12\r\nERR map full\r\n");
+}
+
+TEST_CASE("peer protocol: a batch of put replies is bounded in count and bytes") {
+  PutReplyBatch batch;
+  for (uint64_t id = 0; id < kPutRepliesCountMax; ++id) {
+    REQUIRE_FALSE(batch.full());
+    batch.Add(PutReply{id, true, ""});
+  }
+  CHECK(batch.full());
+  std::string bytes;
+  batch.EncodeTo(&bytes);
+  std::vector<PutReply> replies = DecodeBatch(bytes);
+  REQUIRE(replies.size() == kPutRepliesCountMax);
+  CHECK(replies.back().id == kPutRepliesCountMax - 1);
+
+  // One more pair than the limit is refused.
+  std::vector<std::string> args{"RK.PUTRS"};
+  for (size_t i = 0; i <= kPutRepliesCountMax; ++i) {
+    args.push_back(std::to_string(i));
+    args.push_back("OK");
+  }
+  BatchError(args);
+
+  // Long errors close a batch by bytes, after the reply that passes the limit.
+  const std::string long_error(kPutRepliesBytesMax / 4, 'e');
+  size_t added = 0;
+  while (!batch.full()) {
+    batch.Add(PutReply{added++, false, long_error});
+  }
+  CHECK(added == 4);
+  CHECK(batch.bytes() >= kPutRepliesBytesMax);
+  bytes.clear();
+  batch.EncodeTo(&bytes);
+  CHECK(DecodeBatch(bytes).size() == 4);
+}
+
+TEST_CASE("peer protocol: malformed put reply batches are refused") {
+  BatchError({});
+  BatchError({"RK.PUTRS"});
+  BatchError({"RK.PUTRS", "1"});
+  BatchError({"RK.PUTRS", "1", "OK", "2"});
+  BatchError({"RK.PUTR", "1", "OK"});
+  CHECK(BatchError({"RK.PUTRS", "01", "OK"}) == "bad request id");
+  CHECK(BatchError({"RK.PUTRS", "1", "OK", "-2", "OK"}) == "bad request id");
+  for (const std::string& result : {""s, "ok"s, "ERR"s, "ERRboom"s, "OK "s, " OK"s, "MAYBE"s}) {
+    CAPTURE(result);
+    CHECK(BatchError({"RK.PUTRS", "1", "OK", "2", result}) == "bad RK.PUTRS result");
+  }
+  // Not a replica message for DecodeMessage: the adapter decodes it itself.
+  CHECK(DecodeError({"RK.PUTRS", "1", "OK"}) == "not a replica message");
+}
+
+TEST_CASE("peer protocol: a warm put reply batch allocates nothing") {
+  PutReplyBatch batch;
+  std::string out;
+  out.reserve(1 << 16);
+  for (int round = 0; round < 2; ++round) {
+    out.clear();
+    for (uint64_t id = 0; id < 100; ++id) batch.Add(PutReply{id, id % 7 != 0, "disk full"});
+    batch.EncodeTo(&out);
+  }
+  size_t before = allocations.load();
+  out.clear();
+  for (uint64_t id = 0; id < 100; ++id) batch.Add(PutReply{id, id % 7 != 0, "disk full"});
+  batch.EncodeTo(&out);
+  CHECK(allocations.load() == before);
+}
+
+TEST_CASE("peer protocol: random damage to put reply batches never crashes") {
+  PutReplyBatch batch;
+  batch.Add(PutReply{1, true, ""});
+  batch.Add(PutReply{22, false, "boom"});
+  batch.Add(PutReply{333, true, ""});
+  std::string encoded;
+  batch.EncodeTo(&encoded);
+  uint64_t state = 777;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  int decoded = 0;
+  for (int round = 0; round < 20000; round++) {
+    std::string bytes = encoded;
+    for (int flips = 1 + next() % 3; flips > 0; flips--) {
+      bytes[next() % bytes.size()] = static_cast<char>(next());
+    }
+    resp::RequestParser parser(resp::ParserLimits{});
+    size_t consumed = 0;
+    if (parser.Feed(bytes, &consumed) != resp::ParseStatus::kComplete) continue;
+    auto args = parser.args();
+    std::vector<PutReply> replies;
+    std::string error;
+    if (DecodePutReplies(std::vector<std::string>(args.begin(), args.end()), &replies, &error)) {
+      ++decoded;
+      CHECK(!replies.empty());
+      CHECK(replies.size() <= 3);
+    } else {
+      CHECK_FALSE(error.empty());
+    }
+  }
+  CHECK(decoded > 0);  // Some damage hits only an id's digits or a message.
+}
 
 TEST_CASE("peer protocol: forward request round trip moves the arguments") {
   ForwardRequest request;

@@ -35,7 +35,9 @@
 #include <vector>
 
 #include "cluster/coordinator.h"
+#include "cluster/peer_protocol.h"
 #include "cluster/ring.h"
+#include "resp/parser.h"
 #include "unit/cluster/sim_memory_store.h"
 #include "unit/cluster/sim_network.h"
 #include "unit/cluster/sim_random.h"
@@ -203,6 +205,21 @@ std::string SetString(const storage::SiblingSet& set) {
   return text + "}";
 }
 
+// What a node's adapter hands its coordinator: the message after the peer
+// codec and the RESP parser, as on a real connection. Among other things
+// this turns a replica's GetReply::encoded_set back into a set.
+bool ThroughWire(Message* message, std::string* error) {
+  std::string bytes;
+  EncodeMessage(*message, &bytes);
+  resp::RequestParser parser{resp::ParserLimits{}};
+  size_t consumed = 0;
+  if (parser.Feed(bytes, &consumed) != resp::ParseStatus::kComplete || consumed != bytes.size()) {
+    *error = "an encoded message is not one RESP request";
+    return false;
+  }
+  return DecodeMessage(parser.args(), message, error);
+}
+
 std::string MessageString(const Message& message) {
   if (auto* put = std::get_if<PutRequest>(&message)) {
     return "PUT#" + std::to_string(put->id) + " " + put->key + " " + SetString(put->set) +
@@ -325,6 +342,9 @@ Simulation::Simulation(uint64_t seed, const SimConfig& config, bool verbose)
     actors.insert(actor);
     node.store = std::make_unique<MemoryStore>(actor);
     node.store->set_sabotage(config_.sabotage);
+    // Deliveries go through the wire codec (ThroughWire), so replicas may
+    // answer reads with their records' bytes, as EngineStore does.
+    node.store->set_encoded_reads(true);
     CoordinatorOptions options{config_.request_timeout_ms};
     options.sloppy_quorum = true;
     options.read_repair_chance = config_.read_repair_chance;
@@ -464,6 +484,8 @@ void Simulation::RunUntilQuiet() {
     }
     SimDelivery delivery;
     while (network_.Pop(now_ms_, &delivery)) {
+      std::string error;
+      if (!ThroughWire(&delivery.message, &error)) return Fail("peer codec: " + error);
       Log("%s -> %s %s", delivery.from.c_str(), delivery.to.c_str(),
           MessageString(delivery.message).c_str());
       NodeNamed(delivery.to)

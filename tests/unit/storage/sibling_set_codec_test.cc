@@ -174,6 +174,32 @@ TEST_CASE("sibling set codec: random damage behind a valid checksum never crashe
   MESSAGE("accepted " << accepted << " of 20000 damaged records");
 }
 
+TEST_CASE("sibling set codec: the checksum check is the decoder's first checks only") {
+  const std::string bytes = Encode(Sample());
+  CHECK(CheckSiblingSetChecksum(bytes).ok());
+  CHECK(CheckSiblingSetChecksum(Encode(SiblingSet())).ok());
+  SiblingSet decoded;
+  for (size_t length = 0; length < bytes.size(); ++length) {
+    CAPTURE(length);
+    CHECK(CheckSiblingSetChecksum(bytes.substr(0, length)).IsCorruption());
+  }
+  for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+    std::string flipped = bytes;
+    flipped[bit / 8] = static_cast<char>(flipped[bit / 8] ^ (1 << (bit % 8)));
+    Status status = CheckSiblingSetChecksum(flipped);
+    CHECK(status.IsCorruption());
+    CHECK(status.message() == DecodeSiblingSet(flipped, &decoded).message());
+  }
+  std::string version_two = WithoutChecksum(bytes);
+  version_two[0] = 2;
+  CHECK(CheckSiblingSetChecksum(WithChecksum(version_two)).message() ==
+        "sibling set: unknown format version");
+  // Behind a valid checksum it parses nothing: only the decoder sees this.
+  const std::string trailing = WithChecksum(WithoutChecksum(bytes) + "x");
+  CHECK(CheckSiblingSetChecksum(trailing).ok());
+  CHECK(DecodeSiblingSet(trailing, &decoded).IsCorruption());
+}
+
 TEST_CASE("sibling set codec: structural checks name the problem") {
   const std::string actor1(8, '\x01');
   const std::string actor2(8, '\x02');
