@@ -196,6 +196,7 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   // before anything leaves this node: if it failed after replicating, the
   // next write here would reuse the dot.
   storage::SiblingSet set;
+  std::string encoded;  // The record's bytes as stored, when the store has them.
   storage::Dot dot;
   struct Apply {
     const storage::VersionVector* context;
@@ -211,7 +212,7 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
         *apply.dot = storage::ApplyWrite(record, apply.context ? *apply.context : local_context,
                                          apply.actor, std::move(*apply.version));
       },
-      &set);
+      &set, store_->encoded_records() ? &encoded : nullptr);
   if (!status.ok()) return FailWriteNow(status, consistency.w, std::move(done), std::move(settled));
 
   const uint64_t id = NextRequestId();
@@ -222,6 +223,7 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   op.deadline_ms = now_ms + options_.request_timeout_ms;
   op.dot = dot;
   op.set = std::move(set);
+  op.encoded_set = std::move(encoded);
   op.done = std::move(done);
   op.settled = std::move(settled);
   SlotsOf(key, consistency.n, &op.slots, &op.candidates);
@@ -273,7 +275,13 @@ void Coordinator::SendWriteTo(WriteOp* op, uint32_t slot, const std::string& nam
     hint_for = op->slots[slot].owner;
     ++stats_.write_stand_ins;
   }
-  Send(name, PutRequest{op->id, op->key, op->set, std::move(hint_for)});
+  // The bytes the local store wrote stand in for the set: no copy of the
+  // set per replica, and no second encoding.
+  if (!op->encoded_set.empty()) {
+    Send(name, PutRequest{op->id, op->key, {}, std::move(hint_for), op->encoded_set});
+  } else {
+    Send(name, PutRequest{op->id, op->key, op->set, std::move(hint_for), {}});
+  }
 }
 
 // Sends the write to the next healthy candidate as a hint for `slot`'s
@@ -650,7 +658,8 @@ void Coordinator::ServePut(const std::string& from, const PutRequest& request, i
   if (!request.hint_for.empty() && request.hint_for != self_) {
     StoreHint(request, now_ms, &reply);
   } else {
-    storage::Status status = store_->Merge(request.key, request.set, nullptr);
+    storage::Status status =
+        store_->MergeEncoded(request.key, request.set, request.encoded_set, nullptr);
     reply.ok = status.ok();
     if (!status.ok()) {
       ++stats_.store_errors;
@@ -665,7 +674,7 @@ void Coordinator::ServeGet(const std::string& from, const GetRequest& request) {
   GetReply reply;
   reply.id = request.id;
   storage::Status status;
-  if (!store_->encoded_reads()) {
+  if (!store_->encoded_records()) {
     status = ReadWithHints(request.key, &reply.set, &reply.found);
   } else {
     // As ReadWithHints, but in the common case, no hint held here for the

@@ -330,6 +330,7 @@ class Coordinator {
     uint32_t acks = 0;  // Slots acked.
     bool done_fired = false;
     storage::SiblingSet set;  // Kept for stand-ins until the request ends.
+    std::string encoded_set;  // Its bytes as stored here, or empty.
     storage::Dot dot;
     WriteCallback done;
     SettledCallback settled;

@@ -52,8 +52,10 @@ storage::Status EngineStore::ReadEncoded(std::string_view key, std::string* enco
   return storage::Status::Ok();
 }
 
-storage::Status EngineStore::Merge(std::string_view key, const storage::SiblingSet& incoming,
-                                   storage::SiblingSet* merged) {
+storage::Status EngineStore::MergeEncoded(std::string_view key,
+                                          const storage::SiblingSet& incoming,
+                                          std::string_view incoming_encoded,
+                                          storage::SiblingSet* merged) {
   const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
   std::string_view encoded;
   storage::Status status = engine_->Get(partition, key, &encoded);
@@ -74,7 +76,9 @@ storage::Status EngineStore::Merge(std::string_view key, const storage::SiblingS
     if (!unchanged) {
       const bool was_live = found && current_.live();
       const int live_delta = (storage::IsLive(incoming) ? 1 : 0) - (was_live ? 1 : 0);
-      status = Store(partition, key, incoming, live_delta);
+      status = incoming_encoded.empty()
+                   ? Store(partition, key, incoming, live_delta)
+                   : engine_->Put(partition, key, incoming_encoded, live_delta);
       if (!status.ok()) return status;
     }
     if (merged != nullptr) *merged = incoming;
@@ -96,8 +100,9 @@ storage::Status EngineStore::Merge(std::string_view key, const storage::SiblingS
 }
 
 storage::Status EngineStore::Update(std::string_view key, const Updater& apply,
-                                    storage::SiblingSet* set) {
+                                    storage::SiblingSet* set, std::string* stored_bytes) {
   *set = storage::SiblingSet();
+  if (stored_bytes != nullptr) stored_bytes->clear();
   const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
   std::string_view encoded;
   storage::Status status = engine_->Get(partition, key, &encoded);
@@ -112,7 +117,9 @@ storage::Status EngineStore::Update(std::string_view key, const Updater& apply,
   apply(set);
   // The engine was not touched since the Get: the Put reuses its position.
   const int live_delta = (storage::IsLive(*set) ? 1 : 0) - (was_live ? 1 : 0);
-  return Store(partition, key, *set, live_delta);
+  status = Store(partition, key, *set, live_delta);
+  if (status.ok() && stored_bytes != nullptr) stored_bytes->assign(encoded_);
+  return status;
 }
 
 storage::Status EngineStore::PutHint(std::string_view target, std::string_view key,

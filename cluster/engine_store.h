@@ -34,14 +34,19 @@ class EngineStore : public ReplicaStore {
   storage::Status Read(std::string_view key, storage::SiblingSet* set, bool* found) override;
   // The record's bytes, checked with storage::CheckSiblingSetChecksum.
   storage::Status ReadEncoded(std::string_view key, std::string* encoded, bool* found) override;
-  bool encoded_reads() const override { return true; }
+  bool encoded_records() const override { return true; }
   // Also keeps the engine's live-key counter: +1 when the key becomes live
   // (storage::IsLive), -1 when it stops being live.
   storage::Status Merge(std::string_view key, const storage::SiblingSet& incoming,
-                        storage::SiblingSet* merged) override;
+                        storage::SiblingSet* merged) override {
+    return MergeEncoded(key, incoming, {}, merged);
+  }
   // One B-tree search and no merge: the result supersedes the record read.
-  storage::Status Update(std::string_view key, const Updater& apply,
-                         storage::SiblingSet* set) override;
+  storage::Status Update(std::string_view key, const Updater& apply, storage::SiblingSet* set,
+                         std::string* encoded = nullptr) override;
+  // Stores `encoded` as it is when the merge is `incoming`.
+  storage::Status MergeEncoded(std::string_view key, const storage::SiblingSet& incoming,
+                               std::string_view encoded, storage::SiblingSet* merged) override;
 
   storage::Status PutHint(std::string_view target, std::string_view key,
                           const storage::SiblingSet& set, int64_t now_ms, bool* dropped) override;

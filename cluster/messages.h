@@ -25,8 +25,15 @@ namespace ringkv::cluster {
 struct PutRequest {
   uint64_t id = 0;
   std::string key;
-  storage::SiblingSet set;
+  storage::SiblingSet set;  // Unless `encoded_set` holds it (sending side).
   std::string hint_for;
+  // The set encoded (docs/storage_format.md; never empty when set). On the
+  // sending side it may stand in for `set` (a coordinator's write, as its
+  // store wrote the record), which then stays empty, and goes on the wire
+  // as it is. On the receiving side DecodeMessage fills both: the bytes as
+  // received (checked by decoding them), so a replica whose record becomes
+  // the incoming set can store them without encoding it again.
+  std::string encoded_set;
 };
 
 struct PutReply {

@@ -242,6 +242,7 @@ bool DecodePut(std::span<const std::string> args, Message* out, std::string* err
   PutRequest request;
   if (!ParseId(args[1], &request.id, error)) return false;
   if (!DecodeSet(args[3], &request.set, error)) return false;
+  request.encoded_set = args[3];  // Checked by decoding it.
   if (args.size() == 5) {
     // The encoder omits an empty hint, so an empty one is a malformed message.
     if (!CheckName(args[4], error)) return false;
@@ -368,7 +369,11 @@ void EncodeMessage(const PutRequest& request, std::string* out) {
   bool hinted = !request.hint_for.empty();
   assert(request.hint_for.size() <= kPeerNameBytesMax);  // Decoding checks it.
   AppendArray(hinted ? 5 : 4, {kPut, Bulk::Number(request.id), request.key}, out);
-  AppendBulkSiblingSet(request.set, out);
+  if (request.encoded_set.empty()) {
+    AppendBulkSiblingSet(request.set, out);
+  } else {
+    AppendBulk(request.encoded_set, out);
+  }
   if (hinted) AppendBulk(request.hint_for, out);
 }
 

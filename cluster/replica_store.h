@@ -38,27 +38,39 @@ class ReplicaStore {
   // (docs/storage_format.md), copied into *encoded. At least its checksum
   // and format version are checked, so a damaged record is kCorruption here
   // too, not bytes a peer's decoder refuses. *found is false (and ok
-  // returned) when there is no record. Only called when encoded_reads().
+  // returned) when there is no record. Only called when encoded_records().
   virtual storage::Status ReadEncoded(std::string_view key, std::string* encoded, bool* found) = 0;
-  // True if ReadEncoded is the cheaper read: the store keeps records
-  // encoded, so a replica serving a peer's read can send the bytes as they
-  // are. Also false where replies are handed over in memory without the
-  // wire codec, which alone turns GetReply::encoded_set back into a set.
-  virtual bool encoded_reads() const = 0;
+  // True if the store keeps records encoded and this node's messages pass
+  // through the wire codec, so record bytes may travel as they are: a
+  // replica serving a peer's read sends ReadEncoded's bytes
+  // (GetReply::encoded_set), and a coordinator sends the bytes Update
+  // stored (PutRequest::encoded_set). False where messages are handed over
+  // in memory, since only the codec turns those bytes back into a set.
+  virtual bool encoded_records() const = 0;
 
   // Merges `incoming` into the record of `key` (storage::Merge) and stores
   // the result; *merged (if not null) receives it. Merging what is already
   // there changes nothing.
   virtual storage::Status Merge(std::string_view key, const storage::SiblingSet& incoming,
                                 storage::SiblingSet* merged) = 0;
+  // As Merge, with `encoded` the encoding of `incoming` (or empty): when the
+  // merge is `incoming` itself, the store may write those bytes instead of
+  // encoding the set again.
+  virtual storage::Status MergeEncoded(std::string_view key, const storage::SiblingSet& incoming,
+                                       std::string_view encoded, storage::SiblingSet* merged) {
+    (void)encoded;
+    return Merge(key, incoming, merged);
+  }
   // A coordinator's write in one step: reads the record of `key` into *set
   // (empty when there is none), lets `apply` change it, and stores the
   // result, which REQUIRES superseding (or equalling) what was read, as
-  // storage::ApplyWrite's does. *set is then the stored record. On an error
-  // nothing is stored. The default reads, then merges.
+  // storage::ApplyWrite's does. *set is then the stored record, and
+  // *encoded (if not null, and only when encoded_records()) its bytes as
+  // stored. On an error nothing is stored. The default reads, then merges.
   using Updater = std::function<void(storage::SiblingSet* set)>;
   virtual storage::Status Update(std::string_view key, const Updater& apply,
-                                 storage::SiblingSet* set) {
+                                 storage::SiblingSet* set, std::string* encoded = nullptr) {
+    if (encoded != nullptr) encoded->clear();
     bool found = false;
     storage::Status status = Read(key, set, &found);
     if (!status.ok()) return status;

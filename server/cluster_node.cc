@@ -408,9 +408,10 @@ void ClusterNode::Route(const cluster::Envelope& envelope, std::vector<cluster::
     return;
   }
   std::string& output = target->output();
-  if (const auto* put = std::get_if<cluster::PutRequest>(&envelope.message)) {
-    // A write goes to each replica as the same request: encode it (and
-    // checksum its set) once, then copy the bytes.
+  if (const auto* put = std::get_if<cluster::PutRequest>(&envelope.message);
+      put != nullptr && put->encoded_set.empty()) {
+    // A write whose set is not encoded yet goes to each replica as the same
+    // request: encode it (and checksum its set) once, then copy the bytes.
     const cluster::PutRequest* last = last_put->request;
     if (last != nullptr && last->id == put->id && last->key == put->key &&
         last->hint_for == put->hint_for && last->set == put->set) {

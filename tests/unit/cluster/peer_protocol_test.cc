@@ -167,6 +167,24 @@ TEST_CASE("peer protocol: a get reply's pre-encoded set goes out as the set woul
   CHECK(reply.encoded_set.empty());  // The receiving side always gets a set.
 }
 
+TEST_CASE("peer protocol: a put request's pre-encoded set goes out as the set would") {
+  for (const char* hint : {"", "n4"}) {
+    PutRequest decoded{7, "k", SampleSet(), hint, ""};
+    PutRequest raw{7, "k", {}, hint, EncodedSet(SampleSet())};
+    std::string from_set, from_bytes;
+    EncodeMessage(decoded, &from_set);
+    EncodeMessage(raw, &from_bytes);
+    CHECK(from_bytes == from_set);
+    // The receiving side gets the set, and the bytes it came as.
+    for (const PutRequest& sent : {decoded, raw}) {
+      auto put = std::get<PutRequest>(RoundTrip(sent));
+      CHECK(put.set == SampleSet());
+      CHECK(put.encoded_set == EncodedSet(SampleSet()));
+      CHECK(put.hint_for == hint);
+    }
+  }
+}
+
 TEST_CASE("peer protocol: encoding into a warm buffer allocates nothing") {
   PutRequest put{1, "key", SampleSet(), "n2"};
   GetReply found{2, true, true, SampleSet(), ""};

@@ -63,7 +63,19 @@ class MemoryStore : public ReplicaStore {
   }
   // Off unless a test turns it on: the coordinator tests hand replies over
   // without the wire codec, so an encoded_set would never become a set.
-  bool encoded_reads() const override { return encoded_reads_; }
+  bool encoded_records() const override { return encoded_records_; }
+
+  // The default (read, then Merge, so the sabotage applies), and the
+  // stored set's bytes when a test turned encoded records on.
+  storage::Status Update(std::string_view key, const Updater& apply, storage::SiblingSet* set,
+                         std::string* encoded = nullptr) override {
+    storage::Status status = ReplicaStore::Update(key, apply, set, nullptr);
+    if (encoded != nullptr) {
+      encoded->clear();
+      if (status.ok() && encoded_records_) storage::EncodeSiblingSet(*set, encoded);
+    }
+    return status;
+  }
 
   storage::Status Merge(std::string_view key, const storage::SiblingSet& incoming,
                         storage::SiblingSet* merged) override {
@@ -230,7 +242,7 @@ class MemoryStore : public ReplicaStore {
   }
   uint64_t hint_count() const { return hint_count_; }
   void set_fail(bool fail) { fail_ = fail; }
-  void set_encoded_reads(bool encoded_reads) { encoded_reads_ = encoded_reads; }
+  void set_encoded_records(bool encoded_records) { encoded_records_ = encoded_records; }
   void set_sabotage(Sabotage sabotage) { sabotage_ = sabotage; }
   void set_hint_limits(const storage::HintLimits& limits) { limits_ = limits; }
   int reads() const { return reads_; }
@@ -254,7 +266,7 @@ class MemoryStore : public ReplicaStore {
   uint64_t last_version_ = 0;
   storage::HintStats stats_;  // Only the event counters are kept here.
   bool fail_ = false;
-  bool encoded_reads_ = false;
+  bool encoded_records_ = false;
   Sabotage sabotage_ = Sabotage::kNone;
   int reads_ = 0;
   int merges_ = 0;

@@ -344,7 +344,7 @@ Simulation::Simulation(uint64_t seed, const SimConfig& config, bool verbose)
     node.store->set_sabotage(config_.sabotage);
     // Deliveries go through the wire codec (ThroughWire), so replicas may
     // answer reads with their records' bytes, as EngineStore does.
-    node.store->set_encoded_reads(true);
+    node.store->set_encoded_records(true);
     CoordinatorOptions options{config_.request_timeout_ms};
     options.sloppy_quorum = true;
     options.read_repair_chance = config_.read_repair_chance;
