@@ -5,7 +5,9 @@
 #define RINGKV_SERVER_CLUSTER_COMMANDS_H_
 
 #include <cstdint>
+#include <string_view>
 
+#include "resp/reply_writer.h"
 #include "server/command.h"
 
 namespace ringkv::server {
@@ -17,6 +19,15 @@ void ClusterStrlen(CommandContext& ctx);
 void ClusterMgetOrExists(CommandContext& ctx, bool exists);
 void ClusterVclock(CommandContext& ctx);
 void ClusterSet(CommandContext& ctx, bool nx, bool xx, bool get);
+// SET's rules, for both halves (commands_string.cc): whether the write
+// happens, given NX / XX and whether the key holds a live value, and the
+// reply once it happened (`written`) or did not: with GET the old value (or
+// nil), otherwise OK, or nil when the condition stopped it.
+inline bool SetConditionMet(bool nx, bool xx, bool live) {
+  return !(nx && live) && !(xx && !live);
+}
+void ReplySet(resp::ReplyWriter& writer, bool get, bool live, std::string_view old_value,
+              bool written);
 enum class RmwKind { kSetnx, kGetdel, kAppend };
 void ClusterReadModifyWrite(CommandContext& ctx, RmwKind kind);
 void ClusterMset(CommandContext& ctx, bool only_if_none_exist);

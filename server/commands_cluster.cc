@@ -323,20 +323,10 @@ void ClusterSet(CommandContext& ctx, bool nx, bool xx, bool get) {
              std::string old_value = live ? winner->value : "";
              auto finish = [server, token, get, live, old_value](bool written) {
                AsyncReply reply(server, token);
-               if (get) {
-                 if (live) {
-                   reply.writer().Bulk(old_value);
-                 } else {
-                   reply.writer().Null();
-                 }
-               } else if (written) {
-                 reply.writer().SimpleString("OK");
-               } else {
-                 reply.writer().Null();
-               }
+               ReplySet(reply.writer(), get, live, old_value, written);
                reply.Send();
              };
-             if ((nx && live) || (xx && !live)) return finish(false);
+             if (!SetConditionMet(nx, xx, live)) return finish(false);
              auto it = server->clients().find(client_id);
              if (it == server->clients().end()) return;
              TrackedWrite(server, *it->second, key, NewVersion(server, std::move(value), false),

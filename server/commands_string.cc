@@ -121,18 +121,23 @@ void SetCommand(CommandContext& ctx) {
   if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
   std::string old_value;
   if (get && live) old_value = ScratchView().winner().value;
-  bool condition_met = !(nx && live) && !(xx && !live);
+  bool condition_met = SetConditionMet(nx, xx, live);
   if (condition_met && !WriteKey(ctx, ctx.args[1], found, ctx.args[2], false)) return;
+  ReplySet(ctx.reply, get, live, old_value, condition_met);
+}
+
+void ReplySet(resp::ReplyWriter& writer, bool get, bool live, std::string_view old_value,
+              bool written) {
   if (get) {
     if (live) {
-      ctx.reply.Bulk(old_value);
+      writer.Bulk(old_value);
     } else {
-      ctx.reply.Null();
+      writer.Null();
     }
-  } else if (condition_met) {
-    ctx.reply.SimpleString("OK");
+  } else if (written) {
+    writer.SimpleString("OK");
   } else {
-    ctx.reply.Null();
+    writer.Null();
   }
 }
 

@@ -149,6 +149,9 @@ bool HeldByAll(const Cluster& cluster, const std::vector<int>& nodes, const std:
 // The indexes of the nodes that are not among `replicas`.
 std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& replicas);
 
+// An integer field of node `index`'s INFO cluster; REQUIREs that it exists.
+int64_t InfoInteger(const Cluster& cluster, int index, const std::string& field);
+
 }  // namespace ringkv::cluster_test
 
 #endif  // RINGKV_TESTS_CLUSTER_CLUSTER_HARNESS_H_

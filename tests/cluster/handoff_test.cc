@@ -94,15 +94,6 @@ int64_t HintTotal(const Cluster& cluster, const std::vector<int>& holders,
   return total;
 }
 
-int64_t InfoInteger(const Cluster& cluster, int index, const std::string& field) {
-  RedisContext context = cluster.Connect(index);
-  Reply info = blackbox::Command(context.get(), {"INFO", "cluster"});
-  REQUIRE(info);
-  std::optional<std::string> value = InfoField(std::string_view(info->str, info->len), field);
-  REQUIRE_MESSAGE(value, "INFO cluster has no " << field);
-  return std::atoll(value->c_str());
-}
-
 std::vector<int> Others(const Cluster& cluster, int excluded) {
   std::vector<int> others;
   for (int i = 0; i < cluster.size(); ++i) {

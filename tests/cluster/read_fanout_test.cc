@@ -1,0 +1,84 @@
+// The read fan-out with real processes (docs/coordination.md, "Which slots
+// are asked"): a GET at R = 2 through a replica asks one other replica; with
+// read_repair_chance = 1 it asks both; a replica killed with SIGKILL is
+// replaced by the spare, so reads keep answering before gossip notices.
+#include <string>
+#include <vector>
+
+#include "cluster/cluster_harness.h"
+#include "cluster/cluster_replies.h"
+
+namespace ringkv::cluster_test {
+namespace {
+
+using blackbox::Do;
+
+constexpr int kReads = 200;
+
+// Sums replica_gets_served over `nodes`.
+int64_t GetsServed(const Cluster& cluster, const std::vector<int>& nodes) {
+  int64_t total = 0;
+  for (int node : nodes) total += InfoInteger(cluster, node, "replica_gets_served");
+  return total;
+}
+
+ClusterOptions ThreeNodes(const std::string& chance) {
+  ClusterOptions options;
+  options.nodes = 3;
+  options.partitions = 12;
+  options.cluster_toml = "read_repair_chance = " + chance + "\nread_retry_after_ms = 50\n";
+  return options;
+}
+
+TEST_CASE("read fan-out: a GET at R = 2 through a replica asks one other replica") {
+  Cluster cluster(ThreeNodes("0"));
+  const std::string key = "fanout:one";
+  RedisContext client = cluster.Connect(0);
+  REQUIRE(Do(client.get(), {"SET", key, "v"}) == "+OK");
+  const std::vector<int> others = {1, 2};
+  const int64_t before = GetsServed(cluster, others);
+  for (int i = 0; i < kReads; ++i) REQUIRE(Do(client.get(), {"GET", key}) == "$v");
+  // Exactly one remote read per GET (the local read is not a peer request).
+  CHECK(GetsServed(cluster, others) - before == kReads);
+  CHECK(InfoInteger(cluster, 0, "reads_all_replicas") == 0);
+  CHECK(InfoInteger(cluster, 0, "read_spares_asked") == 0);
+}
+
+TEST_CASE("read fan-out: read_repair_chance = 1 asks every replica") {
+  Cluster cluster(ThreeNodes("1"));
+  const std::string key = "fanout:all";
+  RedisContext client = cluster.Connect(0);
+  REQUIRE(Do(client.get(), {"SET", key, "v"}) == "+OK");
+  const std::vector<int> others = {1, 2};
+  const int64_t before = GetsServed(cluster, others);
+  for (int i = 0; i < kReads; ++i) REQUIRE(Do(client.get(), {"GET", key}) == "$v");
+  CHECK(GetsServed(cluster, others) - before == 2 * kReads);
+  CHECK(InfoInteger(cluster, 0, "reads_all_replicas") >= kReads);
+}
+
+TEST_CASE("read fan-out: a killed replica's reads go to the spare at once") {
+  Cluster cluster(ThreeNodes("0"));
+  RedisContext client = cluster.Connect(0);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 50; ++i) {
+    keys.push_back("fanout:kill:" + std::to_string(i));
+    REQUIRE(Do(client.get(), {"SET", keys.back(), "v" + std::to_string(i)}) == "+OK");
+  }
+  // Node 1 dies; gossip (1 s interval) has not noticed yet when the reads
+  // start, so every read that picks it fails over: the link is gone, and
+  // the request fails at once or after read_retry_after_ms.
+  cluster.Kill9(1);
+  const int64_t started_ms = NowMs();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    CHECK(Do(client.get(), {"GET", keys[i]}) == "$v" + std::to_string(i));
+  }
+  const int64_t elapsed_ms = NowMs() - started_ms;
+  MESSAGE(keys.size() << " GETs at R = 2 with a replica just killed took " << elapsed_ms << " ms");
+  CHECK(InfoInteger(cluster, 0, "read_spares_asked") >= 1);
+  // Well inside one request timeout per read: no read waited for its
+  // deadline.
+  CHECK(elapsed_ms < static_cast<int64_t>(keys.size()) * cluster.options().request_timeout_ms / 2);
+}
+
+}  // namespace
+}  // namespace ringkv::cluster_test
