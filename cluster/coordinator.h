@@ -31,8 +31,10 @@
 // slot is waiting any more or at the deadline, with the acked slots (for
 // Redis's WAIT).
 //
-// Reads: any node coordinates. It asks each slot's owner, or its stand-in
-// (reading its own store directly when it is one of them), and done() fires
+// Reads: any node coordinates. It asks r slots' owners (all n for a fraction
+// read_repair_chance of reads; see CoordinatorOptions), or their stand-ins,
+// reading its own store directly when it is one of them, and asks a spare
+// slot when one fails or is slow; done() fires
 // once: at the r-th answered slot with the merge of the replies so far, or
 // with ok=false as soon as r has become impossible or at the deadline. The
 // read stays alive until every request was answered or the deadline, then
