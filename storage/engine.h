@@ -248,6 +248,10 @@ class Engine {
 
   Status OpenDatabasesAndIdentity();
   Status CheckPartition(uint32_t partition) const;
+  // Checks `target` and encodes the hint key of (`target`, `key`) into the
+  // Impl's reused hint key buffer; *hashed says whether the key is stored
+  // by its hash (a long key).
+  Status EncodeHintKeyFor(std::string_view target, std::string_view key, bool* hashed);
   // Opens the iteration's write transaction if none is open.
   Status BeginWrite();
   // Writes `record` after checking that it fits in the map.

@@ -137,15 +137,23 @@ Status Engine::LoadHintAccounting() {
   return Status::Ok();
 }
 
+Status Engine::EncodeHintKeyFor(std::string_view target, std::string_view key, bool* hashed) {
+  if (Status status = CheckTarget(target); !status.ok()) return status;
+  Impl& impl = *impl_;
+  *hashed = EncodeHintKey(target, PartitionOf(key, options_.partition_count), key,
+                          impl.max_key_bytes, &impl.hint_key_buffer) == DataKeyKind::kHashed;
+  return Status::Ok();
+}
+
 Status Engine::PutHint(std::string_view target, std::string_view key, const SiblingSet& set,
                        int64_t now_ms, bool* dropped) {
   *dropped = false;
-  if (Status status = CheckTarget(target); !status.ok()) return status;
+  bool hashed = false;
+  if (Status status = EncodeHintKeyFor(target, key, &hashed); !status.ok()) return status;
   Impl& impl = *impl_;
   if (Status status = BeginWrite(); !status.ok()) return status;
-  std::string& hint_key = impl.hint_key_buffer;
-  const DataKeyKind kind = EncodeHintKey(target, PartitionOf(key, options_.partition_count), key,
-                                         impl.max_key_bytes, &hint_key);
+  const std::string& hint_key = impl.hint_key_buffer;
+  const DataKeyKind kind = hashed ? DataKeyKind::kHashed : DataKeyKind::kInline;
   HintHeader header{now_ms, now_ms};
   std::string payload;  // The header, then the encoded set to store.
   payload.resize(kHintHeaderBytes);
@@ -203,11 +211,11 @@ Status Engine::PutHint(std::string_view target, std::string_view key, const Sibl
 
 Status Engine::GetHint(std::string_view target, std::string_view key, SiblingSet* set,
                        uint64_t* version, int64_t* created_ms, int64_t* updated_ms) {
-  if (Status status = CheckTarget(target); !status.ok()) return status;
+  bool hashed = false;
+  if (Status status = EncodeHintKeyFor(target, key, &hashed); !status.ok()) return status;
   Impl& impl = *impl_;
-  std::string& hint_key = impl.hint_key_buffer;
-  const DataKeyKind kind = EncodeHintKey(target, PartitionOf(key, options_.partition_count), key,
-                                         impl.max_key_bytes, &hint_key);
+  const std::string& hint_key = impl.hint_key_buffer;
+  const DataKeyKind kind = hashed ? DataKeyKind::kHashed : DataKeyKind::kInline;
   Status status;
   MDB_txn* txn = impl.ReadTxn(&status);
   if (txn == nullptr) return status;
@@ -313,12 +321,12 @@ Status Engine::DeleteHintRecord(std::string_view hint_key, std::string_view targ
 Status Engine::DeleteHintIfUnchanged(std::string_view target, std::string_view key,
                                      uint64_t version, bool* deleted) {
   *deleted = false;
-  if (Status status = CheckTarget(target); !status.ok()) return status;
+  bool hashed = false;
+  if (Status status = EncodeHintKeyFor(target, key, &hashed); !status.ok()) return status;
   Impl& impl = *impl_;
   if (Status status = BeginWrite(); !status.ok()) return status;
-  std::string& hint_key = impl.hint_key_buffer;
-  const DataKeyKind kind = EncodeHintKey(target, PartitionOf(key, options_.partition_count), key,
-                                         impl.max_key_bytes, &hint_key);
+  const std::string& hint_key = impl.hint_key_buffer;
+  const DataKeyKind kind = hashed ? DataKeyKind::kHashed : DataKeyKind::kInline;
   MDB_val lmdb_key = ToVal(hint_key);
   MDB_val stored;
   int rc = mdb_get(impl.write_txn, impl.hints_dbi, &lmdb_key, &stored);
