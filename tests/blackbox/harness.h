@@ -144,6 +144,12 @@ std::string Do(redisContext* context, const std::vector<std::string>& args);
 class RawConnection {
  public:
   explicit RawConnection(uint16_t port);  // REQUIREs a connection.
+  // Takes over an already connected socket (say, one accepted by
+  // LoopbackListener).
+  struct Adopt {
+    int fd;
+  };
+  explicit RawConnection(Adopt socket);
   ~RawConnection();
 
   RawConnection(const RawConnection&) = delete;
@@ -166,6 +172,24 @@ class RawConnection {
 
   int fd_ = -1;
   std::string buffer_;  // Received bytes not yet returned.
+};
+
+// A listening socket on 127.0.0.1 at a free port, for a test that plays a
+// server a node connects to.
+class LoopbackListener {
+ public:
+  LoopbackListener();  // REQUIREs a bound, listening socket.
+  ~LoopbackListener();
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+
+  uint16_t port() const { return port_; }
+  // The next connection, or nullptr if none came within `timeout_ms`.
+  std::unique_ptr<RawConnection> Accept(int timeout_ms);
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
 };
 
 // Length of the first complete RESP value in `bytes`, or 0 if more bytes are

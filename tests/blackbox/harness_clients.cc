@@ -153,8 +153,33 @@ RawConnection::RawConnection(uint16_t port) : fd_(ConnectSocket(port)) {
   REQUIRE_MESSAGE(fd_ >= 0, "raw connect to port " << port << " failed");
 }
 
+RawConnection::RawConnection(Adopt socket) : fd_(socket.fd) { REQUIRE(fd_ >= 0); }
+
 RawConnection::~RawConnection() {
   if (fd_ >= 0) close(fd_);
+}
+
+LoopbackListener::LoopbackListener() {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd_ >= 0);
+  sockaddr_in address = LoopbackAddress(0);
+  REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(listen(fd_, 16) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  port_ = ntohs(address.sin_port);
+}
+
+LoopbackListener::~LoopbackListener() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::unique_ptr<RawConnection> LoopbackListener::Accept(int timeout_ms) {
+  pollfd poll_fd{fd_, POLLIN, 0};
+  if (poll(&poll_fd, 1, timeout_ms) <= 0) return nullptr;
+  int connection = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (connection < 0) return nullptr;
+  return std::make_unique<RawConnection>(RawConnection::Adopt{connection});
 }
 
 bool RawConnection::Send(std::string_view bytes) {

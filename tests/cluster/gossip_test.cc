@@ -430,6 +430,61 @@ TEST_SUITE("gossip") {
     CHECK(InfoNumber(client.get(), "peer_protocol_errors") ==
           errors + static_cast<int64_t>(bad_messages.size()));
   }
+
+  // Put replies are only read on links a node dialed. Make node 0 dial a
+  // member played by the test (it learns "intruder" from a gossip table
+  // naming the test's listener), pass the handshake as the accepting side,
+  // then answer with malformed RK.PUTRS batches: each is a protocol error
+  // that closes the link and is counted.
+  TEST_CASE("gossip: a malformed RK.PUTRS on a link a node dialed is counted and closed") {
+    Cluster cluster(GossipCluster(3));
+    blackbox::LoopbackListener listener;
+    cluster::MemberRecord record;
+    record.name = "intruder";
+    record.host = "127.0.0.1";
+    record.port = 1;
+    record.peer_port = listener.port();
+    record.incarnation = 42;
+    std::string table;
+    cluster::EncodeMembers(std::vector{record}, &table);
+    std::unique_ptr<blackbox::RawConnection> gossiper = AuthenticatedPeer(cluster, 0, "intruder");
+    REQUIRE(gossiper->Send(blackbox::EncodeCommand({"RK.GOSSIP", "intruder", table})));
+
+    const std::vector<std::vector<std::string>> batches = {
+        // First a well-formed batch (for ids the node never sent): ignored,
+        // the link stays up; the test then drops it itself.
+        {"RK.PUTRS", "7", "OK", "8", "ERR disk full"},
+        {"RK.PUTRS", "7"},                            // An id without a result.
+        {"RK.PUTRS", "7", "MAYBE"},                   // Not OK or ERR <message>.
+        {"RK.PUTRS", "x", "OK"},                      // Not an id.
+        {"RK.PUTRS"},                                 // No pair at all.
+        {"RK.PUTRS", "7", "OK", "8", "ERR"},          // ERR without its message.
+    };
+    for (const std::vector<std::string>& batch : batches) {
+      CAPTURE(batch.size());
+      // Nodes that learned the member dial it (again after each close).
+      std::unique_ptr<blackbox::RawConnection> link = listener.Accept(10000);
+      REQUIRE_MESSAGE(link != nullptr, "no node dialed the test's member");
+      cluster::PeerAuthServer auth(kClusterSecret, "intruder");
+      std::string hello;
+      auth.MakeHello(&hello);
+      REQUIRE(link->Send(hello));
+      std::string welcome;
+      cluster::PeerAuthResult result = auth.OnAuth(ParseMessage(link->ReadReply()), &welcome);
+      REQUIRE_MESSAGE(result.accepted, result.reason);
+      REQUIRE(link->Send(welcome));
+      const int dialer = cluster.IndexOf(result.peer_name);
+      RedisContext client = cluster.Connect(dialer);
+      const int64_t errors = InfoNumber(client.get(), "peer_protocol_errors");
+      REQUIRE(link->Send(blackbox::EncodeCommand(batch)));
+      const bool well_formed = &batch == &batches.front();
+      bool closed = false;
+      link->ReadUntilClose(well_formed ? 500 : 5000, &closed);
+      CHECK(closed == !well_formed);
+      CHECK(InfoNumber(client.get(), "peer_protocol_errors") == errors + (well_formed ? 0 : 1));
+      CHECK(Do(client.get(), {"PING"}) == "+PONG");
+    }
+  }
 }  // TEST_SUITE("gossip")
 
 }  // namespace
