@@ -306,11 +306,7 @@ std::vector<int> OtherIndexes(const Cluster& cluster, const std::vector<int>& re
 
 int64_t InfoInteger(const Cluster& cluster, int index, const std::string& field) {
   RedisContext context = cluster.Connect(index);
-  Reply info = blackbox::Command(context.get(), {"INFO", "cluster"});
-  REQUIRE(info);
-  std::optional<std::string> value = InfoField(std::string_view(info->str, info->len), field);
-  REQUIRE_MESSAGE(value, "INFO cluster has no " << field);
-  return std::atoll(value->c_str());
+  return InfoInteger(context.get(), field);
 }
 
 }  // namespace ringkv::cluster_test

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdlib>
 
 namespace ringkv::cluster_test {
 namespace {
@@ -132,6 +133,14 @@ std::optional<std::string> InfoField(std::string_view info, std::string_view fie
     position = end + 1;
   }
   return std::nullopt;
+}
+
+int64_t InfoInteger(redisContext* context, std::string_view field) {
+  Reply info = blackbox::Command(context, {"INFO", "cluster"});
+  REQUIRE(info);
+  std::optional<std::string> value = InfoField(std::string_view(info->str, info->len), field);
+  REQUIRE_MESSAGE(value, "INFO cluster has no " << field);
+  return std::atoll(value->c_str());
 }
 
 std::vector<Reply> Pipeline(redisContext* context,

@@ -378,15 +378,10 @@ TEST_SUITE("gossip") {
     return peer;
   }
 
-  int64_t InfoNumber(redisContext * context, const std::string& field) {
-    std::string info = Do(context, {"INFO", "cluster"}).substr(1);
-    return std::stoll(InfoField(info, field).value_or("-1"));
-  }
-
   TEST_CASE("gossip: a malformed RK.GOSSIP from an authenticated peer is counted and closed") {
     Cluster cluster(GossipCluster(3));
     RedisContext client = cluster.Connect(0);
-    int64_t errors = InfoNumber(client.get(), "peer_protocol_errors");
+    int64_t errors = InfoInteger(client.get(), "peer_protocol_errors");
     REQUIRE(errors == 0);
 
     cluster::MemberRecord record;
@@ -417,7 +412,7 @@ TEST_SUITE("gossip") {
       peer->ReadUntilClose(5000, &closed);
       CHECK(closed);
     }
-    CHECK(InfoNumber(client.get(), "peer_protocol_errors") ==
+    CHECK(InfoInteger(client.get(), "peer_protocol_errors") ==
           errors + static_cast<int64_t>(bad_messages.size()));
     CHECK(Do(client.get(), {"PING"}) == "+PONG");
     CHECK(MembersOf(client.get()).size() == 3);  // Nobody joined.
@@ -427,7 +422,7 @@ TEST_SUITE("gossip") {
     int64_t deadline_ms = NowMs() + 3000;
     while (MembersOf(client.get()).size() != 4 && NowMs() < deadline_ms) SleepMs(20);
     CHECK(MembersOf(client.get()).size() == 4);
-    CHECK(InfoNumber(client.get(), "peer_protocol_errors") ==
+    CHECK(InfoInteger(client.get(), "peer_protocol_errors") ==
           errors + static_cast<int64_t>(bad_messages.size()));
   }
 
@@ -475,13 +470,13 @@ TEST_SUITE("gossip") {
       REQUIRE(link->Send(welcome));
       const int dialer = cluster.IndexOf(result.peer_name);
       RedisContext client = cluster.Connect(dialer);
-      const int64_t errors = InfoNumber(client.get(), "peer_protocol_errors");
+      const int64_t errors = InfoInteger(client.get(), "peer_protocol_errors");
       REQUIRE(link->Send(blackbox::EncodeCommand(batch)));
       const bool well_formed = &batch == &batches.front();
       bool closed = false;
       link->ReadUntilClose(well_formed ? 500 : 5000, &closed);
       CHECK(closed == !well_formed);
-      CHECK(InfoNumber(client.get(), "peer_protocol_errors") == errors + (well_formed ? 0 : 1));
+      CHECK(InfoInteger(client.get(), "peer_protocol_errors") == errors + (well_formed ? 0 : 1));
       CHECK(Do(client.get(), {"PING"}) == "+PONG");
     }
   }

@@ -12,19 +12,12 @@ using blackbox::Do;
 using blackbox::EncodeCommand;
 using blackbox::RawConnection;
 
-int64_t InfoField(redisContext* context, const std::string& field) {
-  std::string info = Do(context, {"INFO", "cluster"});
-  size_t at = info.find(field + ":");
-  if (at == std::string::npos) return -1;
-  return std::stoll(info.substr(at + field.size() + 1));
-}
-
 TEST_CASE("cluster: a peer that cannot prove the secret is denied, closed and counted") {
   ClusterOptions options;
   options.nodes = 3;
   Cluster cluster(options);
   RedisContext client = cluster.Connect(0);
-  int64_t failures_before = InfoField(client.get(), "peer_auth_failures");
+  int64_t failures_before = InfoInteger(client.get(), "peer_auth_failures");
   REQUIRE(failures_before == 0);
 
   // A stranger answers the HELLO with a made-up proof.
@@ -46,10 +39,10 @@ TEST_CASE("cluster: a peer that cannot prove the secret is denied, closed and co
   CHECK(closed);
   CHECK(answer.find("RK.DENIED") != std::string::npos);
 
-  CHECK(InfoField(client.get(), "peer_auth_failures") == failures_before + 2);
+  CHECK(InfoInteger(client.get(), "peer_auth_failures") == failures_before + 2);
   CHECK(Do(client.get(), {"LOCALGET", "k"}) == "nil");
   // The members themselves are still connected.
-  CHECK(InfoField(client.get(), "peer_connections") == 2);
+  CHECK(InfoInteger(client.get(), "peer_connections") == 2);
 }
 
 TEST_CASE("cluster: the client port does not know peer commands") {
