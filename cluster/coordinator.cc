@@ -27,15 +27,15 @@ namespace {
          consistency.w <= consistency.n && consistency.n <= members;
 }
 
-int64_t ResolveHintAfter(const CoordinatorOptions& options) {
-  const int64_t after_ms =
-      options.hint_after_ms == 0 ? options.request_timeout_ms / 2 : options.hint_after_ms;
+// A delay within a request: `after_ms` if it ends before the request's
+// deadline, else 0 (off).
+int64_t WithinTimeout(int64_t after_ms, const CoordinatorOptions& options) {
   return after_ms > 0 && after_ms < options.request_timeout_ms ? after_ms : 0;
 }
 
-int64_t ResolveReadRetry(const CoordinatorOptions& options) {
-  const int64_t after_ms = options.read_retry_after_ms;
-  return after_ms > 0 && after_ms < options.request_timeout_ms ? after_ms : 0;
+int64_t ResolveHintAfter(const CoordinatorOptions& options) {
+  return WithinTimeout(
+      options.hint_after_ms == 0 ? options.request_timeout_ms / 2 : options.hint_after_ms, options);
 }
 
 }  // namespace
@@ -45,7 +45,7 @@ Coordinator::Coordinator(std::string self, ReplicaStore* store, CoordinatorOptio
       store_(store),
       options_(options),
       hint_after_ms_(ResolveHintAfter(options)),
-      read_retry_after_ms_(ResolveReadRetry(options)),
+      read_retry_after_ms_(WithinTimeout(options.read_retry_after_ms, options)),
       read_random_state_(std::hash<std::string>()(self_)) {
   assert(store_ != nullptr);
   assert(options_.read_repair_chance >= 0 && options_.read_repair_chance <= 1);
@@ -409,15 +409,17 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
     // Ask r slots, cheapest and likeliest first: this node's own, then
     // owners not down, then down ones (their stand-ins); the rest are
     // spares, set before anything is asked (a failed local read takes one).
+    std::vector<std::pair<int, uint32_t>> ranked;  // (rank, slot); slots in preference order.
+    ranked.reserve(consistency.n);
+    for (uint32_t i = 0; i < consistency.n; ++i) {
+      const std::string& owner = op.slots[i].owner;
+      ranked.emplace_back(owner == self_ ? 0 : IsDown(owner) ? 2 : 1, i);
+    }
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<uint32_t> order;
     order.reserve(consistency.n);
-    for (int pass = 0; pass < 3; ++pass) {
-      for (uint32_t i = 0; i < consistency.n; ++i) {
-        const std::string& owner = op.slots[i].owner;
-        const int rank = owner == self_ ? 0 : IsDown(owner) ? 2 : 1;
-        if (rank == pass) order.push_back(i);
-      }
-    }
+    for (const auto& [rank, slot] : ranked) order.push_back(slot);
     op.spares.assign(order.begin() + consistency.r, order.end());
     if (read_retry_after_ms_ > 0) {
       op.retry_at_ms = now_ms + read_retry_after_ms_;
@@ -463,6 +465,12 @@ bool Coordinator::AskSpare(ReadOp* op) {
   return false;
 }
 
+void Coordinator::AskSpares(ReadOp* op, uint32_t count) {
+  for (; count > 0; --count) {
+    if (!AskSpare(op)) return;
+  }
+}
+
 // The speculative retry: a read still short of r answered slots asks as
 // many spares as answers are missing.
 void Coordinator::OnReadRetry(uint64_t id) {
@@ -471,9 +479,7 @@ void Coordinator::OnReadRetry(uint64_t id) {
   ReadOp& op = it->second;
   op.retry_at_ms = 0;
   if (op.done_fired) return;
-  for (uint32_t missing = op.consistency.r - op.ok_slots; missing > 0; --missing) {
-    if (!AskSpare(&op)) break;
-  }
+  AskSpares(&op, op.consistency.r - op.ok_slots);
   AdvanceRead(id);
 }
 
@@ -567,9 +573,7 @@ void Coordinator::AdvanceRead(uint64_t id) {
   if (!op.done_fired && op.ok_slots + waiting < op.consistency.r &&
       op.next_spare < op.spares.size()) {
     // Failed slots: ask spares in their place while r is short.
-    for (uint32_t missing = op.consistency.r - op.ok_slots - waiting; missing > 0; --missing) {
-      if (!AskSpare(&op)) break;
-    }
+    AskSpares(&op, op.consistency.r - op.ok_slots - waiting);
     count();
   }
   if (pending == 0) {
@@ -636,12 +640,15 @@ void Coordinator::RepairReplicas(ReadOp* op) {
 // Replica side, dispatch and time.
 
 storage::Status Coordinator::ReadWithHints(std::string_view key, storage::SiblingSet* set,
-                                           bool* found) {
-  storage::Status status = store_->Read(key, set, found);
-  if (!status.ok()) return status;
+                                           bool* found, std::string* encoded) {
   storage::SiblingSet hinted;
   bool hinted_found = false;
-  status = store_->ReadHints(key, &hinted, &hinted_found);
+  storage::Status status = store_->ReadHints(key, &hinted, &hinted_found);
+  if (!status.ok()) return status;
+  // The common case, no hint held here for the key: the record as stored,
+  // neither decoded nor re-encoded.
+  if (encoded != nullptr && !hinted_found) return store_->ReadEncoded(key, encoded, found);
+  status = store_->Read(key, set, found);
   if (!status.ok()) return status;
   if (hinted_found) {
     storage::Merge(set, hinted);
@@ -673,25 +680,9 @@ void Coordinator::ServeGet(const std::string& from, const GetRequest& request) {
   ++stats_.gets_served;
   GetReply reply;
   reply.id = request.id;
-  storage::Status status;
-  if (!store_->encoded_records()) {
-    status = ReadWithHints(request.key, &reply.set, &reply.found);
-  } else {
-    // As ReadWithHints, but in the common case, no hint held here for the
-    // key, the record goes out as stored: neither decoded nor re-encoded.
-    storage::SiblingSet hinted;
-    bool hinted_found = false;
-    status = store_->ReadHints(request.key, &hinted, &hinted_found);
-    if (status.ok() && !hinted_found) {
-      status = store_->ReadEncoded(request.key, &reply.encoded_set, &reply.found);
-    } else if (status.ok()) {
-      status = store_->Read(request.key, &reply.set, &reply.found);
-      if (status.ok()) {
-        storage::Merge(&reply.set, hinted);
-        reply.found = true;
-      }
-    }
-  }
+  storage::Status status =
+      ReadWithHints(request.key, &reply.set, &reply.found,
+                    store_->encoded_records() ? &reply.encoded_set : nullptr);
   reply.ok = status.ok();
   if (!status.ok()) {
     ++stats_.store_errors;

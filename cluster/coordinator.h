@@ -418,6 +418,8 @@ class Coordinator {
   bool AskAllSlots();
   void AskReadSlot(ReadOp* op, uint32_t slot);
   bool AskSpare(ReadOp* op);
+  // Asks up to `count` spares; stops when none is left.
+  void AskSpares(ReadOp* op, uint32_t count);
   void OnReadRetry(uint64_t id);
   void AddReadTarget(ReadOp* op, uint32_t slot, const std::string& name, bool stand_in);
   bool AssignReadStandIn(ReadOp* op, uint32_t slot);
@@ -431,8 +433,11 @@ class Coordinator {
 
   // Replica side.
   // This node's answer to a read of `key`: its record merged with every
-  // hint it holds for the key.
-  storage::Status ReadWithHints(std::string_view key, storage::SiblingSet* set, bool* found);
+  // hint it holds for the key. With `encoded` (only when encoded_records())
+  // and no hint held for the key, the record's bytes go to *encoded instead
+  // of being decoded into *set.
+  storage::Status ReadWithHints(std::string_view key, storage::SiblingSet* set, bool* found,
+                                std::string* encoded = nullptr);
   void ServePut(const std::string& from, const PutRequest& request, int64_t now_ms);
   void ServeGet(const std::string& from, const GetRequest& request);
 
