@@ -13,9 +13,13 @@ EngineStore::EngineStore(storage::Engine* engine) : engine_(engine) { assert(eng
 storage::ActorId EngineStore::actor() const { return engine_->identity().actor; }
 
 storage::Status EngineStore::Read(std::string_view key, storage::SiblingSet* set, bool* found) {
+  return ReadAt(storage::PartitionOf(key, engine_->partition_count()), key, set, found);
+}
+
+storage::Status EngineStore::ReadAt(uint32_t partition, std::string_view key,
+                                    storage::SiblingSet* set, bool* found) {
   *found = false;
   *set = storage::SiblingSet();
-  const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
   std::string_view encoded;
   storage::Status status = engine_->Get(partition, key, &encoded);
   if (status.IsNotFound()) return storage::Status::Ok();
@@ -101,21 +105,15 @@ storage::Status EngineStore::MergeEncoded(std::string_view key,
 
 storage::Status EngineStore::Update(std::string_view key, const Updater& apply,
                                     storage::SiblingSet* set, std::string* stored_bytes) {
-  *set = storage::SiblingSet();
   if (stored_bytes != nullptr) stored_bytes->clear();
+  // As in Merge, a record that does not decode is left alone (ReadAt fails).
   const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
-  std::string_view encoded;
-  storage::Status status = engine_->Get(partition, key, &encoded);
-  const bool found = status.ok();
-  if (!found && !status.IsNotFound()) return status;
-  // As in Merge, a record that does not decode is left alone.
-  if (found && !(status = storage::DecodeSiblingSet(encoded, set)).ok()) {
-    *set = storage::SiblingSet();
-    return status;
-  }
+  bool found = false;
+  storage::Status status = ReadAt(partition, key, set, &found);
+  if (!status.ok()) return status;
   const bool was_live = found && storage::IsLive(*set);
   apply(set);
-  // The engine was not touched since the Get: the Put reuses its position.
+  // The engine was not touched since ReadAt's Get: the Put reuses its position.
   const int live_delta = (storage::IsLive(*set) ? 1 : 0) - (was_live ? 1 : 0);
   status = Store(partition, key, *set, live_delta);
   if (status.ok() && stored_bytes != nullptr) stored_bytes->assign(encoded_);

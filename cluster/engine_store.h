@@ -59,6 +59,9 @@ class EngineStore : public ReplicaStore {
   void GetHintStats(storage::HintStats* stats) const override;
 
  private:
+  // Read, for a key whose partition the caller has.
+  storage::Status ReadAt(uint32_t partition, std::string_view key, storage::SiblingSet* set,
+                         bool* found);
   // Encodes `set` and writes it as the record of `key`.
   storage::Status Store(uint32_t partition, std::string_view key, const storage::SiblingSet& set,
                         int live_delta);
