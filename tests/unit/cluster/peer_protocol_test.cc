@@ -89,6 +89,32 @@ std::string EncodedSet(const storage::SiblingSet& set) {
   return bytes;
 }
 
+// Damages one of `encoded` (1 to 3 random bytes, a fixed-seed generator)
+// 20,000 times and hands each damaged message that still parses as one RESP
+// request to `decode`, which returns whether it decoded (checking what it
+// got, or the error). Returns how many decoded.
+template <typename Decode>
+int DecodeDamaged(const std::vector<std::string>& encoded, uint64_t seed, Decode decode) {
+  uint64_t state = seed;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  int decoded = 0;
+  for (int round = 0; round < 20000; round++) {
+    std::string bytes = encoded.size() == 1 ? encoded[0] : encoded[next() % encoded.size()];
+    for (int flips = 1 + next() % 3; flips > 0; flips--) {
+      bytes[next() % bytes.size()] = static_cast<char>(next());
+    }
+    resp::RequestParser parser(resp::ParserLimits{});
+    size_t consumed = 0;
+    if (parser.Feed(bytes, &consumed) != resp::ParseStatus::kComplete) continue;
+    auto args = parser.args();
+    if (decode(std::span<const std::string>(args.data(), args.size()))) decoded++;
+  }
+  return decoded;
+}
+
 TEST_CASE("peer protocol: put request round trip, with and without hint") {
   PutRequest request;
   request.id = 18446744073709551615ULL;
@@ -276,29 +302,13 @@ TEST_CASE("peer protocol: random damage to encoded messages never crashes") {
   EncodeMessage(GetReply{2, true, true, SampleSet(), ""}, &encoded[1]);
   EncodeMessage(PutReply{3, false, "boom"}, &encoded[2]);
   EncodeMessage(GetRequest{4, "key"}, &encoded[3]);
-  uint64_t state = 12345;
-  auto next = [&state] {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return state >> 33;
-  };
-  int decoded = 0;
-  for (int round = 0; round < 20000; round++) {
-    std::string bytes = encoded[next() % encoded.size()];
-    for (int flips = 1 + next() % 3; flips > 0; flips--) {
-      bytes[next() % bytes.size()] = static_cast<char>(next());
-    }
-    resp::RequestParser parser(resp::ParserLimits{});
-    size_t consumed = 0;
-    if (parser.Feed(bytes, &consumed) != resp::ParseStatus::kComplete) continue;
-    auto args = parser.args();
+  const int decoded = DecodeDamaged(encoded, 12345, [](std::span<const std::string> args) {
     Message message;
     std::string error;
-    if (DecodeMessage(std::span<const std::string>(args.data(), args.size()), &message, &error)) {
-      decoded++;
-    } else {
-      CHECK_FALSE(error.empty());
-    }
-  }
+    if (DecodeMessage(args, &message, &error)) return true;
+    CHECK_FALSE(error.empty());
+    return false;
+  });
   // Damage outside the checksummed set (say, in the key) still decodes.
   CHECK(decoded > 0);
 }
@@ -431,31 +441,17 @@ TEST_CASE("peer protocol: random damage to put reply batches never crashes") {
   batch.Add(PutReply{333, true, ""});
   std::string encoded;
   batch.EncodeTo(&encoded);
-  uint64_t state = 777;
-  auto next = [&state] {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return state >> 33;
-  };
-  int decoded = 0;
-  for (int round = 0; round < 20000; round++) {
-    std::string bytes = encoded;
-    for (int flips = 1 + next() % 3; flips > 0; flips--) {
-      bytes[next() % bytes.size()] = static_cast<char>(next());
-    }
-    resp::RequestParser parser(resp::ParserLimits{});
-    size_t consumed = 0;
-    if (parser.Feed(bytes, &consumed) != resp::ParseStatus::kComplete) continue;
-    auto args = parser.args();
+  const int decoded = DecodeDamaged({encoded}, 777, [](std::span<const std::string> args) {
     std::vector<PutReply> replies;
     std::string error;
-    if (DecodePutReplies(std::vector<std::string>(args.begin(), args.end()), &replies, &error)) {
-      ++decoded;
+    if (DecodePutReplies(args, &replies, &error)) {
       CHECK(!replies.empty());
       CHECK(replies.size() <= 3);
-    } else {
-      CHECK_FALSE(error.empty());
+      return true;
     }
-  }
+    CHECK_FALSE(error.empty());
+    return false;
+  });
   CHECK(decoded > 0);  // Some damage hits only an id's digits or a message.
 }
 
@@ -703,36 +699,22 @@ TEST_CASE("peer protocol: a gossip table of kGossipMembersMax members fits, one 
 TEST_CASE("peer protocol: random damage to gossip messages never crashes") {
   std::string encoded;
   EncodeGossip(GossipMessage{"n1", {GossipRecord("n1", 1), GossipRecord("n2", 2)}}, &encoded);
-  uint64_t state = 99;
-  auto next = [&state] {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return state >> 33;
-  };
-  int decoded_count = 0;
-  for (int round = 0; round < 20000; round++) {
-    std::string bytes = encoded;
-    for (int flips = 1 + next() % 3; flips > 0; flips--) {
-      bytes[next() % bytes.size()] = static_cast<char>(next());
-    }
-    resp::RequestParser parser(resp::ParserLimits{});
-    size_t consumed = 0;
-    if (parser.Feed(bytes, &consumed) != resp::ParseStatus::kComplete) continue;
-    auto args = parser.args();
+  const int decoded_count = DecodeDamaged({encoded}, 99, [](std::span<const std::string> args) {
     GossipMessage message;
     std::string error;
-    if (DecodeGossip(std::span<const std::string>(args.data(), args.size()), &message, &error)) {
+    if (DecodeGossip(args, &message, &error)) {
       // Whatever got through keeps every promise the decoder makes.
-      decoded_count++;
       bool has_sender = false;
       for (const MemberRecord& record : message.table) {
         CHECK(ValidateMemberRecord(record, &error));
         has_sender = has_sender || record.name == message.sender;
       }
       CHECK(has_sender);
-    } else {
-      CHECK_FALSE(error.empty());
+      return true;
     }
-  }
+    CHECK_FALSE(error.empty());
+    return false;
+  });
   // The checksum catches damage inside the table and a damaged sender name
   // no longer matches a record; what still decodes is mostly a change of
   // case in the message name.
