@@ -37,16 +37,12 @@ namespace ringkv::cluster_test {
 using blackbox::RedisContext;
 using blackbox::Reply;
 
-struct ClusterOptions {
-  int nodes = 6;
-  // The seeds' test set: 6 servers x 4 virtual nodes, N = 3, W = 2, R = 2.
-  int partitions = 24;
-  int n = 3;
-  int w = 2;
-  int r = 2;
-  // Short, so that tests of unavailability finish quickly.
-  int request_timeout_ms = 500;
-  std::string fsync = "no";
+struct ClusterOptions : ClusterShape {
+  ClusterOptions() {
+    // Short, so that tests of unavailability finish quickly.
+    request_timeout_ms = 500;
+    fsync = "no";
+  }
   // Appended verbatim to every node's config, after the tables the harness
   // writes; must not repeat [node], [cluster] or [storage].
   std::string extra_toml;

@@ -24,6 +24,20 @@
 
 namespace ringkv::cluster_test {
 
+// The shape of a test cluster, shared by the loopback harness
+// (ClusterOptions) and the drills (DrillClusterOptions), which differ only
+// in their defaults and their own extra settings.
+struct ClusterShape {
+  // The seeds' test set: 6 servers x 4 virtual nodes, N = 3, W = 2, R = 2.
+  int nodes = 6;
+  int partitions = 24;
+  int n = 3;
+  int w = 2;
+  int r = 2;
+  int request_timeout_ms = 1000;
+  std::string fsync = "everysec";
+};
+
 class NodeProcess {
  public:
   NodeProcess(std::string name, std::string server_path, std::string config_path,

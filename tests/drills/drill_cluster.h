@@ -36,14 +36,7 @@ namespace ringkv::drills {
 using blackbox::RedisContext;
 using blackbox::Reply;
 
-struct DrillClusterOptions {
-  // The seeds' test set: 6 servers x 4 virtual nodes, N = 3, W = 2, R = 2.
-  int nodes = 6;
-  int partitions = 24;
-  int n = 3;
-  int w = 2;
-  int r = 2;
-  int request_timeout_ms = 1000;
+struct DrillClusterOptions : cluster_test::ClusterShape {
   // Gossip: short in the CI forms so that the drills finish quickly, the
   // server's default (1 s) in the long forms. suspect_after_ms 0 leaves it
   // to the server's default.
@@ -54,7 +47,6 @@ struct DrillClusterOptions {
   // environment turns them off for every drill, for a server that does not
   // know them yet.
   bool failure_handling_keys = true;
-  std::string fsync = "everysec";
 };
 
 // False when RINGKV_DRILL_NO_FAILURE_KEYS=1.
