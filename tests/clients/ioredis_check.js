@@ -13,14 +13,7 @@
 const Redis = require('ioredis');
 const version = require('ioredis/package.json').version;
 
-const kTimeoutMs = 5000;
-const kWatchdogMs = 30000;
-const kPipelineCommands = 1000;
-
-function check(condition, what) {
-  if (!condition) throw new Error(`check failed: ${what}`);
-  console.log(`  ok: ${what}`);
-}
+const { kTimeoutMs, kPipelineCommands, check, close, runChecks } = require('./check_common.js');
 
 function newClient(port, options = {}) {
   const client = new Redis({
@@ -55,13 +48,6 @@ function ready(client) {
 
 async function connect(port, options) {
   return ready(newClient(port, options));
-}
-
-async function close(client) {
-  if (client.clientErrors.length > 0) {
-    throw new Error(`client reported: ${client.clientErrors.join('; ')}`);
-  }
-  await client.quit();
 }
 
 async function checkBasics(port) {
@@ -191,32 +177,12 @@ async function checkAuth(authPort, password) {
   await viaUrl.quit();
 }
 
-async function main() {
-  if (process.argv.length !== 5) {
-    console.error('usage: node ioredis_check.js PORT AUTH_PORT PASSWORD');
-    return 2;
-  }
-  const [port, authPort, password] = process.argv.slice(2);
-  console.log(`ioredis ${version} on node ${process.version}`);
-  await checkBasics(port);
-  await checkStrings(port);
-  await checkMultiKey(port);
-  await checkPipeline(port);
-  await checkClientName(port);
-  await checkAuth(authPort, password);
-  return 0;
-}
-
-const watchdog = setTimeout(() => {
-  console.error(`  FAIL: not finished after ${kWatchdogMs} ms`);
-  process.exit(1);
-}, kWatchdogMs);
-main().then(
-  (status) => {
-    clearTimeout(watchdog);
-    process.exitCode = status;
-  },
-  (error) => {
-    console.error(`  FAIL: ${error.stack || error}`);
-    process.exit(1);
-  });
+runChecks('ioredis_check.js', `ioredis ${version} on node ${process.version}`,
+          async (port, authPort, password) => {
+            await checkBasics(port);
+            await checkStrings(port);
+            await checkMultiKey(port);
+            await checkPipeline(port);
+            await checkClientName(port);
+            await checkAuth(authPort, password);
+          });

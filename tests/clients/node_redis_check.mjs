@@ -13,14 +13,7 @@ import { createClient } from 'redis';
 
 const require = createRequire(import.meta.url);
 const version = require('redis/package.json').version;
-const kTimeoutMs = 5000;
-const kWatchdogMs = 30000;
-const kPipelineCommands = 1000;
-
-function check(condition, what) {
-  if (!condition) throw new Error(`check failed: ${what}`);
-  console.log(`  ok: ${what}`);
-}
+const { kTimeoutMs, kPipelineCommands, check, close, runChecks } = require('./check_common.js');
 
 // Records the client's 'error' events, which close() turns into a failure,
 // and never reconnects: a compatible server needs no retries.
@@ -34,13 +27,6 @@ async function connect(url, options = {}) {
   client.on('error', (error) => client.clientErrors.push(error));
   await client.connect();
   return client;
-}
-
-async function close(client) {
-  if (client.clientErrors.length > 0) {
-    throw new Error(`client reported: ${client.clientErrors.join('; ')}`);
-  }
-  await client.quit();
 }
 
 async function checkBasics(url) {
@@ -178,34 +164,14 @@ async function checkAuth(authUrl, password) {
   await close(viaOption);
 }
 
-async function main() {
-  if (process.argv.length !== 5) {
-    console.error('usage: node node_redis_check.mjs PORT AUTH_PORT PASSWORD');
-    return 2;
-  }
-  const [port, authPort, password] = process.argv.slice(2);
-  const url = `redis://127.0.0.1:${port}`;
-  const authUrl = `redis://127.0.0.1:${authPort}`;
-  console.log(`node-redis ${version} on node ${process.version}`);
-  await checkBasics(url);
-  await checkStrings(url);
-  await checkMultiKey(url);
-  await checkPipelining(url);
-  await checkClientName(url);
-  await checkAuth(authUrl, password);
-  return 0;
-}
-
-const watchdog = setTimeout(() => {
-  console.error(`  FAIL: not finished after ${kWatchdogMs} ms`);
-  process.exit(1);
-}, kWatchdogMs);
-main().then(
-  (status) => {
-    clearTimeout(watchdog);
-    process.exitCode = status;
-  },
-  (error) => {
-    console.error(`  FAIL: ${error.stack || error}`);
-    process.exit(1);
-  });
+runChecks('node_redis_check.mjs', `node-redis ${version} on node ${process.version}`,
+          async (port, authPort, password) => {
+            const url = `redis://127.0.0.1:${port}`;
+            const authUrl = `redis://127.0.0.1:${authPort}`;
+            await checkBasics(url);
+            await checkStrings(url);
+            await checkMultiKey(url);
+            await checkPipelining(url);
+            await checkClientName(url);
+            await checkAuth(authUrl, password);
+          });
