@@ -1,0 +1,354 @@
+// storage/write_log.cc: see write_log.h.
+#include "storage/write_log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "storage/coding.h"
+
+namespace ringkv::storage {
+
+namespace {
+
+constexpr std::string_view kMagic = "RKWLOG01";
+constexpr size_t kSegmentNameDigits = 20;
+constexpr std::string_view kSegmentSuffix = ".log";
+
+Status Errno(std::string_view what, const std::string& path) {
+  return Status::IoError(std::string(what) + " " + path + ": " + std::strerror(errno));
+}
+
+// The length is the seed, so that a damaged length field fails the check
+// even when the bytes it then frames happen to be whole.
+uint64_t RecordChecksum(uint32_t length, std::string_view payload) {
+  return XXH3_64bits_withSeed(payload.data(), payload.size(), length);
+}
+
+// Parses "<20 digits>.log"; false for any other name.
+bool ParseSegmentName(std::string_view name, uint64_t* number) {
+  if (name.size() != kSegmentNameDigits + kSegmentSuffix.size() ||
+      !name.ends_with(kSegmentSuffix)) {
+    return false;
+  }
+  uint64_t value = 0;
+  for (size_t i = 0; i < kSegmentNameDigits; ++i) {
+    const char c = name[i];
+    if (c < '0' || c > '9') return false;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return false;
+    value = value * 10 + digit;
+  }
+  *number = value;
+  return value != 0;
+}
+
+Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("opening", dir);
+  int rc = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (rc != 0) return Errno("fsync of", dir);
+  return Status::Ok();
+}
+
+}  // namespace
+
+WriteLog::WriteLog(WriteLogOptions options) : options_(std::move(options)) {}
+
+WriteLog::~WriteLog() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (Segment& segment : segments_) {
+    if (segment.fd >= 0) ::close(segment.fd);
+  }
+}
+
+std::string WriteLog::PathOf(uint64_t segment) const {
+  char name[kSegmentNameDigits + 1];
+  std::snprintf(name, sizeof(name), "%020" PRIu64, segment);
+  return options_.dir + "/" + name + std::string(kSegmentSuffix);
+}
+
+Status WriteLog::Open(const WriteLogOptions& options, std::unique_ptr<WriteLog>* log) {
+  if (options.dir.empty()) return Status::InvalidArgument("write log: no directory");
+  if (::mkdir(options.dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return Errno("creating", options.dir);
+  }
+  std::unique_ptr<WriteLog> opened(new WriteLog(options));
+  DIR* dir = ::opendir(options.dir.c_str());
+  if (dir == nullptr) return Errno("listing", options.dir);
+  std::vector<uint64_t> numbers;
+  while (dirent* entry = ::readdir(dir)) {
+    uint64_t number = 0;
+    if (ParseSegmentName(entry->d_name, &number)) numbers.push_back(number);
+  }
+  ::closedir(dir);
+  std::sort(numbers.begin(), numbers.end());
+  for (uint64_t number : numbers) {
+    const std::string path = opened->PathOf(number);
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return Errno("opening", path);
+    opened->segments_.push_back(Segment{number, fd, false});
+  }
+  if (opened->segments_.empty()) {
+    if (Status status = opened->StartSegment(1); !status.ok()) return status;
+    opened->replayed_ = true;  // Nothing to replay.
+  }
+  opened->newest_ = opened->segments_.back().number;
+  *log = std::move(opened);
+  return Status::Ok();
+}
+
+// Creates segment `number` with its header, durable with its directory
+// entry, and makes it the newest.
+Status WriteLog::StartSegment(uint64_t number) {
+  const std::string path = PathOf(number);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) return Errno("creating", path);
+  std::string header(kMagic);
+  coding::PutFixed64(&header, number);
+  const ssize_t written = ::pwrite(fd, header.data(), header.size(), 0);
+  if (written != static_cast<ssize_t>(header.size()) || ::fdatasync(fd) != 0) {
+    Status status = Errno("writing the header of", path);
+    ::close(fd);
+    ::unlink(path.c_str());
+    return status;
+  }
+  if (Status status = SyncDirectory(options_.dir); !status.ok()) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return status;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    segments_.push_back(Segment{number, fd, false});
+  }
+  newest_ = number;
+  flushed_bytes_ = kHeaderBytes;
+  return Status::Ok();
+}
+
+Status WriteLog::Replay(const std::function<Status(uint64_t, std::string_view)>& fn) {
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    const bool newest = i + 1 == segments_.size();
+    if (Status status = ReplaySegment(segments_[i], newest, fn); !status.ok()) return status;
+  }
+  replayed_ = true;
+  return Status::Ok();
+}
+
+Status WriteLog::ReplaySegment(Segment& segment, bool newest,
+                               const std::function<Status(uint64_t, std::string_view)>& fn) {
+  const std::string path = PathOf(segment.number);
+  struct stat info;
+  if (::fstat(segment.fd, &info) != 0) return Errno("stat of", path);
+  const uint64_t file_bytes = static_cast<uint64_t>(info.st_size);
+  // Reads [offset, offset + bytes) of the file, fewer bytes past its end.
+  auto read_at = [&](uint64_t offset, size_t bytes, std::string* out) -> Status {
+    out->resize(bytes);
+    size_t done = 0;
+    while (done < bytes) {
+      ssize_t n = ::pread(segment.fd, out->data() + done, bytes - done,
+                          static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno("reading", path);
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    out->resize(done);
+    return Status::Ok();
+  };
+
+  std::string expected(kMagic);
+  coding::PutFixed64(&expected, segment.number);
+  std::string header;
+  if (Status status = read_at(0, kHeaderBytes, &header); !status.ok()) return status;
+  if (header != expected) {
+    // A crash while StartSegment created the newest segment can leave it
+    // without its header; it holds no record then (StartSegment syncs the
+    // header before any record follows), so it is written again.
+    if (!newest || file_bytes > kHeaderBytes) {
+      return Status::Corruption("write log: " + path + " has a wrong header");
+    }
+    if (::pwrite(segment.fd, expected.data(), expected.size(), 0) !=
+            static_cast<ssize_t>(expected.size()) ||
+        ::fdatasync(segment.fd) != 0) {
+      return Errno("rewriting the header of", path);
+    }
+    flushed_bytes_ = kHeaderBytes;
+    return Status::Ok();
+  }
+
+  uint64_t offset = kHeaderBytes;
+  std::string record_header;
+  std::string payload;
+  while (offset < file_bytes) {
+    std::string damage;
+    if (file_bytes - offset < kRecordOverheadBytes) {
+      damage = "a record header cut short";
+    } else {
+      if (Status status = read_at(offset, kRecordOverheadBytes, &record_header); !status.ok()) {
+        return status;
+      }
+      const uint32_t length = coding::DecodeFixed32(record_header.data());
+      const uint64_t checksum = coding::DecodeFixed64(record_header.data() + 4);
+      if (length > kPayloadBytesMax) {
+        damage = "a record length of " + std::to_string(length);
+      } else if (file_bytes - offset - kRecordOverheadBytes < length) {
+        damage = "a record cut short";
+      } else {
+        if (Status status = read_at(offset + kRecordOverheadBytes, length, &payload);
+            !status.ok()) {
+          return status;
+        }
+        if (RecordChecksum(length, payload) != checksum) {
+          damage = "a record whose checksum does not match";
+        } else {
+          if (Status status = fn(segment.number, payload); !status.ok()) return status;
+          offset += kRecordOverheadBytes + length;
+          continue;
+        }
+      }
+    }
+    // Damage. In the newest segment it is where a crash stopped the writes
+    // that were not synced: keep what precedes it (point-in-time recovery).
+    if (!newest) {
+      return Status::Corruption("write log: " + path + ": " + damage + " at offset " +
+                                std::to_string(offset));
+    }
+    if (::ftruncate(segment.fd, static_cast<off_t>(offset)) != 0 || ::fdatasync(segment.fd) != 0) {
+      return Errno("truncating the torn tail of", path);
+    }
+    break;
+  }
+  if (newest) flushed_bytes_ = offset;
+  return Status::Ok();
+}
+
+Status WriteLog::Append(std::string_view payload) {
+  if (payload.size() > kPayloadBytesMax) {
+    return Status::InvalidArgument("write log: a record of " + std::to_string(payload.size()) +
+                                   " bytes (at most " + std::to_string(kPayloadBytesMax) + ")");
+  }
+  const auto length = static_cast<uint32_t>(payload.size());
+  coding::PutFixed32(&buffer_, length);
+  coding::PutFixed64(&buffer_, RecordChecksum(length, payload));
+  buffer_.append(payload);
+  if (buffer_.size() > kBufferBytesMax) return Flush();
+  return Status::Ok();
+}
+
+Status WriteLog::WriteAll(std::string_view bytes) {
+  const int fd = segments_.back().fd;
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done,
+                         static_cast<off_t>(flushed_bytes_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno("appending to", PathOf(newest_));
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status WriteLog::Flush() {
+  if (!replayed_) return Status::InvalidArgument("write log: Replay() before writing");
+  if (buffer_.empty()) return Status::Ok();
+  Status status = WriteAll(buffer_);
+  if (!status.ok()) {
+    // Whatever part reached the file is not a whole batch: cut it off.
+    (void)!::ftruncate(segments_.back().fd, static_cast<off_t>(flushed_bytes_));
+    buffer_.clear();
+    return status;
+  }
+  flushed_bytes_ += buffer_.size();
+  buffer_.clear();
+  if (buffer_.capacity() > kBufferBytesMax) std::string().swap(buffer_);
+  std::lock_guard<std::mutex> lock(mutex_);
+  segments_.back().dirty = true;
+  return Status::Ok();
+}
+
+Status WriteLog::Rotate(uint64_t* sealed) {
+  if (Status status = Flush(); !status.ok()) return status;
+  // The sealed segment is synced before the next one starts, so that
+  // damage found in it later is never a crash's torn tail.
+  if (::fdatasync(segments_.back().fd) != 0) return Errno("fdatasync of", PathOf(newest_));
+  const uint64_t old = newest_;
+  if (Status status = StartSegment(old + 1); !status.ok()) return status;
+  *sealed = old;
+  return Status::Ok();
+}
+
+Status WriteLog::Sync() {
+  // Duplicate the descriptors under the lock, so that a segment removed
+  // meanwhile cannot close (and the number be reused by) a file being
+  // synced.
+  std::vector<std::pair<uint64_t, int>> to_sync;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (Segment& segment : segments_) {
+      if (!segment.dirty) continue;
+      int fd = ::fcntl(segment.fd, F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) {
+        for (auto& [number, dup] : to_sync) ::close(dup);
+        return Errno("duplicating the descriptor of", PathOf(segment.number));
+      }
+      segment.dirty = false;
+      to_sync.emplace_back(segment.number, fd);
+    }
+  }
+  Status result;
+  for (auto& [number, fd] : to_sync) {
+    if (::fdatasync(fd) != 0 && result.ok()) {
+      result = Errno("fdatasync of", PathOf(number));
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (Segment& segment : segments_) {
+        if (segment.number == number) segment.dirty = true;  // Try again next time.
+      }
+    }
+    ::close(fd);
+  }
+  return result;
+}
+
+Status WriteLog::RemoveThrough(uint64_t segment) {
+  std::vector<uint64_t> removed;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto end = std::find_if(segments_.begin(), segments_.end(), [&](const Segment& s) {
+      return s.number > segment || s.number == newest_;
+    });
+    for (auto it = segments_.begin(); it != end; ++it) {
+      ::close(it->fd);
+      removed.push_back(it->number);
+    }
+    segments_.erase(segments_.begin(), end);
+  }
+  for (uint64_t number : removed) {
+    const std::string path = PathOf(number);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("removing", path);
+  }
+  if (!removed.empty()) return SyncDirectory(options_.dir);
+  return Status::Ok();
+}
+
+std::vector<uint64_t> WriteLog::segments() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<uint64_t> numbers;
+  for (const Segment& segment : segments_) numbers.push_back(segment.number);
+  return numbers;
+}
+
+}  // namespace ringkv::storage
