@@ -82,7 +82,17 @@ std::string WriteLog::PathOf(uint64_t segment) const {
 
 Status WriteLog::Open(const WriteLogOptions& options, std::unique_ptr<WriteLog>* log) {
   if (options.dir.empty()) return Status::InvalidArgument("write log: no directory");
-  if (::mkdir(options.dir.c_str(), 0750) != 0 && errno != EEXIST) {
+  if (options.payload_bytes_max > UINT32_MAX) {
+    return Status::InvalidArgument("write log: payload_bytes_max above 4 GiB - 1");
+  }
+  if (::mkdir(options.dir.c_str(), 0750) == 0) {
+    // The new directory's entry must survive a crash with the records.
+    const size_t slash = options.dir.find_last_of('/');
+    const std::string parent = slash == std::string::npos ? "."
+                               : slash == 0              ? "/"
+                                                         : options.dir.substr(0, slash);
+    if (Status status = SyncDirectory(parent); !status.ok()) return status;
+  } else if (errno != EEXIST) {
     return Errno("creating", options.dir);
   }
   std::unique_ptr<WriteLog> opened(new WriteLog(options));
@@ -95,6 +105,12 @@ Status WriteLog::Open(const WriteLogOptions& options, std::unique_ptr<WriteLog>*
   }
   ::closedir(dir);
   std::sort(numbers.begin(), numbers.end());
+  for (size_t i = 1; i < numbers.size(); ++i) {
+    if (numbers[i] != numbers[i - 1] + 1) {
+      return Status::Corruption("write log: segment " + std::to_string(numbers[i - 1] + 1) +
+                                " is missing in " + options.dir);
+    }
+  }
   for (uint64_t number : numbers) {
     const std::string path = opened->PathOf(number);
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -203,7 +219,7 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest,
       }
       const uint32_t length = coding::DecodeFixed32(record_header.data());
       const uint64_t checksum = coding::DecodeFixed64(record_header.data() + 4);
-      if (length > kPayloadBytesMax) {
+      if (length > options_.payload_bytes_max) {
         damage = "a record length of " + std::to_string(length);
       } else if (file_bytes - offset - kRecordOverheadBytes < length) {
         damage = "a record cut short";
@@ -236,10 +252,21 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest,
   return Status::Ok();
 }
 
+Status WriteLog::Failed() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return failure_;
+}
+
+void WriteLog::Fail(const Status& status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (failure_.ok()) failure_ = status;
+}
+
 Status WriteLog::Append(std::string_view payload) {
-  if (payload.size() > kPayloadBytesMax) {
+  if (Status failed = Failed(); !failed.ok()) return failed;
+  if (payload.size() > options_.payload_bytes_max) {
     return Status::InvalidArgument("write log: a record of " + std::to_string(payload.size()) +
-                                   " bytes (at most " + std::to_string(kPayloadBytesMax) + ")");
+                                   " bytes (at most " + std::to_string(options_.payload_bytes_max) + ")");
   }
   const auto length = static_cast<uint32_t>(payload.size());
   coding::PutFixed32(&buffer_, length);
@@ -256,6 +283,7 @@ Status WriteLog::WriteAll(std::string_view bytes) {
     ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done,
                          static_cast<off_t>(flushed_bytes_ + done));
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0) errno = EIO;
     if (n <= 0) return Errno("appending to", PathOf(newest_));
     done += static_cast<size_t>(n);
   }
@@ -264,12 +292,18 @@ Status WriteLog::WriteAll(std::string_view bytes) {
 
 Status WriteLog::Flush() {
   if (!replayed_) return Status::InvalidArgument("write log: Replay() before writing");
+  if (Status failed = Failed(); !failed.ok()) return failed;
   if (buffer_.empty()) return Status::Ok();
   Status status = WriteAll(buffer_);
   if (!status.ok()) {
-    // Whatever part reached the file is not a whole batch: cut it off.
-    (void)!::ftruncate(segments_.back().fd, static_cast<off_t>(flushed_bytes_));
+    // Whatever part reached the file is not a whole batch: cut it off. The
+    // log fails for good either way: the records of earlier Appends were
+    // in the buffer too, and their callers may not have flushed yet.
+    if (::ftruncate(segments_.back().fd, static_cast<off_t>(flushed_bytes_)) != 0) {
+      status = Errno("cutting a failed write off", PathOf(newest_));
+    }
     buffer_.clear();
+    Fail(status);
     return status;
   }
   flushed_bytes_ += buffer_.size();
@@ -284,63 +318,75 @@ Status WriteLog::Rotate(uint64_t* sealed) {
   if (Status status = Flush(); !status.ok()) return status;
   // The sealed segment is synced before the next one starts, so that
   // damage found in it later is never a crash's torn tail.
-  if (::fdatasync(segments_.back().fd) != 0) return Errno("fdatasync of", PathOf(newest_));
+  if (::fdatasync(segments_.back().fd) != 0) {
+    Status status = Errno("fdatasync of", PathOf(newest_));
+    Fail(status);
+    return status;
+  }
   const uint64_t old = newest_;
-  if (Status status = StartSegment(old + 1); !status.ok()) return status;
+  if (Status status = StartSegment(old + 1); !status.ok()) {
+    Fail(status);
+    return status;
+  }
   *sealed = old;
   return Status::Ok();
 }
 
 Status WriteLog::Sync() {
+  // One Sync at a time: a second one must not find the flags cleared by a
+  // first whose fdatasync has not finished, and return early.
+  std::lock_guard<std::mutex> one_at_a_time(sync_mutex_);
   // Duplicate the descriptors under the lock, so that a segment removed
   // meanwhile cannot close (and the number be reused by) a file being
-  // synced.
+  // synced. The flags are cleared only once every duplicate exists.
   std::vector<std::pair<uint64_t, int>> to_sync;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (Segment& segment : segments_) {
+    if (!failure_.ok()) return failure_;
+    for (const Segment& segment : segments_) {
       if (!segment.dirty) continue;
       int fd = ::fcntl(segment.fd, F_DUPFD_CLOEXEC, 0);
       if (fd < 0) {
+        Status status = Errno("duplicating the descriptor of", PathOf(segment.number));
         for (auto& [number, dup] : to_sync) ::close(dup);
-        return Errno("duplicating the descriptor of", PathOf(segment.number));
+        return status;
       }
-      segment.dirty = false;
       to_sync.emplace_back(segment.number, fd);
     }
+    for (Segment& segment : segments_) segment.dirty = false;
   }
+  // A failed fdatasync is never retried: Linux may have marked the pages
+  // clean, so a second call could succeed with the records lost. The log
+  // fails for good; reopening it replays what is really there.
   Status result;
   for (auto& [number, fd] : to_sync) {
-    if (::fdatasync(fd) != 0 && result.ok()) {
-      result = Errno("fdatasync of", PathOf(number));
-      std::lock_guard<std::mutex> lock(mutex_);
-      for (Segment& segment : segments_) {
-        if (segment.number == number) segment.dirty = true;  // Try again next time.
-      }
-    }
+    if (result.ok() && ::fdatasync(fd) != 0) result = Errno("fdatasync of", PathOf(number));
     ::close(fd);
   }
+  if (!result.ok()) Fail(result);
   return result;
 }
 
 Status WriteLog::RemoveThrough(uint64_t segment) {
-  std::vector<uint64_t> removed;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto end = std::find_if(segments_.begin(), segments_.end(), [&](const Segment& s) {
-      return s.number > segment || s.number == newest_;
-    });
-    for (auto it = segments_.begin(); it != end; ++it) {
-      ::close(it->fd);
-      removed.push_back(it->number);
+  // Oldest first, each removal durable before the next, so that a crash
+  // leaves the remaining segments contiguous (Open checks that).
+  while (true) {
+    int fd = -1;
+    uint64_t number = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const Segment& oldest = segments_.front();
+      if (oldest.number > segment || oldest.number == newest_) break;
+      fd = oldest.fd;
+      number = oldest.number;
     }
-    segments_.erase(segments_.begin(), end);
-  }
-  for (uint64_t number : removed) {
     const std::string path = PathOf(number);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("removing", path);
+    if (Status status = SyncDirectory(options_.dir); !status.ok()) return status;
+    std::lock_guard<std::mutex> lock(mutex_);
+    ::close(fd);
+    segments_.erase(segments_.begin());
   }
-  if (!removed.empty()) return SyncDirectory(options_.dir);
   return Status::Ok();
 }
 

@@ -17,17 +17,23 @@
 // older ones can be removed once what they hold is stored elsewhere
 // (RemoveThrough).
 //
-// Recovery (Replay): records are returned in order across segments. A crash
-// can leave the newest segment with a torn last record (a partial write):
-// Replay stops there and truncates the segment to its last whole record.
-// Damage anywhere else (a bad checksum or length before the last record of
-// the newest segment, or in an older segment, or a wrong header) is
-// kCorruption: it is not the trace of a crash, and dropping the records
-// after it would lose acknowledged writes silently.
+// Recovery (Replay): records are returned in order across segments. A
+// power loss can leave any unsynced part of the newest segment missing or
+// garbled, so Replay stops at the first damaged record of the newest
+// segment and truncates the segment there (point-in-time recovery, as
+// RocksDB's default WAL recovery mode): records after it are dropped too,
+// which is right for a crash and loses them if the damage is anything else.
+// Damage in an older segment (synced before the next one started), a wrong
+// header, or a missing segment number is kCorruption.
+//
+// A failed write, truncation or fdatasync fails the log for good: every
+// later call returns that error (an fsync error is never retried: the
+// kernel may have dropped the pages). Reopening replays what is on disk.
 //
 // Thread safety: every method must be called from one thread (the loop),
-// except Sync(), which may run on another thread concurrently with Append,
-// Flush and Rotate. RemoveThrough must not run concurrently with Sync.
+// except Sync(), which may run on another thread concurrently with the
+// others (and with itself). The caller keeps other processes out of the
+// directory (the engine's lock on its data directory).
 #ifndef RINGKV_STORAGE_WRITE_LOG_H_
 #define RINGKV_STORAGE_WRITE_LOG_H_
 
@@ -46,13 +52,13 @@ namespace ringkv::storage {
 
 struct WriteLogOptions {
   std::string dir;  // Created if missing.
+  // The largest payload Append accepts (a record holds one write: a key
+  // and its record, both bounded by the server's own limits below this).
+  size_t payload_bytes_max = 1u << 30;
 };
 
 class WriteLog {
  public:
-  // The largest payload Append accepts (a record holds one write: a key and
-  // its record, both bounded by the server's own limits well below this).
-  static constexpr size_t kPayloadBytesMax = 1u << 30;
   // The in-memory buffer is written out by Append itself past this size,
   // so that a large iteration does not hold all of its records in memory.
   static constexpr size_t kBufferBytesMax = 8u << 20;
@@ -73,13 +79,13 @@ class WriteLog {
   Status Replay(const std::function<Status(uint64_t segment, std::string_view payload)>& fn);
 
   // Adds a record to the buffer (written by the next Flush, or at once past
-  // kBufferBytesMax). kInvalidArgument past kPayloadBytesMax.
+  // kBufferBytesMax). kInvalidArgument past options.payload_bytes_max.
   Status Append(std::string_view payload);
 
   // Writes the buffered records to the newest segment. On error the
   // buffered records are dropped (they were not acknowledged yet: the
-  // caller fails what they belonged to) and the segment is cut back to its
-  // last whole record, so that later records do not follow a torn one.
+  // caller fails what they belonged to), the segment is cut back to its
+  // last whole record, and the log fails for good (see above).
   Status Flush();
 
   // Flushes, then starts a new segment; *sealed receives the number of the
@@ -91,7 +97,8 @@ class WriteLog {
   // above).
   Status Sync();
 
-  // Deletes the segments numbered <= `segment` (never the newest one).
+  // Deletes the segments numbered <= `segment` (never the newest one),
+  // oldest first.
   Status RemoveThrough(uint64_t segment);
 
   uint64_t newest_segment() const { return newest_; }
@@ -112,6 +119,8 @@ class WriteLog {
   Status ReplaySegment(Segment& segment, bool newest,
                        const std::function<Status(uint64_t, std::string_view)>& fn);
   Status WriteAll(std::string_view bytes);
+  Status Failed() const;
+  void Fail(const Status& status);
 
   WriteLogOptions options_;
   std::string buffer_;
@@ -122,6 +131,8 @@ class WriteLog {
   // them from another thread).
   mutable std::mutex mutex_;
   std::vector<Segment> segments_;
+  Status failure_;  // The first failure; the log refuses everything after it.
+  std::mutex sync_mutex_;  // Held by Sync() throughout.
 };
 
 }  // namespace ringkv::storage

@@ -5,8 +5,11 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <cstdio>
@@ -139,8 +142,9 @@ TEST_CASE("write log: only flushed records survive, and a buffer past its bound 
     CHECK(log->buffered_bytes() < WriteLog::kBufferBytesMax);  // It wrote itself out.
   }
   OpenAndReplay(options, &records);
-  // The last Append may still have been buffered; those before it were written.
-  CHECK(records.size() >= 5);
+  // The fourth Append passed the bound and wrote the buffer; the fifth was
+  // still buffered.
+  CHECK(records.size() == 5);
 }
 
 TEST_CASE("write log: a torn last record is cut off, the rest kept, and appends go on") {
@@ -249,10 +253,11 @@ TEST_CASE("write log: bad input is refused with a clear error") {
   std::unique_ptr<WriteLog> log;
   CHECK(WriteLog::Open(WriteLogOptions{}, &log).code() == Status::Code::kInvalidArgument);
   WriteLogOptions options = Options(dir);
-  REQUIRE(WriteLog::Open(options, &log).ok());
+  options.payload_bytes_max = uint64_t{1} << 32;
+  CHECK(WriteLog::Open(options, &log).code() == Status::Code::kInvalidArgument);
+  options.payload_bytes_max = 100;
   // Written before the existing records were replayed: refused. (A fresh
   // log has nothing to replay.)
-  log.reset();
   {
     std::vector<Record> records;
     auto opened = OpenAndReplay(options, &records);
@@ -262,18 +267,84 @@ TEST_CASE("write log: bad input is refused with a clear error") {
   REQUIRE(WriteLog::Open(options, &log).ok());
   REQUIRE(log->Append("x").ok());
   CHECK(log->Flush().code() == Status::Code::kInvalidArgument);
-  // A record past the bound: refused before its bytes are read (the view
-  // is never dereferenced).
-  const char small[1] = {0};
-  CHECK(log->Append(std::string_view(small, WriteLog::kPayloadBytesMax + 1)).code() ==
-        Status::Code::kInvalidArgument);
+  CHECK(log->Append(std::string(101, 'x')).code() == Status::Code::kInvalidArgument);
   // Files that are not segments are left alone.
   std::FILE* other = std::fopen((options.dir + "/notes.txt").c_str(), "w");
   REQUIRE(other != nullptr);
   std::fclose(other);
+  log.reset();
   std::vector<Record> records;
-  OpenAndReplay(options, &records);
+  auto reopened = OpenAndReplay(options, &records);
   CHECK(records.size() == 1);
+  REQUIRE(reopened->Append(std::string(100, 'x')).ok());  // At the bound: fine.
+  CHECK(std::filesystem::exists(options.dir + "/notes.txt"));
+}
+
+TEST_CASE("write log: a missing segment in the middle is corruption") {
+  TempDir dir;
+  const WriteLogOptions options = Options(dir);
+  std::vector<Record> records;
+  {
+    auto log = OpenAndReplay(options, &records);
+    uint64_t sealed = 0;
+    for (int i = 0; i < 3; ++i) {
+      REQUIRE(log->Append("record").ok());
+      REQUIRE(log->Rotate(&sealed).ok());
+    }
+  }
+  std::filesystem::remove(SegmentPath(options, 2));
+  std::unique_ptr<WriteLog> log;
+  Status status = WriteLog::Open(options, &log);
+  INFO(status.ToString());
+  CHECK(status.IsCorruption());
+}
+
+TEST_CASE("write log: damage inside the newest segment drops it and every record after it") {
+  TempDir dir;
+  const WriteLogOptions options = Options(dir);
+  std::vector<Record> records;
+  uint64_t after_two = 0;
+  {
+    auto log = OpenAndReplay(options, &records);
+    REQUIRE(log->Append("one").ok());
+    REQUIRE(log->Append("two").ok());
+    REQUIRE(log->Flush().ok());
+    after_two = log->flushed_bytes();
+    REQUIRE(log->Append("three").ok());
+    REQUIRE(log->Append("four").ok());
+    REQUIRE(log->Flush().ok());
+  }
+  // A flipped byte in "three": point-in-time recovery keeps one and two.
+  Overwrite(SegmentPath(options, 1), after_two + 12, "X");
+  auto log = OpenAndReplay(options, &records);
+  REQUIRE(records.size() == 2);
+  CHECK(records[1].payload == "two");
+  CHECK(FileBytes(SegmentPath(options, 1)) == after_two);
+}
+
+TEST_CASE("write log: segment numbers go on after a reopen") {
+  TempDir dir;
+  const WriteLogOptions options = Options(dir);
+  std::vector<Record> records;
+  uint64_t sealed = 0;
+  {
+    auto log = OpenAndReplay(options, &records);
+    REQUIRE(log->Rotate(&sealed).ok());
+    REQUIRE(log->Rotate(&sealed).ok());
+    CHECK(log->newest_segment() == 3);
+  }
+  auto log = OpenAndReplay(options, &records);
+  CHECK(log->newest_segment() == 3);
+  REQUIRE(log->Append("in 3").ok());
+  REQUIRE(log->Rotate(&sealed).ok());
+  CHECK(sealed == 3);
+  CHECK(log->newest_segment() == 4);
+  REQUIRE(log->RemoveThrough(2).ok());
+  CHECK(log->segments() == std::vector<uint64_t>{3, 4});
+  log.reset();
+  OpenAndReplay(options, &records);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].segment == 3);
 }
 
 TEST_CASE("write log: Sync on another thread while the loop appends, flushes and rotates") {
@@ -313,6 +384,44 @@ TEST_CASE("write log: Sync on another thread while the loop appends, flushes and
   CHECK(records.front().payload == Payload(1500));
   CHECK(records.back().payload == Payload(1999));
   CHECK(records.front().segment == 4);
+}
+
+TEST_CASE("write log: a failed write fails the log for good, and the file keeps whole records") {
+  TempDir dir;
+  const WriteLogOptions options = Options(dir);
+  std::vector<Record> records;
+  auto log = OpenAndReplay(options, &records);
+  REQUIRE(log->Append("before").ok());
+  REQUIRE(log->Flush().ok());
+  const uint64_t whole = log->flushed_bytes();
+  // Files may not grow past `whole + 100` bytes: the next write fails with
+  // EFBIG part way (SIGXFSZ ignored), as on a full disk.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previous {};
+  REQUIRE(::sigaction(SIGXFSZ, &ignore, &previous) == 0);
+  struct rlimit saved {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  struct rlimit limit = saved;
+  limit.rlim_cur = whole + 100;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  REQUIRE(log->Append(std::string(1000, 'a')).ok());
+  const Status failed = log->Flush();
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
+  REQUIRE(::sigaction(SIGXFSZ, &previous, nullptr) == 0);
+  INFO(failed.ToString());
+  CHECK(failed.code() == Status::Code::kIoError);
+  // Sticky: nothing is accepted or acknowledged after it.
+  CHECK_FALSE(log->Append("after").ok());
+  CHECK_FALSE(log->Flush().ok());
+  CHECK_FALSE(log->Sync().ok());
+  uint64_t sealed = 0;
+  CHECK_FALSE(log->Rotate(&sealed).ok());
+  CHECK(FileBytes(SegmentPath(options, 1)) == whole);
+  log.reset();
+  OpenAndReplay(options, &records);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].payload == "before");
 }
 
 }  // namespace
