@@ -59,6 +59,13 @@ std::unique_ptr<WriteLog> OpenAndReplay(const WriteLogOptions& options,
   return log;
 }
 
+// A fresh directory for the log, and the records a replay returned.
+struct LogTest {
+  TempDir dir;
+  WriteLogOptions options = Options(dir);
+  std::vector<Record> records;
+};
+
 std::string Payload(int i) {
   // Sizes 0 to a few KB, bytes of every value.
   std::string payload(static_cast<size_t>((i * 37) % 3000), '\0');
@@ -82,10 +89,7 @@ void Overwrite(const std::string& path, uint64_t offset, std::string_view bytes)
   ::close(fd);
 }
 
-TEST_CASE("write log: records come back in order across flushes, rotations and reopens") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: records come back in order across flushes, rotations and reopens") {
   std::vector<std::string> expected;
   {
     auto log = OpenAndReplay(options, &records);
@@ -121,10 +125,7 @@ TEST_CASE("write log: records come back in order across flushes, rotations and r
   CHECK(records.back().segment == 3);
 }
 
-TEST_CASE("write log: only flushed records survive, and a buffer past its bound flushes itself") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: only flushed records survive, and a buffer past its bound flushes itself") {
   {
     auto log = OpenAndReplay(options, &records);
     REQUIRE(log->Append("flushed").ok());
@@ -147,10 +148,7 @@ TEST_CASE("write log: only flushed records survive, and a buffer past its bound 
   CHECK(records.size() == 5);
 }
 
-TEST_CASE("write log: a torn last record is cut off, the rest kept, and appends go on") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: a torn last record is cut off, the rest kept, and appends go on") {
   uint64_t whole_bytes = 0;
   {
     auto log = OpenAndReplay(options, &records);
@@ -178,10 +176,7 @@ TEST_CASE("write log: a torn last record is cut off, the rest kept, and appends 
   CHECK(records.back().payload == "next");
 }
 
-TEST_CASE("write log: damage in a sealed segment or a wrong header is corruption, not a tail") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: damage in a sealed segment or a wrong header is corruption, not a tail") {
   {
     auto log = OpenAndReplay(options, &records);
     for (int i = 0; i < 5; ++i) REQUIRE(log->Append(Payload(i + 1)).ok());
@@ -205,10 +200,7 @@ TEST_CASE("write log: damage in a sealed segment or a wrong header is corruption
   CHECK(replay.IsCorruption());
 }
 
-TEST_CASE("write log: a newest segment left without its header by a crash is repaired") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: a newest segment left without its header by a crash is repaired") {
   {
     auto log = OpenAndReplay(options, &records);
     REQUIRE(log->Append("kept").ok());
@@ -227,10 +219,7 @@ TEST_CASE("write log: a newest segment left without its header by a crash is rep
   CHECK(records[1].segment == 2);
 }
 
-TEST_CASE("write log: RemoveThrough deletes sealed segments, never the newest") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: RemoveThrough deletes sealed segments, never the newest") {
   auto log = OpenAndReplay(options, &records);
   uint64_t sealed = 0;
   for (int i = 0; i < 3; ++i) {
@@ -280,10 +269,7 @@ TEST_CASE("write log: bad input is refused with a clear error") {
   CHECK(std::filesystem::exists(options.dir + "/notes.txt"));
 }
 
-TEST_CASE("write log: a missing segment in the middle is corruption") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: a missing segment in the middle is corruption") {
   {
     auto log = OpenAndReplay(options, &records);
     uint64_t sealed = 0;
@@ -299,10 +285,7 @@ TEST_CASE("write log: a missing segment in the middle is corruption") {
   CHECK(status.IsCorruption());
 }
 
-TEST_CASE("write log: damage inside the newest segment drops it and every record after it") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: damage inside the newest segment drops it and every record after it") {
   uint64_t after_two = 0;
   {
     auto log = OpenAndReplay(options, &records);
@@ -322,10 +305,7 @@ TEST_CASE("write log: damage inside the newest segment drops it and every record
   CHECK(FileBytes(SegmentPath(options, 1)) == after_two);
 }
 
-TEST_CASE("write log: segment numbers go on after a reopen") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: segment numbers go on after a reopen") {
   uint64_t sealed = 0;
   {
     auto log = OpenAndReplay(options, &records);
@@ -347,10 +327,7 @@ TEST_CASE("write log: segment numbers go on after a reopen") {
   CHECK(records[0].segment == 3);
 }
 
-TEST_CASE("write log: Sync on another thread while the loop appends, flushes and rotates") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: Sync on another thread while the loop appends, flushes and rotates") {
   auto log = OpenAndReplay(options, &records);
   std::atomic<bool> stop{false};
   std::atomic<int> syncs{0};
@@ -386,10 +363,7 @@ TEST_CASE("write log: Sync on another thread while the loop appends, flushes and
   CHECK(records.front().segment == 4);
 }
 
-TEST_CASE("write log: a failed write fails the log for good, and the file keeps whole records") {
-  TempDir dir;
-  const WriteLogOptions options = Options(dir);
-  std::vector<Record> records;
+TEST_CASE_FIXTURE(LogTest, "write log: a failed write fails the log for good, and the file keeps whole records") {
   auto log = OpenAndReplay(options, &records);
   REQUIRE(log->Append("before").ok());
   REQUIRE(log->Flush().ok());
