@@ -133,6 +133,20 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engin
   if (rc != 0) return LmdbError("beginning the read transaction", rc);
   mdb_txn_reset(impl.read_txn);
   if (Status status = opened->LoadHintAccounting(); !status.ok()) return status;
+  if (options.write_log) {
+    if (Status status = opened->OpenWriteLog(); !status.ok()) return status;
+  } else {
+    // Writes held in a log would be invisible to a node without it.
+    std::error_code ignored;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(options.data_dir + "/log", ignored)) {
+      if (entry.path().extension() == ".log") {
+        return Status::InvalidArgument(
+            "data_dir " + options.data_dir +
+            " holds a write log (storage.write_path = \"log\"): open it with that setting");
+      }
+    }
+  }
   *engine = std::move(opened);
   return Status::Ok();
 }
@@ -204,6 +218,15 @@ Status Engine::Get(uint32_t partition, std::string_view key, std::string_view* v
   if (Status status = CheckPartition(partition); !status.ok()) return status;
   Impl& impl = *impl_;
   const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
+  if (impl.write_log) {
+    bool tombstone = false;
+    if (MemLookup(impl.key_buffer, &tombstone, value)) {
+      impl.cursor_key.clear();
+      if (tombstone) return Status::NotFound();
+      if (kind == DataKeyKind::kHashed) return CheckHashedRecord(key, value);
+      return Status::Ok();
+    }
+  }
   Status status;
   MDB_txn* txn = impl.ReadTxn(&status);
   if (txn == nullptr) return status;
@@ -236,6 +259,22 @@ Status Engine::Put(uint32_t partition, std::string_view key, std::string_view va
                    int live_delta) {
   if (Status status = CheckPartition(partition); !status.ok()) return status;
   Impl& impl = *impl_;
+  if (impl.write_log) {
+    const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
+    if (kind != DataKeyKind::kHashed) return LogApply('P', impl.key_buffer, value, live_delta);
+    // Never overwrite another key that shares the hash.
+    std::string_view existing;
+    Status status = ReadDataKey(impl.key_buffer, &existing);
+    if (status.ok()) {
+      if (status = CheckHashedRecord(key, &existing); !status.ok()) return status;
+    } else if (!status.IsNotFound()) {
+      return status;
+    }
+    std::string record;
+    AppendHashedRecordPrefix(key, &record);
+    record.append(value);
+    return LogApply('P', impl.key_buffer, record, live_delta);
+  }
   if (Status status = BeginWrite(); !status.ok()) return status;
   const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
   size_t record_bytes = value.size();
@@ -262,6 +301,16 @@ Status Engine::Put(uint32_t partition, std::string_view key, std::string_view va
 Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) {
   if (Status status = CheckPartition(partition); !status.ok()) return status;
   Impl& impl = *impl_;
+  if (impl.write_log) {
+    const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
+    std::string_view existing;
+    if (Status status = ReadDataKey(impl.key_buffer, &existing); !status.ok()) return status;
+    // Another key under the same hash: this key is not stored.
+    if (kind == DataKeyKind::kHashed && !CheckHashedRecord(key, &existing).ok()) {
+      return Status::NotFound();
+    }
+    return LogApply('D', impl.key_buffer, std::string_view(), live_delta);
+  }
   if (Status status = BeginWrite(); !status.ok()) return status;
   const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
   MDB_val lmdb_key = ToVal(impl.key_buffer);
@@ -284,12 +333,40 @@ Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) 
   return CommitIfLogFull();
 }
 
-bool Engine::has_pending_writes() const { return impl_->write_txn != nullptr; }
+bool Engine::has_pending_writes() const {
+  if (impl_->write_txn != nullptr) return true;
+  const LogState* log = impl_->write_log.get();
+  return log != nullptr && (!log->undo.empty() || log->wal->buffered_bytes() > 0);
+}
+
+Status Engine::ReadDataKey(std::string_view data_key, std::string_view* value) {
+  Impl& impl = *impl_;
+  if (impl.write_log) {
+    bool tombstone = false;
+    if (MemLookup(data_key, &tombstone, value)) {
+      return tombstone ? Status::NotFound() : Status::Ok();
+    }
+  }
+  Status status;
+  MDB_txn* txn = impl.ReadTxn(&status);
+  if (txn == nullptr) return status;
+  MDB_val lmdb_key = ToVal(data_key);
+  MDB_val lmdb_value;
+  int rc = mdb_get(txn, impl.data_dbi, &lmdb_key, &lmdb_value);
+  if (rc == MDB_NOTFOUND) return Status::NotFound();
+  if (rc != 0) return LmdbError("mdb_get", rc);
+  *value = FromVal(lmdb_value);
+  return Status::Ok();
+}
 
 Status Engine::Sync(uint64_t* durable_sequence) {
   // Read the sequence first: every commit it counts was written to the file
   // before, so the flush below covers it.
   const uint64_t sequence = impl_->committed_sequence.load(std::memory_order_acquire);
+  // The pointer is set at Open and never changes: safe on another thread.
+  if (const LogState* log = impl_->write_log.get(); log != nullptr) {
+    if (Status status = log->wal->Sync(); !status.ok()) return status;
+  }
   int rc = mdb_env_sync(impl_->env, 1);
   if (rc != 0) return LmdbError("mdb_env_sync", rc);
   impl_->syncs.fetch_add(1, std::memory_order_relaxed);
@@ -301,6 +378,7 @@ Status Engine::ScanPartition(
     uint32_t partition, std::string_view start_after, size_t limit,
     const std::function<bool(std::string_view key, std::string_view value)>& fn) {
   if (Status status = CheckPartition(partition); !status.ok()) return status;
+  if (impl_->write_log) return ScanPartitionWithLog(partition, start_after, limit, fn);
   Impl& impl = *impl_;
   Status status;
   MDB_txn* txn = impl.ReadTxn(&status);
@@ -356,6 +434,13 @@ Status Engine::GetStats(EngineStats* stats) {
   if (rc != 0) return LmdbError("mdb_stat", rc);
   stats->data_entries = data_stat.ms_entries;
   stats->hint_entries = hints_stat.ms_entries;
+  if (const LogState* log = impl.write_log.get(); log != nullptr) {
+    stats->memtable_entries = log->mem.size();
+    stats->memtable_bytes = log->mem_bytes;
+    stats->log_segments = log->wal->segments().size();
+    stats->checkpoints = log->checkpoints;
+    stats->checkpoint_failures = log->checkpoint_failures;
+  }
   return Status::Ok();
 }
 

@@ -83,6 +83,8 @@ struct HintStats {
 // Where a ScanHints of one target stands. Start with a default cursor; the
 // position is opaque (the stored key of the last hint visited), so resuming
 // is exact even for the empty key and long keys.
+struct LogState;
+
 struct HintScanCursor {
   std::string position;
   bool done = false;  // The scan has passed the target's last hint.
@@ -98,6 +100,18 @@ struct EngineOptions {
   // MDB_MAP_FULL.
   bool check_map_space = true;
   HintLimits hint_limits;
+  // The log write path (docs/storage_format.md, "Write log"): data writes
+  // are appended to a write log in data_dir/log and kept in a memory table,
+  // and reach LMDB's data tree in one sorted transaction (a checkpoint)
+  // when the table holds memtable_bytes_max or the log log_bytes_max since
+  // the last one. Hints and meta are written to LMDB as before.
+  bool write_log = false;
+  uint64_t memtable_bytes_max = 64ULL << 20;
+  uint64_t log_bytes_max = 256ULL << 20;
+  // Whether log segments a checkpoint covered wait for a Sync() that covers
+  // it before they are removed (ReleaseLog); false removes them at once
+  // (fsync = "no": nothing is ever synced).
+  bool log_removal_waits_for_sync = true;
 };
 
 // Who this node is. Created with the data directory and kept in it.
@@ -114,6 +128,12 @@ struct EngineStats {
   uint64_t hint_entries = 0;
   uint64_t commits = 0;
   uint64_t syncs = 0;
+  // The log write path (zero otherwise).
+  uint64_t memtable_entries = 0;  // Records and tombstones not checkpointed yet.
+  uint64_t memtable_bytes = 0;
+  uint64_t log_segments = 0;
+  uint64_t checkpoints = 0;
+  uint64_t checkpoint_failures = 0;
 };
 
 // Partition of a key: the 64-bit XXH3 hash cut into `partition_count` equal
@@ -165,7 +185,13 @@ class Engine {
 
   // Flushes every transaction committed before the call to disk. Thread
   // safe; returns the committed sequence it covers in *durable_sequence.
+  // With the write log: the log first, then LMDB.
   Status Sync(uint64_t* durable_sequence);
+
+  // The write log: removes the log segments a checkpoint covered once
+  // `durable_sequence` (from a Sync that finished) covers its commit. Loop
+  // thread only; does nothing without the write log.
+  void ReleaseLog(uint64_t durable_sequence);
 
   // Calls fn(key, value) for the keys of `partition` in order, starting after
   // `start_after` (empty: from the start), at most `limit` records. fn
@@ -263,6 +289,27 @@ class Engine {
   Status CommitIfLogFull();
   Status CommitTxn();
   void AdjustLiveKeys(int live_delta);
+  // The write log (engine_log.cc).
+  Status OpenWriteLog();
+  // Appends a put ('P', `record` as stored) or delete ('D') of data key
+  // `data_key` to the log and applies it to the memory table.
+  Status LogApply(char kind, std::string_view data_key, std::string_view record, int live_delta);
+  // Writes the iteration's log records; on failure undoes them in the
+  // memory table.
+  Status LogCommit();
+  // Writes the memory table into the data tree when it or the log is past
+  // its bound, or always when `force`.
+  Status MaybeCheckpoint(bool force);
+  // Whether the memory table holds `data_key`: then *tombstone says if it
+  // is a delete, else *bytes views its record (valid until the next write,
+  // commit or end of iteration).
+  bool MemLookup(std::string_view data_key, bool* tombstone, std::string_view* bytes) const;
+  // The stored record of `data_key` (the memory table first, then the
+  // tree); NotFound if absent or deleted.
+  Status ReadDataKey(std::string_view data_key, std::string_view* value);
+  Status ScanPartitionWithLog(
+      uint32_t partition, std::string_view start_after, size_t limit,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn);
   // Hints: the counts and bytes by a scan at Open, and the persisted
   // counters.
   Status LoadHintAccounting();

@@ -12,13 +12,16 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/engine.h"
 #include "storage/map_space.h"
+#include "storage/write_log.h"
 
 namespace ringkv::storage {
 
@@ -87,6 +90,46 @@ inline constexpr size_t kHintCountersBytes = 32;
 
 // Turns an LMDB error code into a Status (MapFull for MDB_MAP_FULL).
 Status LmdbError(std::string_view what, int rc);
+
+// The log write path (EngineOptions::write_log; engine_log.cc): data
+// writes go to the write log and this memory table, and reach the data
+// tree only at checkpoints.
+struct LogState {
+  struct MemRecord {
+    std::string bytes;  // The record as the data tree would store it.
+    bool tombstone = false;  // A delete: hides the tree's record.
+  };
+  // How to undo one write of the iteration if its log write fails.
+  struct Undo {
+    std::string key;
+    bool existed = false;
+    MemRecord previous;
+  };
+
+  // Lets `mem` be searched by a string_view without building a string.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+
+  std::unique_ptr<WriteLog> wal;
+  std::unordered_map<std::string, MemRecord, KeyHash, std::equal_to<>> mem;  // By data key.
+  uint64_t mem_bytes = 0;  // Keys plus records held in `mem`.
+  std::vector<Undo> undo;  // This iteration's writes, oldest first.
+  uint64_t live_keys_at_iteration = 0;
+  uint64_t log_bytes_since_checkpoint = 0;
+  // The newest segment a checkpoint covered, removed once a sync covers
+  // the checkpoint's commit (sequence `removable_after`); 0: none.
+  uint64_t removable_segment = 0;
+  uint64_t removable_after = 0;
+  // The last checkpoint found no room in the map: writes that add data
+  // are refused until one succeeds.
+  bool map_full = false;
+  uint64_t checkpoints = 0;
+  uint64_t checkpoint_failures = 0;
+  uint64_t commits_since_failure = 0;
+  std::string payload;  // Scratch for encoding log records.
+};
 
 struct Engine::WriteRecord {
   MDB_dbi dbi = 0;
@@ -168,6 +211,8 @@ struct Engine::Impl {
     if (hints_at_begin) hints = std::move(*hints_at_begin);
     hints_at_begin.reset();
   }
+
+  std::unique_ptr<LogState> write_log;  // Null unless options.write_log.
 
   std::vector<LoggedWrite> log;
   std::string log_bytes;

@@ -139,7 +139,7 @@ Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {
   std::optional<HintAccounting> hints_at_begin = std::move(impl.hints_at_begin);
   if (Status status = BeginWrite(); !status.ok()) {
     impl.lost_writes = status;
-    live_keys_ = live_keys_at_begin;
+    if (!impl.write_log) live_keys_ = live_keys_at_begin;
     impl.hints_at_begin = std::move(hints_at_begin);
     impl.RestoreHintsAtBegin();
     return failure;
@@ -157,7 +157,7 @@ Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {
       mdb_txn_abort(impl.write_txn);
       impl.WriteTxnEnded();
       impl.ClearLog();
-      live_keys_ = live_keys_at_begin;
+      if (!impl.write_log) live_keys_ = live_keys_at_begin;
       impl.RestoreHintsAtBegin();
       impl.lost_writes = LmdbError("replaying the transaction after a failed write", rc);
       return failure;
@@ -186,7 +186,17 @@ Status Engine::CommitIfLogFull() {
 Status Engine::Commit() {
   Status lost = std::move(impl_->lost_writes);
   impl_->lost_writes = Status::Ok();
+  if (impl_->write_log) {
+    // The log first: the data writes of the iteration, then LMDB's
+    // transaction (hints, meta).
+    if (Status status = LogCommit(); !status.ok() && lost.ok()) lost = status;
+  }
   Status status = CommitTxn();
+  if (impl_->write_log && lost.ok() && status.ok()) {
+    // A failed checkpoint changes nothing: the table and the log keep every
+    // write, and it is counted (GetStats) and tried again later.
+    (void)MaybeCheckpoint(/*force=*/false);
+  }
   return lost.ok() ? status : lost;
 }
 
@@ -197,7 +207,10 @@ Status Engine::CommitTxn() {
   // pages freed by earlier deletes become reusable only once a later
   // transaction commits, so an empty commit would leave the map full forever.
   int rc = 0;
-  if (live_keys_ != impl.persisted_live_keys || impl.refused_in_txn || impl.map_full_in_txn) {
+  // With the write log the count goes with checkpoints only: it must
+  // match the records in the tree, which the log replays on top of.
+  if (!impl.write_log &&
+      (live_keys_ != impl.persisted_live_keys || impl.refused_in_txn || impl.map_full_in_txn)) {
     std::string encoded;
     coding::PutFixed64(&encoded, live_keys_);
     const std::string name = std::string(kReservedMetaPrefix) + "live_keys";
@@ -225,13 +238,13 @@ Status Engine::CommitTxn() {
   impl.ClearLog();
   if (rc != 0) {
     if (rc == MDB_MAP_FULL) impl.LearnFromMapFull(impl.map_pages);
-    live_keys_ = impl.live_keys_at_begin;
+    if (!impl.write_log) live_keys_ = impl.live_keys_at_begin;
     impl.RestoreHintsAtBegin();
     return LmdbError("committing the write transaction", rc);
   }
   impl.hints_at_begin.reset();
   impl.persisted_hint_counters = hint_counters;
-  impl.persisted_live_keys = live_keys_;
+  if (!impl.write_log) impl.persisted_live_keys = live_keys_;
   ++committed_sequence_;
   impl.committed_sequence.store(committed_sequence_, std::memory_order_release);
   ++impl.commits;

@@ -1,0 +1,367 @@
+// storage/engine_log.cc: the log write path (EngineOptions::write_log).
+//
+// A data write is appended to the write log (one record: kind, live-key
+// delta, data key, the record as the data tree would store it) and applied
+// to the memory table; Commit() writes the iteration's records with one
+// write(2), and Sync() makes them durable. When the table or the log passes
+// its bound, a checkpoint seals the log segment, writes the table into the
+// data tree in key order in one LMDB transaction (with the live-key count
+// and the sealed segment's number in meta), and empties the table; the
+// sealed segments are removed once a sync covers that commit. Open replays
+// the segments after the last checkpoint into the table. Records are whole
+// record images, so replaying one the tree already holds changes nothing.
+#include <lmdb.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/coding.h"
+#include "storage/data_key.h"
+#include "storage/engine.h"
+#include "storage/engine_internal.h"
+
+namespace ringkv::storage {
+
+namespace {
+
+constexpr std::string_view kLogCheckpointMeta = "storage.log_checkpoint";
+constexpr char kPut = 'P';
+constexpr char kDelete = 'D';
+// After a checkpoint failed, the next one is tried after this many commits.
+constexpr uint64_t kCheckpointRetryCommits = 1000;
+
+void EncodeLogRecord(char kind, int live_delta, std::string_view data_key,
+                     std::string_view record, std::string* out) {
+  out->clear();
+  out->push_back(kind);
+  out->push_back(static_cast<char>(live_delta + 1));  // -1, 0, +1 as 0, 1, 2.
+  coding::PutVarint64(out, data_key.size());
+  out->append(data_key);
+  out->append(record);
+}
+
+bool DecodeLogRecord(std::string_view payload, char* kind, int* live_delta,
+                     std::string_view* data_key, std::string_view* record) {
+  if (payload.size() < 2) return false;
+  *kind = payload[0];
+  const int delta = static_cast<unsigned char>(payload[1]);
+  if ((*kind != kPut && *kind != kDelete) || delta > 2) return false;
+  *live_delta = delta - 1;
+  payload.remove_prefix(2);
+  uint64_t key_bytes = 0;
+  if (!coding::GetVarint64(&payload, &key_bytes) || key_bytes == 0 ||
+      key_bytes > payload.size()) {
+    return false;
+  }
+  *data_key = payload.substr(0, key_bytes);
+  *record = payload.substr(key_bytes);
+  return *kind == kPut || record->empty();
+}
+
+Status ReadCheckpoint(MDB_txn* txn, MDB_dbi meta, uint64_t* segment) {
+  MDB_val key{kLogCheckpointMeta.size(), const_cast<char*>(kLogCheckpointMeta.data())};
+  MDB_val value;
+  int rc = mdb_get(txn, meta, &key, &value);
+  if (rc == MDB_NOTFOUND) {
+    *segment = 0;
+    return Status::Ok();
+  }
+  if (rc != 0) return LmdbError("reading storage.log_checkpoint", rc);
+  if (value.mv_size != 8) return Status::Corruption("storage.log_checkpoint is not 8 bytes");
+  *segment = coding::DecodeFixed64(static_cast<const char*>(value.mv_data));
+  return Status::Ok();
+}
+
+uint64_t EntryBytes(std::string_view key, const LogState::MemRecord& record) {
+  return key.size() + record.bytes.size();
+}
+
+}  // namespace
+
+Status Engine::OpenWriteLog() {
+  Impl& impl = *impl_;
+  impl.write_log = std::make_unique<LogState>();
+  LogState& log = *impl.write_log;
+  WriteLogOptions log_options;
+  log_options.dir = options_.data_dir + "/log";
+  if (Status status = WriteLog::Open(log_options, &log.wal); !status.ok()) return status;
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return LmdbError("beginning a read transaction", rc);
+  uint64_t checkpointed = 0;
+  Status status = ReadCheckpoint(txn, impl.meta_dbi, &checkpointed);
+  mdb_txn_abort(txn);
+  if (!status.ok()) return status;
+  status = log.wal->Replay([&](uint64_t segment, std::string_view payload) {
+    if (segment <= checkpointed) return Status::Ok();  // Already in the tree.
+    char kind = 0;
+    int live_delta = 0;
+    std::string_view data_key;
+    std::string_view record;
+    if (!DecodeLogRecord(payload, &kind, &live_delta, &data_key, &record)) {
+      return Status::Corruption("write log: a record of segment " + std::to_string(segment) +
+                                " does not decode");
+    }
+    auto [it, inserted] = log.mem.try_emplace(std::string(data_key));
+    if (!inserted) log.mem_bytes -= EntryBytes(it->first, it->second);
+    it->second.bytes.assign(record);
+    it->second.tombstone = kind == kDelete;
+    log.mem_bytes += EntryBytes(it->first, it->second);
+    log.log_bytes_since_checkpoint += payload.size() + WriteLog::kRecordOverheadBytes;
+    AdjustLiveKeys(live_delta);
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  // Segments a checkpoint covered but a crash kept: the tree holds them.
+  // Make that commit durable before they go.
+  if (checkpointed != 0 && log.wal->segments().front() <= checkpointed) {
+    rc = mdb_env_sync(impl.env, 1);
+    if (rc != 0) return LmdbError("mdb_env_sync", rc);
+    if (Status removed = log.wal->RemoveThrough(checkpointed); !removed.ok()) return removed;
+  }
+  return Status::Ok();
+}
+
+bool Engine::MemLookup(std::string_view data_key, bool* tombstone, std::string_view* bytes) const {
+  const LogState& log = *impl_->write_log;
+  auto it = log.mem.find(data_key);
+  if (it == log.mem.end()) return false;
+  *tombstone = it->second.tombstone;
+  *bytes = it->second.bytes;
+  return true;
+}
+
+Status Engine::LogApply(char kind, std::string_view data_key, std::string_view record,
+                        int live_delta) {
+  LogState& log = *impl_->write_log;
+  if (log.map_full && kind == kPut) {
+    return Status::MapFull(
+        "map full: the last checkpoint of the write log found no room in the LMDB map "
+        "(map_size_bytes = " +
+        std::to_string(options_.map_size_bytes) + "); delete data or raise map_size_bytes");
+  }
+  if (log.undo.empty()) log.live_keys_at_iteration = live_keys_;
+  EncodeLogRecord(kind, live_delta, data_key, record, &log.payload);
+  if (Status status = log.wal->Append(log.payload); !status.ok()) return status;
+  log.log_bytes_since_checkpoint += log.payload.size() + WriteLog::kRecordOverheadBytes;
+  auto [it, inserted] = log.mem.try_emplace(std::string(data_key));
+  LogState::Undo undo;
+  undo.key = it->first;
+  undo.existed = !inserted;
+  if (!inserted) {
+    log.mem_bytes -= EntryBytes(it->first, it->second);
+    undo.previous = std::move(it->second);
+  }
+  log.undo.push_back(std::move(undo));
+  // From the payload's copy: `record` may view the entry just moved away.
+  it->second.bytes.assign(log.payload, log.payload.size() - record.size(), record.size());
+  it->second.tombstone = kind == kDelete;
+  log.mem_bytes += EntryBytes(it->first, it->second);
+  AdjustLiveKeys(live_delta);
+  return Status::Ok();
+}
+
+Status Engine::LogCommit() {
+  LogState& log = *impl_->write_log;
+  if (log.undo.empty() && log.wal->buffered_bytes() == 0) return Status::Ok();
+  Status status = log.wal->Flush();
+  if (!status.ok()) {
+    // The records never reached the log: take them back out of the table,
+    // newest first, so that no later read sees a write that was lost.
+    for (auto undo = log.undo.rbegin(); undo != log.undo.rend(); ++undo) {
+      auto it = log.mem.find(undo->key);
+      if (it == log.mem.end()) continue;
+      log.mem_bytes -= EntryBytes(it->first, it->second);
+      if (undo->existed) {
+        it->second = std::move(undo->previous);
+        log.mem_bytes += EntryBytes(it->first, it->second);
+      } else {
+        log.mem.erase(it);
+      }
+    }
+    live_keys_ = log.live_keys_at_iteration;
+    log.undo.clear();
+    return status;
+  }
+  log.undo.clear();
+  ++committed_sequence_;
+  impl_->committed_sequence.store(committed_sequence_, std::memory_order_release);
+  return Status::Ok();
+}
+
+Status Engine::MaybeCheckpoint(bool force) {
+  Impl& impl = *impl_;
+  LogState& log = *impl.write_log;
+  if (!force) {
+    if (log.mem.empty()) return Status::Ok();
+    if (log.mem_bytes < options_.memtable_bytes_max &&
+        log.log_bytes_since_checkpoint < options_.log_bytes_max) {
+      return Status::Ok();
+    }
+    if (log.checkpoint_failures > 0 && ++log.commits_since_failure < kCheckpointRetryCommits) {
+      return Status::Ok();
+    }
+  }
+  if (impl.write_txn != nullptr || !log.undo.empty()) {
+    return Status::InvalidArgument("checkpoint with writes not committed");
+  }
+  log.commits_since_failure = 0;
+  uint64_t sealed = 0;
+  if (Status status = log.wal->Rotate(&sealed); !status.ok()) return status;
+  EndIteration();  // The read snapshot would keep the pages this frees.
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(impl.env, nullptr, 0, &txn);
+  if (rc != 0) return LmdbError("beginning the checkpoint transaction", rc);
+  std::vector<const std::pair<const std::string, LogState::MemRecord>*> sorted;
+  sorted.reserve(log.mem.size());
+  for (const auto& entry : log.mem) sorted.push_back(&entry);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  MDB_cursor* cursor = nullptr;
+  rc = mdb_cursor_open(txn, impl.data_dbi, &cursor);
+  for (size_t i = 0; rc == 0 && i < sorted.size(); ++i) {
+    MDB_val key = ToVal(sorted[i]->first);
+    if (sorted[i]->second.tombstone) {
+      MDB_val found;
+      rc = mdb_cursor_get(cursor, &key, &found, MDB_SET);
+      if (rc == 0) {
+        rc = mdb_cursor_del(cursor, 0);
+      } else if (rc == MDB_NOTFOUND) {
+        rc = 0;
+      }
+    } else {
+      MDB_val value = ToVal(sorted[i]->second.bytes);
+      rc = mdb_cursor_put(cursor, &key, &value, 0);
+    }
+  }
+  if (rc == 0) {
+    std::string live;
+    coding::PutFixed64(&live, live_keys_);
+    const std::string live_name = std::string(kReservedMetaPrefix) + "live_keys";
+    MDB_val key = ToVal(live_name);
+    MDB_val value = ToVal(live);
+    rc = mdb_put(txn, impl.meta_dbi, &key, &value, 0);
+  }
+  if (rc == 0) {
+    std::string segment;
+    coding::PutFixed64(&segment, sealed);
+    MDB_val key = ToVal(kLogCheckpointMeta);
+    MDB_val value = ToVal(segment);
+    rc = mdb_put(txn, impl.meta_dbi, &key, &value, 0);
+  }
+  if (rc == 0) {
+    rc = mdb_txn_commit(txn);  // Frees the transaction (and cursor) even on failure.
+  } else {
+    mdb_txn_abort(txn);
+  }
+  if (rc != 0) {
+    // Nothing changed: the table and the log still hold every write.
+    ++log.checkpoint_failures;
+    log.map_full = rc == MDB_MAP_FULL;
+    return LmdbError("checkpointing the write log", rc);
+  }
+  log.mem.clear();
+  log.mem_bytes = 0;
+  log.log_bytes_since_checkpoint = 0;
+  log.map_full = false;
+  log.checkpoint_failures = 0;
+  ++log.checkpoints;
+  ++impl.commits;
+  impl.persisted_live_keys = live_keys_;
+  ++committed_sequence_;
+  impl.committed_sequence.store(committed_sequence_, std::memory_order_release);
+  log.removable_segment = sealed;
+  log.removable_after = committed_sequence_;
+  if (!options_.log_removal_waits_for_sync) ReleaseLog(committed_sequence_);
+  return Status::Ok();
+}
+
+void Engine::ReleaseLog(uint64_t durable_sequence) {
+  if (impl_->write_log == nullptr) return;
+  LogState& log = *impl_->write_log;
+  if (log.removable_segment == 0 || durable_sequence < log.removable_after) return;
+  // A failure leaves the segments for the next release (Open removes what
+  // a checkpoint covered, too).
+  if (log.wal->RemoveThrough(log.removable_segment).ok()) log.removable_segment = 0;
+}
+
+// The data tree's records of `partition` merged with the memory table's: a
+// table record replaces the tree's, a tombstone hides it. Costs a pass over
+// the table per call.
+Status Engine::ScanPartitionWithLog(
+    uint32_t partition, std::string_view start_after, size_t limit,
+    const std::function<bool(std::string_view key, std::string_view value)>& fn) {
+  Impl& impl = *impl_;
+  const LogState& log = *impl.write_log;
+  const std::string prefix = PartitionPrefix(partition);
+  std::string seek = prefix;
+  if (!start_after.empty()) EncodeDataKey(partition, start_after, impl.max_key_bytes, &seek);
+  std::vector<const std::pair<const std::string, LogState::MemRecord>*> table;
+  for (const auto& entry : log.mem) {
+    if (entry.first.starts_with(prefix) &&
+        (start_after.empty() ? entry.first >= seek : entry.first > seek)) {
+      table.push_back(&entry);
+    }
+  }
+  std::sort(table.begin(), table.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  Status status;
+  MDB_txn* txn = impl.ReadTxn(&status);
+  if (txn == nullptr) return status;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, impl.data_dbi, &cursor);
+  if (rc != 0) return LmdbError("mdb_cursor_open", rc);
+  CursorGuard guard(cursor);
+  MDB_val lmdb_key = ToVal(seek);
+  MDB_val lmdb_value;
+  rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_SET_RANGE);
+  if (rc == 0 && !start_after.empty() && FromVal(lmdb_key) == seek) {
+    rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
+  }
+  auto tree_key = [&]() -> std::string_view {
+    if (rc != 0) return {};
+    std::string_view key = FromVal(lmdb_key);
+    return key.starts_with(prefix) ? key : std::string_view();
+  };
+  size_t next = 0;
+  size_t count = 0;
+  while (count < limit) {
+    std::string_view from_tree = tree_key();
+    const bool table_left = next < table.size();
+    if (from_tree.empty() && !table_left) break;
+    std::string_view stored_key;
+    std::string_view value;
+    bool skip = false;
+    if (table_left && (from_tree.empty() || table[next]->first <= from_tree)) {
+      const bool replaces = !from_tree.empty() && table[next]->first == from_tree;
+      stored_key = table[next]->first;
+      value = table[next]->second.bytes;
+      skip = table[next]->second.tombstone;
+      ++next;
+      if (replaces) rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
+    } else {
+      stored_key = from_tree;
+      value = FromVal(lmdb_value);
+      rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("mdb_cursor_get", rc);
+    if (skip) continue;
+    uint32_t stored_partition = 0;
+    DataKeyKind kind;
+    std::string_view user_key;
+    if (!ParseDataKey(stored_key, &stored_partition, &kind, &user_key)) {
+      return Status::Corruption("malformed data key in partition " + std::to_string(partition));
+    }
+    if (kind == DataKeyKind::kHashed && !SplitHashedRecord(value, &user_key, &value)) {
+      return Status::Corruption("data record of a long key does not start with its key");
+    }
+    ++count;
+    if (!fn(user_key, value)) break;
+  }
+  return Status::Ok();
+}
+
+}  // namespace ringkv::storage

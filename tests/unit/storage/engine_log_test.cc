@@ -1,0 +1,337 @@
+// Tests for the engine's log write path (EngineOptions::write_log,
+// storage/engine_log.cc): reads see the memory table, reopens replay the
+// log, checkpoints move the table into the tree and the log shrinks after
+// a sync, deletes hide the tree's records, scans merge both, a failed log
+// write takes the iteration's writes back, and a log-mode directory is not
+// opened without the log.
+#include <doctest/doctest.h>
+#include <sys/resource.h>
+
+#include <csignal>
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/engine.h"
+#include "storage/sibling_set.h"
+#include "unit/temp_dir.h"
+
+namespace ringkv::storage {
+namespace {
+
+using ringkv::testing::TempDir;
+
+constexpr uint32_t kPartitions = 24;
+
+struct LogEngineTest {
+  TempDir dir;
+  EngineOptions options;
+  std::unique_ptr<Engine> engine;
+
+  LogEngineTest() {
+    options.data_dir = dir.path() + "/data";
+    options.map_size_bytes = 64ULL << 20;
+    options.partition_count = kPartitions;
+    options.node_name = "node-a";
+    options.write_log = true;
+    Reopen();
+  }
+
+  void Reopen() {
+    engine.reset();
+    Status status = Engine::Open(options, &engine);
+    INFO(status.ToString());
+    REQUIRE(status.ok());
+  }
+
+  uint32_t PartitionFor(std::string_view key) const { return PartitionOf(key, kPartitions); }
+
+  void Put(std::string_view key, std::string_view value, int live_delta = 1) {
+    Status status = engine->Put(PartitionFor(key), key, value, live_delta);
+    INFO(status.ToString());
+    REQUIRE(status.ok());
+  }
+
+  std::string Get(std::string_view key) {
+    std::string_view value;
+    Status status = engine->Get(PartitionFor(key), key, &value);
+    if (status.IsNotFound()) return "<none>";
+    INFO(status.ToString());
+    REQUIRE(status.ok());
+    return std::string(value);
+  }
+
+  void Commit() {
+    Status status = engine->Commit();
+    INFO(status.ToString());
+    REQUIRE(status.ok());
+    engine->EndIteration();
+  }
+
+  EngineStats Stats() {
+    EngineStats stats;
+    REQUIRE(engine->GetStats(&stats).ok());
+    return stats;
+  }
+
+  size_t LogFiles() const {
+    size_t count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(options.data_dir + "/log")) {
+      count += entry.path().extension() == ".log";
+    }
+    return count;
+  }
+
+  // A sync, and what the server does once it finished.
+  void SyncAndRelease() {
+    uint64_t durable = 0;
+    REQUIRE(engine->Sync(&durable).ok());
+    engine->ReleaseLog(durable);
+  }
+};
+
+std::vector<std::pair<std::string, std::string>> ScanAll(Engine* engine, uint32_t partition,
+                                                         std::string_view start_after = {},
+                                                         size_t limit = 1000000) {
+  std::vector<std::pair<std::string, std::string>> records;
+  Status status = engine->ScanPartition(partition, start_after, limit,
+                                        [&](std::string_view key, std::string_view value) {
+                                          records.emplace_back(key, value);
+                                          return true;
+                                        });
+  INFO(status.ToString());
+  REQUIRE(status.ok());
+  return records;
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: writes are read back at once and after a reopen") {
+  Put("a", "1");
+  CHECK(engine->has_pending_writes());
+  CHECK(Get("a") == "1");  // Before the commit: the memory table.
+  Put("b", "2");
+  Put("a", "3", 0);
+  Commit();
+  CHECK_FALSE(engine->has_pending_writes());
+  REQUIRE(engine->Delete(PartitionFor("b"), "b", -1).ok());
+  CHECK(Get("b") == "<none>");
+  CHECK(engine->Delete(PartitionFor("b"), "b", -1).IsNotFound());
+  CHECK(engine->Delete(PartitionFor("zz"), "zz", -1).IsNotFound());
+  Commit();
+  Put("uncommitted", "lost");  // A kill -9 before the commit.
+  CHECK(engine->live_keys() == 2);
+  Reopen();
+  CHECK(Get("a") == "3");
+  CHECK(Get("b") == "<none>");
+  CHECK(Get("uncommitted") == "<none>");
+  CHECK(engine->live_keys() == 1);
+  CHECK(Stats().memtable_entries == 2);  // a, and b's tombstone.
+  CHECK(Stats().data_entries == 0);      // Nothing checkpointed yet.
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: checkpoints move the table into the tree, the log goes after a sync") {
+  options.memtable_bytes_max = 4096;
+  Reopen();
+  std::map<std::string, std::string> expected;
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 10; ++i) {
+      const std::string key = "key:" + std::to_string(round * 7 + i);
+      const std::string value = std::string(static_cast<size_t>(50 + round), 'a' + (i % 26));
+      const bool exists = expected.count(key) > 0;
+      Put(key, value, exists ? 0 : 1);
+      expected[key] = value;
+    }
+    Commit();
+  }
+  EngineStats stats = Stats();
+  CHECK(stats.checkpoints > 0);
+  CHECK(stats.checkpoint_failures == 0);
+  CHECK(stats.data_entries > 0);
+  CHECK(stats.memtable_bytes < 4096 + 2000);
+  // Sealed segments stay until a sync covers the checkpoint.
+  const size_t before = LogFiles();
+  CHECK(before > 1);
+  SyncAndRelease();
+  CHECK(LogFiles() == 1);
+  for (const auto& [key, value] : expected) CHECK(Get(key) == value);
+  CHECK(engine->live_keys() == expected.size());
+  Reopen();
+  for (const auto& [key, value] : expected) CHECK(Get(key) == value);
+  CHECK(engine->live_keys() == expected.size());
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a crash after a checkpoint, before its segments went, counts nothing twice") {
+  options.memtable_bytes_max = 1;  // Every commit checkpoints.
+  Reopen();
+  Put("a", "1");
+  Put("b", "2");
+  Commit();
+  Put("c", "3");
+  Commit();
+  CHECK(Stats().checkpoints == 2);
+  CHECK(LogFiles() > 1);  // Not released: no sync ran.
+  Reopen();               // The crash.
+  CHECK(engine->live_keys() == 3);
+  CHECK(Get("a") == "1");
+  CHECK(Get("c") == "3");
+  CHECK(Stats().memtable_entries == 0);
+  CHECK(LogFiles() == 1);  // Open removed what the tree holds.
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a delete hides the tree's record until the next checkpoint removes it") {
+  options.memtable_bytes_max = 1u << 20;
+  Reopen();
+  Put("gone", "x");
+  Put("kept", "y");
+  Commit();
+  REQUIRE(engine->Delete(PartitionFor("gone"), "gone", -1).ok());
+  Commit();
+  // Checkpoint with the tombstone: force one with a tiny bound.
+  options.memtable_bytes_max = 1;
+  Reopen();
+  Put("other", "z");
+  Commit();
+  CHECK(Stats().memtable_entries == 0);
+  CHECK(Get("gone") == "<none>");
+  CHECK(Get("kept") == "y");
+  CHECK(Stats().data_entries == 2);  // kept and other; gone's record was deleted.
+  CHECK(engine->live_keys() == 2);
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: scans merge the table with the tree, in order") {
+  options.memtable_bytes_max = 1;
+  Reopen();
+  // All in one partition: keys that hash there.
+  std::vector<std::string> keys;
+  for (int i = 0; keys.size() < 8 && i < 10000; ++i) {
+    std::string key = "s" + std::to_string(i);
+    if (PartitionFor(key) == 5) keys.push_back(key);
+  }
+  REQUIRE(keys.size() == 8);
+  std::sort(keys.begin(), keys.end());
+  for (int i = 0; i < 4; ++i) Put(keys[i * 2], "tree");  // 0, 2, 4, 6 in the tree.
+  Commit();
+  options.memtable_bytes_max = 1u << 20;
+  Reopen();
+  Put(keys[1], "table");                                   // New, between tree records.
+  Put(keys[2], "table", 0);                                // Replaces a tree record.
+  REQUIRE(engine->Delete(5, keys[4], -1).ok());            // Hides a tree record.
+  Put(keys[7], "table");                                   // After every tree record.
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {keys[0], "tree"}, {keys[1], "table"}, {keys[2], "table"}, {keys[6], "tree"},
+      {keys[7], "table"}};
+  CHECK(ScanAll(engine.get(), 5) == expected);
+  // Pages: after a key, at most `limit` records.
+  CHECK(ScanAll(engine.get(), 5, keys[1], 2) ==
+        std::vector<std::pair<std::string, std::string>>{expected[2], expected[3]});
+  // After a deleted key, and after a key that was never stored.
+  CHECK(ScanAll(engine.get(), 5, keys[4]) ==
+        std::vector<std::pair<std::string, std::string>>{expected[3], expected[4]});
+  CHECK(ScanAll(engine.get(), 5, keys[3]) ==
+        std::vector<std::pair<std::string, std::string>>{expected[3], expected[4]});
+  for (uint32_t partition = 0; partition < kPartitions; ++partition) {
+    if (partition != 5) CHECK(ScanAll(engine.get(), partition).empty());
+  }
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: long keys (stored under their hash) round trip") {
+  const std::string long_a(2000, 'a');
+  const std::string long_b(1500, 'b');
+  Put(long_a, "value a");
+  Put(long_b, "value b");
+  Commit();
+  CHECK(Get(long_a) == "value a");
+  options.memtable_bytes_max = 1;
+  Reopen();
+  Put("short", "s");
+  Commit();  // Checkpoints the long keys too.
+  CHECK(Stats().memtable_entries == 0);
+  CHECK(Get(long_a) == "value a");
+  CHECK(Get(long_b) == "value b");
+  const auto scanned = ScanAll(engine.get(), PartitionFor(long_a));
+  bool found = false;
+  for (const auto& [key, value] : scanned) found |= key == long_a && value == "value a";
+  CHECK(found);
+  REQUIRE(engine->Delete(PartitionFor(long_a), long_a, -1).ok());
+  CHECK(Get(long_a) == "<none>");
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a failed log write takes the iteration's writes back") {
+  Put("before", "1");
+  Commit();
+  // The log file may not grow: the commit's write fails (EFBIG).
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previous {};
+  REQUIRE(::sigaction(SIGXFSZ, &ignore, &previous) == 0);
+  struct rlimit saved {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  uint64_t largest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(options.data_dir + "/log")) {
+    largest = std::max<uint64_t>(largest, entry.file_size());
+  }
+  struct rlimit limit = saved;
+  limit.rlim_cur = largest;
+  Put("lost", "2");
+  Put("before", "changed", 0);
+  CHECK(Get("lost") == "2");
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  const Status failed = engine->Commit();
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
+  REQUIRE(::sigaction(SIGXFSZ, &previous, nullptr) == 0);
+  INFO(failed.ToString());
+  CHECK_FALSE(failed.ok());
+  engine->EndIteration();
+  CHECK(Get("lost") == "<none>");
+  CHECK(Get("before") == "1");
+  CHECK(engine->live_keys() == 1);
+  // The log failed for good: later writes are refused, reads go on.
+  CHECK_FALSE(engine->Put(PartitionFor("x"), "x", "y", 1).ok());
+  CHECK(Get("before") == "1");
+  Reopen();
+  CHECK(Get("before") == "1");
+  CHECK(Get("lost") == "<none>");
+  CHECK(engine->live_keys() == 1);
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a data directory with a log is not opened without it") {
+  Put("a", "1");
+  Commit();
+  engine.reset();
+  options.write_log = false;
+  std::unique_ptr<Engine> other;
+  Status status = Engine::Open(options, &other);
+  INFO(status.ToString());
+  CHECK(status.code() == Status::Code::kInvalidArgument);
+  options.write_log = true;
+  Reopen();
+  CHECK(Get("a") == "1");
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: hints and meta still go to LMDB, next to logged data") {
+  SiblingSet set;
+  Sibling version;
+  version.timestamp_ms = 1000;
+  version.value = "hinted";
+  ApplyWrite(&set, VersionVector(), 7, version);
+  bool dropped = false;
+  REQUIRE(engine->PutHint("node-b", "k", set, 1000, &dropped).ok());
+  CHECK_FALSE(dropped);
+  Put("k", "data");
+  REQUIRE(engine->PutMeta("app", "meta value").ok());
+  Commit();
+  Reopen();
+  SiblingSet read;
+  REQUIRE(engine->GetHint("node-b", "k", &read, nullptr, nullptr, nullptr).ok());
+  CHECK(read == set);
+  std::string meta;
+  REQUIRE(engine->GetMeta("app", &meta).ok());
+  CHECK(meta == "meta value");
+  CHECK(Get("k") == "data");
+}
+
+}  // namespace
+}  // namespace ringkv::storage
