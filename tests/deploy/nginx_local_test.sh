@@ -122,12 +122,16 @@ connections() {
 connections >"$run_dir/connections.before"
 output=$(timeout 300 redis-benchmark -p "$lb" -t set,get -n 20000 -r 100000 -q 2>&1) ||
   { echo "$output" >&2; fail "redis-benchmark exited with an error"; }
-echo "$output" | tr '\r' '\n' | grep -E '^(SET|GET): [0-9.]+ requests' || true
+# Progress lines end in \r. The checks read a here-string, not a pipe: with
+# pipefail, grep -q quitting at its match fails a pipeline whose writer is
+# still writing (SIGPIPE), as a long progress output makes it.
+lines=$(tr '\r' '\n' <<<"$output")
+grep -E '^(SET|GET): [0-9.]+ requests' <<<"$lines" || true
 for test in SET GET; do
-  echo "$output" | tr '\r' '\n' | grep -qE "^$test: [0-9.]+ requests per second" ||
+  grep -qE "^$test: [0-9.]+ requests per second" <<<"$lines" ||
     { echo "$output" >&2; fail "redis-benchmark printed no $test rate"; }
 done
-if echo "$output" | grep -qiE 'error|refused|unavailable'; then
+if grep -qiE 'error|refused|unavailable' <<<"$output"; then
   echo "$output" >&2
   fail "redis-benchmark reported errors"
 fi
