@@ -237,6 +237,20 @@ const std::vector<KeySpec>& KeySpecs() {
        ShowInteger(&Config::map_size_bytes)},
       {"storage", "partitions", nullptr, IntegerKey(&Config::partitions, 1, 4096),
        ShowInteger(&Config::partitions)},
+      {"storage", "write_path", nullptr,
+       [](const toml::node& node, Config* config) -> std::string {
+         if (!node.is_string()) return "must be one of btree, log";
+         const std::string value = *node.value<std::string>();
+         if (value != "btree" && value != "log") return "must be one of btree, log";
+         config->write_log = value == "log";
+         return "";
+       },
+       [](const Config& config) { return std::string(config.write_log ? "log" : "btree"); }},
+      {"storage", "memtable_bytes_max", nullptr,
+       IntegerKey(&Config::memtable_bytes_max, 1LL << 16, 1LL << 40),
+       ShowInteger(&Config::memtable_bytes_max)},
+      {"storage", "log_bytes_max", nullptr, IntegerKey(&Config::log_bytes_max, 1LL << 16, 1LL << 42),
+       ShowInteger(&Config::log_bytes_max)},
       {"limits", "proto_max_bulk_len", "proto-max-bulk-len",
        IntegerKey(&Config::proto_max_bulk_len, 1024 * 1024, 1LL << 40),
        ShowInteger(&Config::proto_max_bulk_len)},

@@ -37,6 +37,12 @@ struct Config {
   FsyncPolicy fsync = FsyncPolicy::kEverySecond;
   int64_t map_size_bytes = 1LL << 30;
   int64_t partitions = 64;
+  // "btree": every write updates LMDB in the iteration's transaction.
+  // "log": data writes go to a write log and a memory table, and reach
+  // LMDB in sorted checkpoints (docs/storage_format.md, "Write log").
+  bool write_log = false;
+  int64_t memtable_bytes_max = 64LL << 20;
+  int64_t log_bytes_max = 256LL << 20;
 
   // [limits] (Redis's names and defaults where Redis has the limit)
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;

@@ -164,6 +164,12 @@ void PersistenceSection(Server& server, std::string* out) {
   Line(out, "commit_failures:%" PRIu64, server.stats().commit_failures);
   Line(out, "sync_failures:%" PRIu64, server.stats().sync_failures);
   Line(out, "data_records:%" PRIu64, engine.data_entries);
+  Line(out, "write_path:%s", server.config().write_log ? "log" : "btree");
+  Line(out, "memtable_records:%" PRIu64, engine.memtable_entries);
+  Line(out, "memtable_bytes:%" PRIu64, engine.memtable_bytes);
+  Line(out, "log_segments:%" PRIu64, engine.log_segments);
+  Line(out, "log_checkpoints:%" PRIu64, engine.checkpoints);
+  Line(out, "log_checkpoint_failures:%" PRIu64, engine.checkpoint_failures);
 }
 
 void StatsSection(Server& server, std::string* out) {

@@ -80,6 +80,12 @@ bool Server::Start(std::string* error) {
   options.hint_limits.count_max = static_cast<uint64_t>(config_.hints_count_max);
   options.hint_limits.bytes_max = static_cast<uint64_t>(config_.hints_bytes_max);
   options.hint_limits.age_max_ms = config_.hints_age_max_ms;
+  options.write_log = config_.write_log;
+  options.memtable_bytes_max = static_cast<uint64_t>(config_.memtable_bytes_max);
+  options.log_bytes_max = static_cast<uint64_t>(config_.log_bytes_max);
+  // Nothing is ever synced with fsync = "no": checkpointed segments go at
+  // once, as the OS decides when anything reaches the disk anyway.
+  options.log_removal_waits_for_sync = config_.fsync != FsyncPolicy::kNo;
   storage::Status status = storage::Engine::Open(options, &engine_);
   if (!status.ok()) {
     *error = "cannot open data directory '" + config_.data_dir + "': " + status.ToString();
@@ -272,6 +278,8 @@ void Server::OnSyncDone(uv_work_t* request, int status) {
     if (server->sync_result_sequence_ > server->durable_sequence_) {
       server->durable_sequence_ = server->sync_result_sequence_;
     }
+    // Log segments a checkpoint covered go once a sync covers it.
+    server->engine_->ReleaseLog(server->sync_result_sequence_);
   }
   if (server->stopping_) return;
   server->FlushDurable();

@@ -99,11 +99,15 @@ struct LogState {
     std::string bytes;  // The record as the data tree would store it.
     bool tombstone = false;  // A delete: hides the tree's record.
   };
-  // How to undo one write of the iteration if its log write fails.
+  // How to undo one write of the iteration if its log write fails: the
+  // entry's key (elements of an unordered_map stay put when it grows) and
+  // its previous record, kept in `undo_bytes`.
   struct Undo {
-    std::string key;
+    const std::string* key = nullptr;
     bool existed = false;
-    MemRecord previous;
+    bool tombstone = false;
+    size_t offset = 0;
+    size_t size = 0;
   };
 
   // Lets `mem` be searched by a string_view without building a string.
@@ -116,6 +120,7 @@ struct LogState {
   std::unordered_map<std::string, MemRecord, KeyHash, std::equal_to<>> mem;  // By data key.
   uint64_t mem_bytes = 0;  // Keys plus records held in `mem`.
   std::vector<Undo> undo;  // This iteration's writes, oldest first.
+  std::string undo_bytes;
   uint64_t live_keys_at_iteration = 0;
   uint64_t log_bytes_since_checkpoint = 0;
   // The newest segment a checkpoint covered, removed once a sync covers

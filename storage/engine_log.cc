@@ -147,16 +147,21 @@ Status Engine::LogApply(char kind, std::string_view data_key, std::string_view r
   EncodeLogRecord(kind, live_delta, data_key, record, &log.payload);
   if (Status status = log.wal->Append(log.payload); !status.ok()) return status;
   log.log_bytes_since_checkpoint += log.payload.size() + WriteLog::kRecordOverheadBytes;
-  auto [it, inserted] = log.mem.try_emplace(std::string(data_key));
+  auto it = log.mem.find(data_key);
   LogState::Undo undo;
-  undo.key = it->first;
-  undo.existed = !inserted;
-  if (!inserted) {
+  undo.existed = it != log.mem.end();
+  if (undo.existed) {
     log.mem_bytes -= EntryBytes(it->first, it->second);
-    undo.previous = std::move(it->second);
+    undo.tombstone = it->second.tombstone;
+    undo.offset = log.undo_bytes.size();
+    undo.size = it->second.bytes.size();
+    log.undo_bytes.append(it->second.bytes);
+  } else {
+    it = log.mem.emplace(std::string(data_key), LogState::MemRecord()).first;
   }
-  log.undo.push_back(std::move(undo));
-  // From the payload's copy: `record` may view the entry just moved away.
+  undo.key = &it->first;
+  log.undo.push_back(undo);
+  // From the payload's copy: `record` may view this very entry.
   it->second.bytes.assign(log.payload, log.payload.size() - record.size(), record.size());
   it->second.tombstone = kind == kDelete;
   log.mem_bytes += EntryBytes(it->first, it->second);
@@ -172,21 +177,25 @@ Status Engine::LogCommit() {
     // The records never reached the log: take them back out of the table,
     // newest first, so that no later read sees a write that was lost.
     for (auto undo = log.undo.rbegin(); undo != log.undo.rend(); ++undo) {
-      auto it = log.mem.find(undo->key);
+      auto it = log.mem.find(*undo->key);
       if (it == log.mem.end()) continue;
       log.mem_bytes -= EntryBytes(it->first, it->second);
       if (undo->existed) {
-        it->second = std::move(undo->previous);
+        it->second.bytes.assign(log.undo_bytes, undo->offset, undo->size);
+        it->second.tombstone = undo->tombstone;
         log.mem_bytes += EntryBytes(it->first, it->second);
       } else {
-        log.mem.erase(it);
+        log.mem.erase(it);  // Its key is not used by an older undo entry.
       }
     }
     live_keys_ = log.live_keys_at_iteration;
     log.undo.clear();
+    log.undo_bytes.clear();
     return status;
   }
   log.undo.clear();
+  log.undo_bytes.clear();
+  if (log.undo_bytes.capacity() > (8u << 20)) std::string().swap(log.undo_bytes);
   ++committed_sequence_;
   impl_->committed_sequence.store(committed_sequence_, std::memory_order_release);
   return Status::Ok();

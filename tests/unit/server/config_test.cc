@@ -282,6 +282,30 @@ TEST_CASE("config: the read fan-out keys are read, defaulted and checked") {
                  "cluster.request_timeout_ms (400); 0 turns it off");
 }
 
+TEST_CASE("config: the write path and its bounds are read, defaulted and checked") {
+  Config config;
+  std::string error;
+  REQUIRE_MESSAGE(Load("", &config, &error), error);
+  CHECK_FALSE(config.write_log);
+  CHECK(config.memtable_bytes_max == 64LL << 20);
+  CHECK(config.log_bytes_max == 256LL << 20);
+  REQUIRE_MESSAGE(Load("[storage]\nwrite_path = \"log\"\nmemtable_bytes_max = 65536\n"
+                       "log_bytes_max = 1048576\n",
+                       &config, &error),
+                  error);
+  CHECK(config.write_log);
+  CHECK(config.memtable_bytes_max == 65536);
+  CHECK(config.log_bytes_max == 1048576);
+  REQUIRE_MESSAGE(Load("[storage]\nwrite_path = \"btree\"\n", &config, &error), error);
+  CHECK_FALSE(config.write_log);
+  for (const char* bad : {"\"wal\"", "1", "\"LOG\""}) {
+    CHECK_FALSE(Load(std::string("[storage]\nwrite_path = ") + bad + "\n", &config, &error));
+    CHECK(error == "test.toml: bad value for 'storage.write_path': must be one of btree, log");
+  }
+  CHECK_FALSE(Load("[storage]\nmemtable_bytes_max = 1024\n", &config, &error));
+  CHECK(error.find("storage.memtable_bytes_max") != std::string::npos);
+}
+
 TEST_CASE("config: seeds are host:peer_port addresses and need a secret") {
   Config config;
   std::string error;
