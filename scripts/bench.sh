@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks ringkv against redis-server, side by side in one run.
 #
-# Usage: scripts/bench.sh [--cluster] [--rounds N] [--requests N]
+# Usage: scripts/bench.sh [--cluster] [--write-path btree|log] [--rounds N] [--requests N]
 #
 # Both run at once on loopback: redis-server with appendonly yes and
 # appendfsync everysec, and ringkv with fsync = everysec: one node, or with
@@ -13,6 +13,8 @@
 # (default 5); the table shows medians and the ratio ringkv/redis. A ratio
 # above 1 means ringkv is faster (requests/s) or slower (latency columns).
 # Each (pipeline, value size) block starts both servers on fresh data.
+# --write-path log runs ringkv with storage.write_path = "log" (the write
+# log and memory table; docs/storage_format.md, "Write log").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,14 +22,20 @@ rounds=5
 requests_p1=200000
 requests_p16=1000000
 cluster=0
+write_path=btree
 while [ $# -gt 0 ]; do
   case "$1" in
+    --write-path) write_path=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --requests) requests_p1=$2; requests_p16=$(($2 * 5)); shift 2 ;;
     --cluster) cluster=1; shift ;;
-    *) echo "usage: $0 [--cluster] [--rounds N] [--requests N]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--cluster] [--write-path btree|log] [--rounds N] [--requests N]" >&2; exit 2 ;;
   esac
 done
+case "$write_path" in
+  btree | log) ;;
+  *) echo "--write-path must be btree or log" >&2; exit 2 ;;
+esac
 
 scripts/install-deps.sh
 scripts/build.sh release >/dev/null
@@ -71,7 +79,8 @@ start_servers() {
   for i in $(seq "$node_count"); do
     {
       printf '[node]\nname = "n%s"\ndata_dir = "%s"\n' "$i" "$work/ringkv$i"
-      printf '[storage]\nfsync = "everysec"\nmap_size_bytes = 8589934592\n[log]\nlevel = "warning"\n'
+      printf '[storage]\nfsync = "everysec"\nwrite_path = "%s"\nmap_size_bytes = 8589934592\n' "$write_path"
+      printf '[log]\nlevel = "warning"\n'
       if [ "$cluster" = 1 ]; then
         printf '[cluster]\nsecret = "bench"\nn = 3\nw = 2\nr = 2\npeer_port = %s\n' "${peer_ports[$((i - 1))]}"
         for j in $(seq "$node_count"); do
@@ -120,8 +129,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 
 results="$work/results"
 : >"$results"
-mode="one ringkv node"
-[ "$cluster" = 1 ] && mode="a 3-node ringkv cluster (N=3 W=2 R=2) through one node"
+mode="one ringkv node (write path: $write_path)"
+[ "$cluster" = 1 ] && mode="a 3-node ringkv cluster (N=3 W=2 R=2, write path: $write_path) through one node"
 echo "$mode vs redis-server: $rounds rounds, alternating; machine: $(nproc) cores" >&2
 for pipeline in 1 16; do
   requests=$requests_p1
