@@ -336,7 +336,9 @@ Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) 
 bool Engine::has_pending_writes() const {
   if (impl_->write_txn != nullptr) return true;
   const LogState* log = impl_->write_log.get();
-  return log != nullptr && (!log->undo.empty() || log->wal->buffered_bytes() > 0);
+  // A checkpoint in progress goes on with each commit.
+  return log != nullptr &&
+         (!log->undo.empty() || log->wal->buffered_bytes() > 0 || !log->frozen_order.empty());
 }
 
 Status Engine::ReadDataKey(std::string_view data_key, std::string_view* value) {
@@ -435,11 +437,12 @@ Status Engine::GetStats(EngineStats* stats) {
   stats->data_entries = data_stat.ms_entries;
   stats->hint_entries = hints_stat.ms_entries;
   if (const LogState* log = impl.write_log.get(); log != nullptr) {
-    stats->memtable_entries = log->mem.size();
-    stats->memtable_bytes = log->mem_bytes;
+    stats->memtable_entries = log->mem.size() + log->frozen_order.size() - log->frozen_next;
+    stats->memtable_bytes = log->mem_bytes + log->frozen_bytes;
     stats->log_segments = log->wal->segments().size();
     stats->checkpoints = log->checkpoints;
     stats->checkpoint_failures = log->checkpoint_failures;
+    stats->last_checkpoint_us = log->last_checkpoint_us;
   }
   return Status::Ok();
 }

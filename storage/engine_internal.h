@@ -116,9 +116,22 @@ struct LogState {
     size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
   };
 
+  using Table = std::unordered_map<std::string, MemRecord, KeyHash, std::equal_to<>>;
+  using Entry = Table::value_type;
+
   std::unique_ptr<WriteLog> wal;
-  std::unordered_map<std::string, MemRecord, KeyHash, std::equal_to<>> mem;  // By data key.
+  Table mem;               // By data key: writes since the last checkpoint began.
   uint64_t mem_bytes = 0;  // Keys plus records held in `mem`.
+  // A checkpoint in progress: the table it writes into the tree (read
+  // after `mem`, before the tree), in key order, `frozen_next` entries
+  // written so far, the sealed segment it covers, and the live-key count
+  // when it began (what the tree counts once it is done).
+  Table frozen;
+  uint64_t frozen_bytes = 0;
+  std::vector<const Entry*> frozen_order;
+  size_t frozen_next = 0;
+  uint64_t frozen_segment = 0;
+  uint64_t live_keys_at_freeze = 0;
   std::vector<Undo> undo;  // This iteration's writes, oldest first.
   std::string undo_bytes;
   uint64_t live_keys_at_iteration = 0;
@@ -133,6 +146,7 @@ struct LogState {
   uint64_t checkpoints = 0;
   uint64_t checkpoint_failures = 0;
   uint64_t commits_since_failure = 0;
+  uint64_t last_checkpoint_us = 0;  // The longest part of the last checkpoint.
   std::string payload;  // Scratch for encoding log records.
 };
 

@@ -13,6 +13,7 @@
 #include <lmdb.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -32,6 +33,7 @@ constexpr char kPut = 'P';
 constexpr char kDelete = 'D';
 // After a checkpoint failed, the next one is tried after this many commits.
 constexpr uint64_t kCheckpointRetryCommits = 1000;
+
 
 void EncodeLogRecord(char kind, int live_delta, std::string_view data_key,
                      std::string_view record, std::string* out) {
@@ -95,8 +97,9 @@ Status Engine::OpenWriteLog() {
   Status status = ReadCheckpoint(txn, impl.meta_dbi, &checkpointed);
   mdb_txn_abort(txn);
   if (!status.ok()) return status;
-  status = log.wal->Replay([&](uint64_t segment, std::string_view payload) {
-    if (segment <= checkpointed) return Status::Ok();  // Already in the tree.
+  // Segments up to the checkpoint are in the tree: not read.
+  status = log.wal->Replay(checkpointed, [&](uint64_t segment, std::string_view payload) {
+    if (segment <= checkpointed) return Status::Ok();  // The newest, if ever.
     char kind = 0;
     int live_delta = 0;
     std::string_view data_key;
@@ -128,7 +131,11 @@ Status Engine::OpenWriteLog() {
 bool Engine::MemLookup(std::string_view data_key, bool* tombstone, std::string_view* bytes) const {
   const LogState& log = *impl_->write_log;
   auto it = log.mem.find(data_key);
-  if (it == log.mem.end()) return false;
+  if (it == log.mem.end()) {
+    if (log.frozen.empty()) return false;
+    it = log.frozen.find(data_key);
+    if (it == log.frozen.end()) return false;
+  }
   *tombstone = it->second.tombstone;
   *bytes = it->second.bytes;
   return true;
@@ -204,36 +211,64 @@ Status Engine::LogCommit() {
 Status Engine::MaybeCheckpoint(bool force) {
   Impl& impl = *impl_;
   LogState& log = *impl.write_log;
-  if (!force) {
-    if (log.mem.empty()) return Status::Ok();
-    if (log.mem_bytes < options_.memtable_bytes_max &&
-        log.log_bytes_since_checkpoint < options_.log_bytes_max) {
-      return Status::Ok();
-    }
-    if (log.checkpoint_failures > 0 && ++log.commits_since_failure < kCheckpointRetryCommits) {
-      return Status::Ok();
-    }
-  }
   if (impl.write_txn != nullptr || !log.undo.empty()) {
     return Status::InvalidArgument("checkpoint with writes not committed");
   }
+  const bool over = log.mem_bytes >= options_.memtable_bytes_max ||
+                    log.log_bytes_since_checkpoint >= options_.log_bytes_max;
+  if (log.frozen_order.empty()) {
+    if (log.mem.empty() || !(over || force)) return Status::Ok();
+    if (!force && log.checkpoint_failures > 0 &&
+        ++log.commits_since_failure < kCheckpointRetryCommits) {
+      return Status::Ok();
+    }
+    // Freeze the table: later writes go to a new one, and the sealed
+    // segment holds exactly the frozen writes (and earlier ones).
+    uint64_t sealed = 0;
+    if (Status status = log.wal->Rotate(&sealed); !status.ok()) return status;
+    log.frozen = std::move(log.mem);
+    log.mem = LogState::Table();
+    log.frozen_bytes = log.mem_bytes;
+    log.mem_bytes = 0;
+    log.log_bytes_since_checkpoint = 0;
+    log.frozen_order.clear();
+    log.frozen_order.reserve(log.frozen.size());
+    for (const LogState::Entry& entry : log.frozen) log.frozen_order.push_back(&entry);
+    std::sort(log.frozen_order.begin(), log.frozen_order.end(),
+              [](const LogState::Entry* a, const LogState::Entry* b) { return a->first < b->first; });
+    log.frozen_next = 0;
+    log.frozen_segment = sealed;
+    log.live_keys_at_freeze = live_keys_;
+    log.last_checkpoint_us = 0;
+  } else if (!force && log.checkpoint_failures > 0 &&
+             ++log.commits_since_failure < kCheckpointRetryCommits) {
+    return Status::Ok();
+  }
+  // A part per commit keeps each stall short; all at once when asked, or
+  // when the new table already outgrew its bound (memory stays bounded by
+  // about twice memtable_bytes_max).
+  const bool catch_up = log.mem_bytes >= options_.memtable_bytes_max ||
+                        log.log_bytes_since_checkpoint >= options_.log_bytes_max;
+  return CheckpointStep(force || catch_up ? UINT64_MAX : options_.checkpoint_step_bytes);
+}
+
+Status Engine::CheckpointStep(uint64_t budget_bytes) {
+  Impl& impl = *impl_;
+  LogState& log = *impl.write_log;
   log.commits_since_failure = 0;
-  uint64_t sealed = 0;
-  if (Status status = log.wal->Rotate(&sealed); !status.ok()) return status;
+  const auto started = std::chrono::steady_clock::now();
   EndIteration();  // The read snapshot would keep the pages this frees.
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(impl.env, nullptr, 0, &txn);
-  if (rc != 0) return LmdbError("beginning the checkpoint transaction", rc);
-  std::vector<const std::pair<const std::string, LogState::MemRecord>*> sorted;
-  sorted.reserve(log.mem.size());
-  for (const auto& entry : log.mem) sorted.push_back(&entry);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
+  if (rc != 0) return LmdbError("beginning a checkpoint transaction", rc);
   MDB_cursor* cursor = nullptr;
   rc = mdb_cursor_open(txn, impl.data_dbi, &cursor);
-  for (size_t i = 0; rc == 0 && i < sorted.size(); ++i) {
-    MDB_val key = ToVal(sorted[i]->first);
-    if (sorted[i]->second.tombstone) {
+  size_t next = log.frozen_next;
+  uint64_t written = 0;
+  while (rc == 0 && next < log.frozen_order.size() && written < budget_bytes) {
+    const LogState::Entry& entry = *log.frozen_order[next];
+    MDB_val key = ToVal(entry.first);
+    if (entry.second.tombstone) {
       MDB_val found;
       rc = mdb_cursor_get(cursor, &key, &found, MDB_SET);
       if (rc == 0) {
@@ -242,47 +277,60 @@ Status Engine::MaybeCheckpoint(bool force) {
         rc = 0;
       }
     } else {
-      MDB_val value = ToVal(sorted[i]->second.bytes);
+      MDB_val value = ToVal(entry.second.bytes);
       rc = mdb_cursor_put(cursor, &key, &value, 0);
     }
+    written += EntryBytes(entry.first, entry.second);
+    ++next;
   }
-  if (rc == 0) {
+  const bool last = next == log.frozen_order.size();
+  if (rc == 0 && last) {
+    // With the last part: the count and the segment, as of the freeze.
     std::string live;
-    coding::PutFixed64(&live, live_keys_);
+    coding::PutFixed64(&live, log.live_keys_at_freeze);
     const std::string live_name = std::string(kReservedMetaPrefix) + "live_keys";
     MDB_val key = ToVal(live_name);
     MDB_val value = ToVal(live);
     rc = mdb_put(txn, impl.meta_dbi, &key, &value, 0);
-  }
-  if (rc == 0) {
-    std::string segment;
-    coding::PutFixed64(&segment, sealed);
-    MDB_val key = ToVal(kLogCheckpointMeta);
-    MDB_val value = ToVal(segment);
-    rc = mdb_put(txn, impl.meta_dbi, &key, &value, 0);
+    if (rc == 0) {
+      std::string segment;
+      coding::PutFixed64(&segment, log.frozen_segment);
+      MDB_val segment_key = ToVal(kLogCheckpointMeta);
+      MDB_val segment_value = ToVal(segment);
+      rc = mdb_put(txn, impl.meta_dbi, &segment_key, &segment_value, 0);
+    }
   }
   if (rc == 0) {
     rc = mdb_txn_commit(txn);  // Frees the transaction (and cursor) even on failure.
   } else {
     mdb_txn_abort(txn);
   }
+  log.last_checkpoint_us = std::max<uint64_t>(
+      log.last_checkpoint_us,
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - started)
+                                .count()));
   if (rc != 0) {
-    // Nothing changed: the table and the log still hold every write.
+    // Nothing of this part changed: the frozen table and the log keep
+    // every write, and the part is written again later.
     ++log.checkpoint_failures;
     log.map_full = rc == MDB_MAP_FULL;
     return LmdbError("checkpointing the write log", rc);
   }
-  log.mem.clear();
-  log.mem_bytes = 0;
-  log.log_bytes_since_checkpoint = 0;
-  log.map_full = false;
-  log.checkpoint_failures = 0;
-  ++log.checkpoints;
   ++impl.commits;
-  impl.persisted_live_keys = live_keys_;
   ++committed_sequence_;
   impl.committed_sequence.store(committed_sequence_, std::memory_order_release);
-  log.removable_segment = sealed;
+  log.frozen_next = next;
+  log.map_full = false;
+  log.checkpoint_failures = 0;
+  if (!last) return Status::Ok();
+  log.frozen_order.clear();
+  log.frozen_next = 0;
+  log.frozen = LogState::Table();
+  log.frozen_bytes = 0;
+  ++log.checkpoints;
+  impl.persisted_live_keys = log.live_keys_at_freeze;
+  log.removable_segment = log.frozen_segment;
   log.removable_after = committed_sequence_;
   if (!options_.log_removal_waits_for_sync) ReleaseLog(committed_sequence_);
   return Status::Ok();
@@ -297,9 +345,9 @@ void Engine::ReleaseLog(uint64_t durable_sequence) {
   if (log.wal->RemoveThrough(log.removable_segment).ok()) log.removable_segment = 0;
 }
 
-// The data tree's records of `partition` merged with the memory table's: a
+// The data tree's records of `partition` merged with the memory tables': a
 // table record replaces the tree's, a tombstone hides it. Costs a pass over
-// the table per call.
+// the tables per call.
 Status Engine::ScanPartitionWithLog(
     uint32_t partition, std::string_view start_after, size_t limit,
     const std::function<bool(std::string_view key, std::string_view value)>& fn) {
@@ -308,12 +356,18 @@ Status Engine::ScanPartitionWithLog(
   const std::string prefix = PartitionPrefix(partition);
   std::string seek = prefix;
   if (!start_after.empty()) EncodeDataKey(partition, start_after, impl.max_key_bytes, &seek);
-  std::vector<const std::pair<const std::string, LogState::MemRecord>*> table;
-  for (const auto& entry : log.mem) {
-    if (entry.first.starts_with(prefix) &&
-        (start_after.empty() ? entry.first >= seek : entry.first > seek)) {
-      table.push_back(&entry);
-    }
+  // The new table's records, then the frozen table's that it does not
+  // replace.
+  std::vector<const LogState::Entry*> table;
+  auto wanted = [&](const LogState::Entry& entry) {
+    return entry.first.starts_with(prefix) &&
+           (start_after.empty() ? entry.first >= seek : entry.first > seek);
+  };
+  for (const LogState::Entry& entry : log.mem) {
+    if (wanted(entry)) table.push_back(&entry);
+  }
+  for (const LogState::Entry& entry : log.frozen) {
+    if (wanted(entry) && log.mem.find(entry.first) == log.mem.end()) table.push_back(&entry);
   }
   std::sort(table.begin(), table.end(),
             [](const auto* a, const auto* b) { return a->first < b->first; });

@@ -155,16 +155,35 @@ Status WriteLog::StartSegment(uint64_t number) {
   return Status::Ok();
 }
 
-Status WriteLog::Replay(const std::function<Status(uint64_t, std::string_view)>& fn) {
+Status WriteLog::Replay(uint64_t skip_through,
+                        const std::function<Status(uint64_t, std::string_view)>& fn) {
   for (size_t i = 0; i < segments_.size(); ++i) {
+    if (segments_[i].number <= skip_through && i + 1 < segments_.size()) continue;
     const bool newest = i + 1 == segments_.size();
-    if (Status status = ReplaySegment(segments_[i], newest, fn); !status.ok()) return status;
+    bool damaged = false;
+    if (Status status = ReplaySegment(segments_[i], newest, &damaged, fn); !status.ok()) {
+      return status;
+    }
+    if (!damaged || newest) continue;
+    // Point-in-time recovery: the records after the damage, in this
+    // segment and the later ones, go with it.
+    while (segments_.size() > i + 1) {
+      const Segment dropped = segments_.back();
+      const std::string path = PathOf(dropped.number);
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("removing", path);
+      ::close(dropped.fd);
+      std::lock_guard<std::mutex> lock(mutex_);
+      segments_.pop_back();
+    }
+    if (Status status = SyncDirectory(options_.dir); !status.ok()) return status;
+    newest_ = segments_.back().number;
+    break;
   }
   replayed_ = true;
   return Status::Ok();
 }
 
-Status WriteLog::ReplaySegment(Segment& segment, bool newest,
+Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
                                const std::function<Status(uint64_t, std::string_view)>& fn) {
   const std::string path = PathOf(segment.number);
   struct stat info;
@@ -237,18 +256,15 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest,
         }
       }
     }
-    // Damage. In the newest segment it is where a crash stopped the writes
-    // that were not synced: keep what precedes it (point-in-time recovery).
-    if (!newest) {
-      return Status::Corruption("write log: " + path + ": " + damage + " at offset " +
-                                std::to_string(offset));
-    }
+    // Damage: where a crash stopped the writes that were not synced. Keep
+    // what precedes it (point-in-time recovery; Replay drops what follows).
     if (::ftruncate(segment.fd, static_cast<off_t>(offset)) != 0 || ::fdatasync(segment.fd) != 0) {
       return Errno("truncating the torn tail of", path);
     }
+    *damaged = true;
     break;
   }
-  if (newest) flushed_bytes_ = offset;
+  if (newest || *damaged) flushed_bytes_ = offset;
   return Status::Ok();
 }
 
@@ -316,13 +332,8 @@ Status WriteLog::Flush() {
 
 Status WriteLog::Rotate(uint64_t* sealed) {
   if (Status status = Flush(); !status.ok()) return status;
-  // The sealed segment is synced before the next one starts, so that
-  // damage found in it later is never a crash's torn tail.
-  if (::fdatasync(segments_.back().fd) != 0) {
-    Status status = Errno("fdatasync of", PathOf(newest_));
-    Fail(status);
-    return status;
-  }
+  // The sealed segment is synced by the next Sync(), with the new one and
+  // before it (in number order), not here on the caller's thread.
   const uint64_t old = newest_;
   if (Status status = StartSegment(old + 1); !status.ok()) {
     Fail(status);

@@ -18,13 +18,14 @@
 // (RemoveThrough).
 //
 // Recovery (Replay): records are returned in order across segments. A
-// power loss can leave any unsynced part of the newest segment missing or
-// garbled, so Replay stops at the first damaged record of the newest
-// segment and truncates the segment there (point-in-time recovery, as
-// RocksDB's default WAL recovery mode): records after it are dropped too,
-// which is right for a crash and loses them if the damage is anything else.
-// Damage in an older segment (synced before the next one started), a wrong
-// header, or a missing segment number is kCorruption.
+// power loss can leave any unsynced part of the log missing or garbled, so
+// Replay stops at the first damaged record, truncates its segment there
+// and removes the later segments (point-in-time recovery, as RocksDB's
+// default WAL recovery mode): records after it are dropped too, which is
+// right for a crash (Sync() syncs segments in number order, so nothing
+// after unsynced damage was synced) and loses them if the damage is
+// anything else. A wrong header on a segment that holds records, or a
+// missing segment number, is kCorruption.
 //
 // A failed write, truncation or fdatasync fails the log for good: every
 // later call returns that error (an fsync error is never retried: the
@@ -73,10 +74,12 @@ class WriteLog {
   WriteLog(const WriteLog&) = delete;
   WriteLog& operator=(const WriteLog&) = delete;
 
-  // Calls fn(segment, payload) for every record, oldest first, repairing a
-  // torn tail of the newest segment (see above). If fn returns an error,
+  // Calls fn(segment, payload) for every record, oldest first, of the
+  // segments numbered above `skip_through` (those at or below it are not
+  // read), repairing a torn tail (see above). If fn returns an error,
   // Replay stops and returns it.
-  Status Replay(const std::function<Status(uint64_t segment, std::string_view payload)>& fn);
+  Status Replay(uint64_t skip_through,
+                const std::function<Status(uint64_t segment, std::string_view payload)>& fn);
 
   // Adds a record to the buffer (written by the next Flush, or at once past
   // kBufferBytesMax). kInvalidArgument past options.payload_bytes_max.
@@ -88,9 +91,10 @@ class WriteLog {
   // last whole record, and the log fails for good (see above).
   Status Flush();
 
-  // Flushes, then starts a new segment; *sealed receives the number of the
-  // segment that was newest until now. Records appended later go to the
-  // new one.
+  // Flushes, then starts a new segment (its header and directory entry
+  // synced); *sealed receives the number of the segment that was newest
+  // until now, which the next Sync() syncs. Records appended later go to
+  // the new one.
   Status Rotate(uint64_t* sealed);
 
   // Makes every record flushed before the call durable. Thread safe (see
@@ -116,7 +120,7 @@ class WriteLog {
   explicit WriteLog(WriteLogOptions options);
   std::string PathOf(uint64_t segment) const;
   Status StartSegment(uint64_t number);
-  Status ReplaySegment(Segment& segment, bool newest,
+  Status ReplaySegment(Segment& segment, bool newest, bool* damaged,
                        const std::function<Status(uint64_t, std::string_view)>& fn);
   Status WriteAll(std::string_view bytes);
   Status Failed() const;

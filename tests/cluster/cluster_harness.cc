@@ -186,8 +186,8 @@ void Cluster::WriteConfig(int index) const {
   }
   config << "\n[storage]\n"
          << "partitions = " << options_.partitions << "\n"
-         << "fsync = \"" << options_.fsync
-         << "\"\n"
+         << "fsync = \"" << options_.fsync << "\"\n"
+         << WritePathToml(options_)
          // The map is sparse, but a test needs far less than the default.
          << "map_size_bytes = 268435456\n\n"
          << options_.extra_toml << "\n";

@@ -135,11 +135,11 @@ std::optional<std::string> InfoField(std::string_view info, std::string_view fie
   return std::nullopt;
 }
 
-int64_t InfoInteger(redisContext* context, std::string_view field) {
-  Reply info = blackbox::Command(context, {"INFO", "cluster"});
+int64_t InfoInteger(redisContext* context, std::string_view field, std::string_view section) {
+  Reply info = blackbox::Command(context, {"INFO", std::string(section)});
   REQUIRE(info);
   std::optional<std::string> value = InfoField(std::string_view(info->str, info->len), field);
-  REQUIRE_MESSAGE(value, "INFO cluster has no " << field);
+  REQUIRE_MESSAGE(value, "INFO " << section << " has no " << field);
   return std::atoll(value->c_str());
 }
 

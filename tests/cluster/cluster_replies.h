@@ -80,9 +80,10 @@ int64_t IntegerOf(const redisReply* reply);
 // "peer_connections:5\r\n"), or nullopt when absent.
 std::optional<std::string> InfoField(std::string_view info, std::string_view field);
 
-// An integer field of the server's INFO cluster, asked on `context`;
-// REQUIREs that it exists.
-int64_t InfoInteger(redisContext* context, std::string_view field);
+// An integer field of the server's INFO `section` (cluster unless said),
+// asked on `context`; REQUIREs that it exists.
+int64_t InfoInteger(redisContext* context, std::string_view field,
+                    std::string_view section = "cluster");
 
 // Sends `commands` on one connection in pipelined batches of at most
 // `batch_size` and returns the replies in order. A null Reply is an I/O error.

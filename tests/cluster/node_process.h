@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -36,7 +37,19 @@ struct ClusterShape {
   int r = 2;
   int request_timeout_ms = 1000;
   std::string fsync = "everysec";
+  // storage.write_path, and the memory table's bound when not 0.
+  std::string write_path = "btree";
+  int64_t memtable_bytes_max = 0;
 };
+
+// The [storage] lines a ClusterShape sets beyond partitions and fsync.
+inline std::string WritePathToml(const ClusterShape& shape) {
+  std::string toml = "write_path = \"" + shape.write_path + "\"\n";
+  if (shape.memtable_bytes_max != 0) {
+    toml += "memtable_bytes_max = " + std::to_string(shape.memtable_bytes_max) + "\n";
+  }
+  return toml;
+}
 
 class NodeProcess {
  public:

@@ -48,7 +48,20 @@ int CountLocal(redisContext* context) {
 }
 
 TEST_CASE("cluster: a node stopped cleanly or killed comes back with its data and serves reads") {
-  Cluster cluster;
+  ClusterOptions options;
+  bool kill9 = false;
+  auto write_log = [&options] {
+    options.write_path = "log";
+    options.memtable_bytes_max = 4096;  // Checkpoints on the way.
+  };
+  SUBCASE("btree, SIGTERM") {}
+  SUBCASE("btree, kill -9") { kill9 = true; }
+  SUBCASE("write log, SIGTERM") { write_log(); }
+  SUBCASE("write log, kill -9") {
+    write_log();
+    kill9 = true;
+  }
+  Cluster cluster(options);
   const int victim = 2;
   {
     RedisContext context = cluster.Connect(0);
@@ -58,14 +71,19 @@ TEST_CASE("cluster: a node stopped cleanly or killed comes back with its data an
   }
   int held_before = CountLocal(cluster.Connect(victim).get());
   CHECK(held_before > 0);
+  if (options.write_path == "log") {
+    RedisContext context = cluster.Connect(victim);
+    CHECK(InfoInteger(context.get(), "log_checkpoints", "persistence") > 0);
+  }
 
-  SUBCASE("SIGTERM") {
+  if (kill9) {
+    cluster.Kill9(victim);
+  } else {
     std::optional<int> status = cluster.Stop(victim);
     REQUIRE_MESSAGE(status.has_value(), "the node ignored SIGTERM\n" << cluster.LogTail(victim));
     CHECK(WIFEXITED(*status));
     CHECK(WEXITSTATUS(*status) == 0);
   }
-  SUBCASE("kill -9") { cluster.Kill9(victim); }
 
   // One replica of some keys is down: W = 2 and R = 2 still succeed.
   {

@@ -130,6 +130,7 @@ void DrillCluster::WriteConfig(int index) const {
   config << "\n[storage]\n"
          << "partitions = " << options_.partitions << "\n"
          << "fsync = \"" << options_.fsync << "\"\n"
+         << cluster_test::WritePathToml(options_)
          << "map_size_bytes = 268435456\n";
   REQUIRE(config.good());
 }

@@ -237,6 +237,49 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: scans merge the table with the tree,
   }
 }
 
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a checkpoint in parts, with writes, reads, scans and a crash between them") {
+  options.memtable_bytes_max = 8192;
+  options.checkpoint_step_bytes = 1000;
+  Reopen();
+  std::map<std::string, std::string> expected;  // Live keys and values.
+  auto put = [&](const std::string& key, const std::string& value) {
+    Put(key, value, expected.count(key) ? 0 : 1);
+    expected[key] = value;
+  };
+  auto check_all = [&] {
+    for (const auto& [key, value] : expected) REQUIRE(Get(key) == value);
+    std::map<std::string, std::string> scanned;
+    for (uint32_t partition = 0; partition < kPartitions; ++partition) {
+      for (auto& [key, value] : ScanAll(engine.get(), partition)) scanned[key] = value;
+    }
+    CHECK(scanned == expected);
+    CHECK(engine->live_keys() == expected.size());
+  };
+  for (int i = 0; i < 100; ++i) put("k" + std::to_string(i), std::string(80, 'a'));
+  Commit();  // Past the bound: the table is frozen, and its first part written.
+  EngineStats stats = Stats();
+  CHECK(stats.checkpoints == 0);
+  CHECK(stats.memtable_entries > 50);  // Most of it still waits.
+  CHECK(stats.data_entries > 0);
+  check_all();
+  // Writes while it goes on: new keys, frozen keys changed and deleted.
+  put("k3", "changed while frozen");
+  put("new", "n");
+  REQUIRE(engine->Delete(PartitionFor("k7"), "k7", -1).ok());
+  expected.erase("k7");
+  Commit();
+  check_all();
+  SUBCASE("a crash in the middle") {
+    Reopen();
+    check_all();
+  }
+  for (int i = 0; i < 200 && Stats().checkpoints == 0; ++i) Commit();
+  CHECK(Stats().checkpoints >= 1);
+  check_all();
+  Reopen();
+  check_all();
+}
+
 TEST_CASE_FIXTURE(LogEngineTest, "log path: long keys (stored under their hash) round trip") {
   const std::string long_a(2000, 'a');
   const std::string long_b(1500, 'b');

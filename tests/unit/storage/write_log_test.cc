@@ -46,7 +46,7 @@ std::unique_ptr<WriteLog> OpenAndReplay(const WriteLogOptions& options,
   INFO(status.ToString());
   REQUIRE(status.ok());
   records->clear();
-  status = log->Replay([&](uint64_t segment, std::string_view payload) {
+  status = log->Replay(0, [&](uint64_t segment, std::string_view payload) {
     records->push_back({segment, std::string(payload)});
     return Status::Ok();
   });
@@ -176,28 +176,81 @@ TEST_CASE_FIXTURE(LogTest, "write log: a torn last record is cut off, the rest k
   CHECK(records.back().payload == "next");
 }
 
-TEST_CASE_FIXTURE(LogTest, "write log: damage in a sealed segment or a wrong header is corruption, not a tail") {
+TEST_CASE_FIXTURE(LogTest, "write log: damage in an older segment drops it and every later segment") {
   {
     auto log = OpenAndReplay(options, &records);
     for (int i = 0; i < 5; ++i) REQUIRE(log->Append(Payload(i + 1)).ok());
     uint64_t sealed = 0;
     REQUIRE(log->Rotate(&sealed).ok());
     REQUIRE(log->Append("in segment 2").ok());
+    REQUIRE(log->Rotate(&sealed).ok());
+    REQUIRE(log->Append("in segment 3").ok());
     REQUIRE(log->Flush().ok());
   }
-  SUBCASE("a flipped payload byte in segment 1") {
+  size_t kept = 0;
+  SUBCASE("a flipped payload byte in the first record of segment 1") {
     Overwrite(SegmentPath(options, 1), WriteLog::kHeaderBytes + 12 + 3, "\x7f");
+    kept = 0;
   }
   SUBCASE("segment 1 cut short") {
     std::filesystem::resize_file(SegmentPath(options, 1), FileBytes(SegmentPath(options, 1)) - 1);
+    kept = 4;
   }
-  SUBCASE("a header naming another segment") {
+  auto log = OpenAndReplay(options, &records);
+  REQUIRE(records.size() == kept);
+  for (size_t i = 0; i < kept; ++i) CHECK(records[i].payload == Payload(static_cast<int>(i) + 1));
+  CHECK(log->segments() == std::vector<uint64_t>{1});
+  CHECK_FALSE(std::filesystem::exists(SegmentPath(options, 2)));
+  // Writing goes on in segment 1, after its last whole record.
+  REQUIRE(log->Append("after").ok());
+  REQUIRE(log->Flush().ok());
+  log.reset();
+  OpenAndReplay(options, &records);
+  REQUIRE(records.size() == kept + 1);
+  CHECK(records.back().payload == "after");
+}
+
+TEST_CASE_FIXTURE(LogTest, "write log: a wrong header on a segment that holds records is corruption") {
+  {
+    auto log = OpenAndReplay(options, &records);
+    uint64_t sealed = 0;
+    REQUIRE(log->Append("in segment 1").ok());
+    REQUIRE(log->Rotate(&sealed).ok());
+    REQUIRE(log->Append("in segment 2").ok());
+    REQUIRE(log->Flush().ok());
+  }
+  SUBCASE("naming another segment") {
     Overwrite(SegmentPath(options, 2), 8, std::string("\x09\0\0\0\0\0\0\0", 8));
   }
+  SUBCASE("not a log") { Overwrite(SegmentPath(options, 1), 0, "XXXXXXXX"); }
   Status replay;
   OpenAndReplay(options, &records, &replay);
   INFO(replay.ToString());
   CHECK(replay.IsCorruption());
+}
+
+TEST_CASE_FIXTURE(LogTest, "write log: Replay skips the segments it is told to") {
+  {
+    auto log = OpenAndReplay(options, &records);
+    uint64_t sealed = 0;
+    REQUIRE(log->Append("one").ok());
+    REQUIRE(log->Rotate(&sealed).ok());
+    REQUIRE(log->Append("two").ok());
+    REQUIRE(log->Rotate(&sealed).ok());
+    REQUIRE(log->Append("three").ok());
+    REQUIRE(log->Flush().ok());
+  }
+  // Damage in a skipped segment is not even read.
+  Overwrite(SegmentPath(options, 1), WriteLog::kHeaderBytes + 12, "X");
+  std::unique_ptr<WriteLog> log;
+  REQUIRE(WriteLog::Open(options, &log).ok());
+  std::vector<std::string> seen;
+  REQUIRE(log->Replay(2, [&](uint64_t, std::string_view payload) {
+                 seen.emplace_back(payload);
+                 return Status::Ok();
+               })
+              .ok());
+  CHECK(seen == std::vector<std::string>{"three"});
 }
 
 TEST_CASE_FIXTURE(LogTest, "write log: a newest segment left without its header by a crash is repaired") {
