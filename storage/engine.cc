@@ -380,42 +380,9 @@ Status Engine::ScanPartition(
     uint32_t partition, std::string_view start_after, size_t limit,
     const std::function<bool(std::string_view key, std::string_view value)>& fn) {
   if (Status status = CheckPartition(partition); !status.ok()) return status;
-  if (impl_->write_log) return ScanPartitionWithLog(partition, start_after, limit, fn);
-  Impl& impl = *impl_;
-  Status status;
-  MDB_txn* txn = impl.ReadTxn(&status);
-  if (txn == nullptr) return status;
-  MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn, impl.data_dbi, &cursor);
-  if (rc != 0) return LmdbError("mdb_cursor_open", rc);
-  CursorGuard guard(cursor);
-  const std::string prefix = PartitionPrefix(partition);
-  std::string seek = prefix;
-  if (!start_after.empty()) EncodeDataKey(partition, start_after, impl.max_key_bytes, &seek);
-  MDB_val lmdb_key = ToVal(seek);
-  MDB_val lmdb_value;
-  rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_SET_RANGE);
-  if (rc == 0 && !start_after.empty() && FromVal(lmdb_key) == seek) {
-    rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
-  }
-  for (size_t count = 0; count < limit && rc == 0; ++count) {
-    std::string_view stored_key = FromVal(lmdb_key);
-    if (!stored_key.starts_with(prefix)) break;
-    uint32_t stored_partition = 0;
-    DataKeyKind kind;
-    std::string_view user_key;
-    if (!ParseDataKey(stored_key, &stored_partition, &kind, &user_key)) {
-      return Status::Corruption("malformed data key in partition " + std::to_string(partition));
-    }
-    std::string_view value = FromVal(lmdb_value);
-    if (kind == DataKeyKind::kHashed && !SplitHashedRecord(value, &user_key, &value)) {
-      return Status::Corruption("data record of a long key does not start with its key");
-    }
-    if (!fn(user_key, value)) break;
-    rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("mdb_cursor_get", rc);
-  return Status::Ok();
+  // The tree, merged with the write log's tables when there is one
+  // (engine_log.cc).
+  return ScanPartitionWithLog(partition, start_after, limit, fn);
 }
 
 Status Engine::GetStats(EngineStats* stats) {

@@ -345,29 +345,32 @@ void Engine::ReleaseLog(uint64_t durable_sequence) {
   if (log.wal->RemoveThrough(log.removable_segment).ok()) log.removable_segment = 0;
 }
 
-// The data tree's records of `partition` merged with the memory tables': a
-// table record replaces the tree's, a tombstone hides it. Costs a pass over
-// the tables per call.
+// The data tree's records of `partition` merged with the write log's
+// tables, if any: a table record replaces the tree's, a tombstone hides
+// it. Costs a pass over the tables per call.
 Status Engine::ScanPartitionWithLog(
     uint32_t partition, std::string_view start_after, size_t limit,
     const std::function<bool(std::string_view key, std::string_view value)>& fn) {
   Impl& impl = *impl_;
-  const LogState& log = *impl.write_log;
   const std::string prefix = PartitionPrefix(partition);
   std::string seek = prefix;
   if (!start_after.empty()) EncodeDataKey(partition, start_after, impl.max_key_bytes, &seek);
   // The new table's records, then the frozen table's that it does not
-  // replace.
+  // replace (none without the write log).
   std::vector<const LogState::Entry*> table;
-  auto wanted = [&](const LogState::Entry& entry) {
-    return entry.first.starts_with(prefix) &&
-           (start_after.empty() ? entry.first >= seek : entry.first > seek);
-  };
-  for (const LogState::Entry& entry : log.mem) {
-    if (wanted(entry)) table.push_back(&entry);
-  }
-  for (const LogState::Entry& entry : log.frozen) {
-    if (wanted(entry) && log.mem.find(entry.first) == log.mem.end()) table.push_back(&entry);
+  if (const LogState* log = impl.write_log.get(); log != nullptr) {
+    auto wanted = [&](const LogState::Entry& entry) {
+      return entry.first.starts_with(prefix) &&
+             (start_after.empty() ? entry.first >= seek : entry.first > seek);
+    };
+    for (const LogState::Entry& entry : log->mem) {
+      if (wanted(entry)) table.push_back(&entry);
+    }
+    for (const LogState::Entry& entry : log->frozen) {
+      if (wanted(entry) && log->mem.find(entry.first) == log->mem.end()) {
+        table.push_back(&entry);
+      }
+    }
   }
   std::sort(table.begin(), table.end(),
             [](const auto* a, const auto* b) { return a->first < b->first; });

@@ -18,6 +18,7 @@
 
 #include "storage/engine.h"
 #include "storage/sibling_set.h"
+#include "unit/storage/storage_test_util.h"
 #include "unit/temp_dir.h"
 
 namespace ringkv::storage {
@@ -94,19 +95,6 @@ struct LogEngineTest {
   }
 };
 
-std::vector<std::pair<std::string, std::string>> ScanAll(Engine* engine, uint32_t partition,
-                                                         std::string_view start_after = {},
-                                                         size_t limit = 1000000) {
-  std::vector<std::pair<std::string, std::string>> records;
-  Status status = engine->ScanPartition(partition, start_after, limit,
-                                        [&](std::string_view key, std::string_view value) {
-                                          records.emplace_back(key, value);
-                                          return true;
-                                        });
-  INFO(status.ToString());
-  REQUIRE(status.ok());
-  return records;
-}
 
 TEST_CASE_FIXTURE(LogEngineTest, "log path: writes are read back at once and after a reopen") {
   Put("a", "1");
@@ -305,26 +293,18 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: long keys (stored under their hash) 
 TEST_CASE_FIXTURE(LogEngineTest, "log path: a failed log write takes the iteration's writes back") {
   Put("before", "1");
   Commit();
-  // The log file may not grow: the commit's write fails (EFBIG).
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  struct sigaction previous {};
-  REQUIRE(::sigaction(SIGXFSZ, &ignore, &previous) == 0);
-  struct rlimit saved {};
-  REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
   uint64_t largest = 0;
   for (const auto& entry : std::filesystem::directory_iterator(options.data_dir + "/log")) {
     largest = std::max<uint64_t>(largest, entry.file_size());
   }
-  struct rlimit limit = saved;
-  limit.rlim_cur = largest;
   Put("lost", "2");
   Put("before", "changed", 0);
   CHECK(Get("lost") == "2");
-  REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
-  const Status failed = engine->Commit();
-  REQUIRE(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
-  REQUIRE(::sigaction(SIGXFSZ, &previous, nullptr) == 0);
+  Status failed;
+  {
+    FileSizeLimit limit(largest);  // The log may not grow: the commit's write fails.
+    failed = engine->Commit();
+  }
   INFO(failed.ToString());
   CHECK_FALSE(failed.ok());
   engine->EndIteration();

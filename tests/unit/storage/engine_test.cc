@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include "unit/storage/storage_test_util.h"
 #include "unit/temp_dir.h"
 #include <stdlib.h>
 
@@ -47,18 +48,6 @@ std::string GetString(Engine* engine, uint32_t partition, std::string_view key) 
   return std::string(value);
 }
 
-std::vector<std::pair<std::string, std::string>> ScanAll(Engine* engine, uint32_t partition,
-                                                         std::string_view start_after = {},
-                                                         size_t limit = 1000000) {
-  std::vector<std::pair<std::string, std::string>> records;
-  Status status = engine->ScanPartition(partition, start_after, limit,
-                                        [&](std::string_view key, std::string_view value) {
-                                          records.emplace_back(key, value);
-                                          return true;
-                                        });
-  REQUIRE(status.ok());
-  return records;
-}
 
 TEST_CASE("engine: key hash and partition") {
   CHECK(KeyHash("foo") == KeyHash("foo"));

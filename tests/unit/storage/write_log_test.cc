@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "unit/storage/storage_test_util.h"
 #include "unit/temp_dir.h"
 
 namespace ringkv::storage {
@@ -421,21 +422,12 @@ TEST_CASE_FIXTURE(LogTest, "write log: a failed write fails the log for good, an
   REQUIRE(log->Append("before").ok());
   REQUIRE(log->Flush().ok());
   const uint64_t whole = log->flushed_bytes();
-  // Files may not grow past `whole + 100` bytes: the next write fails with
-  // EFBIG part way (SIGXFSZ ignored), as on a full disk.
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  struct sigaction previous {};
-  REQUIRE(::sigaction(SIGXFSZ, &ignore, &previous) == 0);
-  struct rlimit saved {};
-  REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
-  struct rlimit limit = saved;
-  limit.rlim_cur = whole + 100;
-  REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
   REQUIRE(log->Append(std::string(1000, 'a')).ok());
-  const Status failed = log->Flush();
-  REQUIRE(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
-  REQUIRE(::sigaction(SIGXFSZ, &previous, nullptr) == 0);
+  Status failed;
+  {
+    FileSizeLimit limit(whole + 100);  // The write fails part way.
+    failed = log->Flush();
+  }
   INFO(failed.ToString());
   CHECK(failed.code() == Status::Code::kIoError);
   // Sticky: nothing is accepted or acknowledged after it.
