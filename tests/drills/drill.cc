@@ -254,7 +254,7 @@ void Drill::CheckWritesSucceeded(const std::vector<WriteRecord>& writes, int exc
   int64_t ok = 0;
   std::string first_error;
   for (const WriteRecord& write : writes) {
-    if (write.node == excluded || write.start_ms < from_ms || write.start_ms >= to_ms) continue;
+    if (write.node == excluded || write.start_ms < from_ms || write.end_ms >= to_ms) continue;
     ++total;
     if (write.outcome == Outcome::kOk) {
       ++ok;

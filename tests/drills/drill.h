@@ -104,8 +104,10 @@ class Drill {
   // clean or bounded), then the set checker at R = N, each checked.
   void FinalChecks(const std::vector<WriteRecord>& writes);
 
-  // Counts the writes sent to nodes other than `excluded` that started in
-  // [from_ms, to_ms); checks that at least `minimum_ok_fraction` of them
+  // Counts the writes sent to nodes other than `excluded` that started and
+  // ended in [from_ms, to_ms): one still in flight at to_ms may have met
+  // what happened then (a write forwarded to a node killed at that moment
+  // fails rightly). Checks that at least `minimum_ok_fraction` of them
   // succeeded (and that there were some).
   void CheckWritesSucceeded(const std::vector<WriteRecord>& writes, int excluded, int64_t from_ms,
                             int64_t to_ms, double minimum_ok_fraction, const std::string& what);
