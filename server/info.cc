@@ -170,7 +170,7 @@ void PersistenceSection(Server& server, std::string* out) {
   Line(out, "log_segments:%" PRIu64, engine.log_segments);
   Line(out, "log_checkpoints:%" PRIu64, engine.checkpoints);
   Line(out, "log_checkpoint_failures:%" PRIu64, engine.checkpoint_failures);
-  Line(out, "log_checkpoint_step_max_us:%" PRIu64, engine.last_checkpoint_us);
+  Line(out, "log_checkpoint_step_max_us:%" PRIu64, engine.checkpoint_step_max_us);
 }
 
 void StatsSection(Server& server, std::string* out) {

@@ -259,9 +259,12 @@ Status Engine::Put(uint32_t partition, std::string_view key, std::string_view va
                    int live_delta) {
   if (Status status = CheckPartition(partition); !status.ok()) return status;
   Impl& impl = *impl_;
-  if (impl.write_log) {
-    const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
-    if (kind != DataKeyKind::kHashed) return LogApply('P', impl.key_buffer, value, live_delta);
+  if (!impl.write_log) {
+    if (Status status = BeginWrite(); !status.ok()) return status;
+  }
+  const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
+  size_t record_bytes = value.size();
+  if (kind == DataKeyKind::kHashed) {
     // Never overwrite another key that shares the hash.
     std::string_view existing;
     Status status = ReadDataKey(impl.key_buffer, &existing);
@@ -270,26 +273,14 @@ Status Engine::Put(uint32_t partition, std::string_view key, std::string_view va
     } else if (!status.IsNotFound()) {
       return status;
     }
+    record_bytes += HashedRecordPrefixBytes(key);
+  }
+  if (impl.write_log) {
+    if (kind != DataKeyKind::kHashed) return LogApply('P', impl.key_buffer, value, live_delta);
     std::string record;
     AppendHashedRecordPrefix(key, &record);
     record.append(value);
     return LogApply('P', impl.key_buffer, record, live_delta);
-  }
-  if (Status status = BeginWrite(); !status.ok()) return status;
-  const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
-  size_t record_bytes = value.size();
-  if (kind == DataKeyKind::kHashed) {
-    // Never overwrite another key that shares the hash.
-    MDB_val lmdb_key = ToVal(impl.key_buffer);
-    MDB_val existing;
-    int rc = mdb_get(impl.write_txn, impl.data_dbi, &lmdb_key, &existing);
-    if (rc == 0) {
-      std::string_view record = FromVal(existing);
-      if (Status status = CheckHashedRecord(key, &record); !status.ok()) return status;
-    } else if (rc != MDB_NOTFOUND) {
-      return LmdbError("mdb_get", rc);
-    }
-    record_bytes += HashedRecordPrefixBytes(key);
   }
   WriteRecord record{impl.data_dbi, impl.key_buffer, value, record_bytes,
                      kind == DataKeyKind::kHashed ? key : std::string_view()};
@@ -301,28 +292,22 @@ Status Engine::Put(uint32_t partition, std::string_view key, std::string_view va
 Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) {
   if (Status status = CheckPartition(partition); !status.ok()) return status;
   Impl& impl = *impl_;
-  if (impl.write_log) {
-    const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
+  if (!impl.write_log) {
+    if (Status status = BeginWrite(); !status.ok()) return status;
+  }
+  const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
+  // The tree's delete below finds out by itself whether the key exists; a
+  // long key, or the log (which only records the delete), must look first.
+  if (kind == DataKeyKind::kHashed || impl.write_log) {
     std::string_view existing;
     if (Status status = ReadDataKey(impl.key_buffer, &existing); !status.ok()) return status;
     // Another key under the same hash: this key is not stored.
     if (kind == DataKeyKind::kHashed && !CheckHashedRecord(key, &existing).ok()) {
       return Status::NotFound();
     }
-    return LogApply('D', impl.key_buffer, std::string_view(), live_delta);
   }
-  if (Status status = BeginWrite(); !status.ok()) return status;
-  const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
+  if (impl.write_log) return LogApply('D', impl.key_buffer, std::string_view(), live_delta);
   MDB_val lmdb_key = ToVal(impl.key_buffer);
-  if (kind == DataKeyKind::kHashed) {
-    MDB_val existing;
-    int rc = mdb_get(impl.write_txn, impl.data_dbi, &lmdb_key, &existing);
-    if (rc == MDB_NOTFOUND) return Status::NotFound();
-    if (rc != 0) return LmdbError("mdb_get", rc);
-    std::string_view record = FromVal(existing);
-    // Another key under the same hash: this key is not stored.
-    if (!CheckHashedRecord(key, &record).ok()) return Status::NotFound();
-  }
   impl.cursor_key.clear();
   int rc = mdb_del(impl.write_txn, impl.data_dbi, &lmdb_key, nullptr);
   if (rc == MDB_NOTFOUND) return Status::NotFound();
@@ -376,15 +361,6 @@ Status Engine::Sync(uint64_t* durable_sequence) {
   return Status::Ok();
 }
 
-Status Engine::ScanPartition(
-    uint32_t partition, std::string_view start_after, size_t limit,
-    const std::function<bool(std::string_view key, std::string_view value)>& fn) {
-  if (Status status = CheckPartition(partition); !status.ok()) return status;
-  // The tree, merged with the write log's tables when there is one
-  // (engine_log.cc).
-  return ScanPartitionWithLog(partition, start_after, limit, fn);
-}
-
 Status Engine::GetStats(EngineStats* stats) {
   Impl& impl = *impl_;
   MDB_envinfo info;
@@ -409,7 +385,7 @@ Status Engine::GetStats(EngineStats* stats) {
     stats->log_segments = log->wal->segments().size();
     stats->checkpoints = log->checkpoints;
     stats->checkpoint_failures = log->checkpoint_failures;
-    stats->last_checkpoint_us = log->last_checkpoint_us;
+    stats->checkpoint_step_max_us = log->checkpoint_step_max_us;
   }
   return Status::Ok();
 }

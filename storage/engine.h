@@ -140,7 +140,7 @@ struct EngineStats {
   uint64_t log_segments = 0;
   uint64_t checkpoints = 0;
   uint64_t checkpoint_failures = 0;
-  uint64_t last_checkpoint_us = 0;
+  uint64_t checkpoint_step_max_us = 0;  // The longest part of the last checkpoint.
 };
 
 // Partition of a key: the 64-bit XXH3 hash cut into `partition_count` equal
@@ -306,9 +306,8 @@ class Engine {
   Status LogCommit();
   // Begins a checkpoint when the memory table or the log is past its
   // bound, and writes the next part of the one in progress into the data
-  // tree (all of it when `force`, or when the new table outgrew its bound
-  // meanwhile).
-  Status MaybeCheckpoint(bool force);
+  // tree (all of it when the new table outgrew its bound meanwhile).
+  Status MaybeCheckpoint();
   // One transaction of a checkpoint: the next frozen records up to
   // `budget_bytes`, and the meta entries with the last of them.
   Status CheckpointStep(uint64_t budget_bytes);
@@ -319,9 +318,7 @@ class Engine {
   // The stored record of `data_key` (the memory table first, then the
   // tree); NotFound if absent or deleted.
   Status ReadDataKey(std::string_view data_key, std::string_view* value);
-  Status ScanPartitionWithLog(
-      uint32_t partition, std::string_view start_after, size_t limit,
-      const std::function<bool(std::string_view key, std::string_view value)>& fn);
+
   // Hints: the counts and bytes by a scan at Open, and the persisted
   // counters.
   Status LoadHintAccounting();

@@ -91,6 +91,9 @@ inline constexpr size_t kHintCountersBytes = 32;
 // Turns an LMDB error code into a Status (MapFull for MDB_MAP_FULL).
 Status LmdbError(std::string_view what, int rc);
 
+// Writes the meta entry storage.live_keys in `txn`; returns an LMDB code.
+int PutLiveKeys(MDB_txn* txn, MDB_dbi meta_dbi, uint64_t live_keys);
+
 // The log write path (EngineOptions::write_log; engine_log.cc): data
 // writes go to the write log and this memory table, and reach the data
 // tree only at checkpoints.
@@ -146,7 +149,7 @@ struct LogState {
   uint64_t checkpoints = 0;
   uint64_t checkpoint_failures = 0;
   uint64_t commits_since_failure = 0;
-  uint64_t last_checkpoint_us = 0;  // The longest part of the last checkpoint.
+  uint64_t checkpoint_step_max_us = 0;  // The longest part of the last checkpoint.
   std::string payload;  // Scratch for encoding log records.
 };
 

@@ -1,12 +1,14 @@
-// storage/engine_log.cc: the log write path (EngineOptions::write_log).
+// storage/engine_log.cc: the log write path (EngineOptions::write_log),
+// and ScanPartition, which merges its tables with the tree (and is a plain
+// tree scan without them).
 //
 // A data write is appended to the write log (one record: kind, live-key
 // delta, data key, the record as the data tree would store it) and applied
 // to the memory table; Commit() writes the iteration's records with one
-// write(2), and Sync() makes them durable. When the table or the log passes
-// its bound, a checkpoint seals the log segment, writes the table into the
-// data tree in key order in one LMDB transaction (with the live-key count
-// and the sealed segment's number in meta), and empties the table; the
+// pwrite(2), and Sync() makes them durable. When the table or the log passes
+// its bound, a checkpoint seals the log segment, freezes the table and
+// writes it into the data tree in key order, a part per commit (the last
+// with the live-key count and the sealed segment's number in meta); the
 // sealed segments are removed once a sync covers that commit. Open replays
 // the segments after the last checkpoint into the table. Records are whole
 // record images, so replaying one the tree already holds changes nothing.
@@ -81,6 +83,16 @@ uint64_t EntryBytes(std::string_view key, const LogState::MemRecord& record) {
   return key.size() + record.bytes.size();
 }
 
+// Sets the table entry `entry` to `bytes` (a tombstone if so), keeping the
+// table's byte count (which counts every entry, a new one with its key).
+void SetEntry(LogState::Entry& entry, std::string_view bytes, bool tombstone,
+              uint64_t* table_bytes) {
+  *table_bytes -= EntryBytes(entry.first, entry.second);
+  entry.second.bytes.assign(bytes);
+  entry.second.tombstone = tombstone;
+  *table_bytes += EntryBytes(entry.first, entry.second);
+}
+
 }  // namespace
 
 Status Engine::OpenWriteLog() {
@@ -109,10 +121,8 @@ Status Engine::OpenWriteLog() {
                                 " does not decode");
     }
     auto [it, inserted] = log.mem.try_emplace(std::string(data_key));
-    if (!inserted) log.mem_bytes -= EntryBytes(it->first, it->second);
-    it->second.bytes.assign(record);
-    it->second.tombstone = kind == kDelete;
-    log.mem_bytes += EntryBytes(it->first, it->second);
+    if (inserted) log.mem_bytes += it->first.size();
+    SetEntry(*it, record, kind == kDelete, &log.mem_bytes);
     log.log_bytes_since_checkpoint += payload.size() + WriteLog::kRecordOverheadBytes;
     AdjustLiveKeys(live_delta);
     return Status::Ok();
@@ -158,20 +168,19 @@ Status Engine::LogApply(char kind, std::string_view data_key, std::string_view r
   LogState::Undo undo;
   undo.existed = it != log.mem.end();
   if (undo.existed) {
-    log.mem_bytes -= EntryBytes(it->first, it->second);
     undo.tombstone = it->second.tombstone;
     undo.offset = log.undo_bytes.size();
     undo.size = it->second.bytes.size();
     log.undo_bytes.append(it->second.bytes);
   } else {
     it = log.mem.emplace(std::string(data_key), LogState::MemRecord()).first;
+    log.mem_bytes += it->first.size();
   }
   undo.key = &it->first;
   log.undo.push_back(undo);
   // From the payload's copy: `record` may view this very entry.
-  it->second.bytes.assign(log.payload, log.payload.size() - record.size(), record.size());
-  it->second.tombstone = kind == kDelete;
-  log.mem_bytes += EntryBytes(it->first, it->second);
+  SetEntry(*it, std::string_view(log.payload).substr(log.payload.size() - record.size()),
+           kind == kDelete, &log.mem_bytes);
   AdjustLiveKeys(live_delta);
   return Status::Ok();
 }
@@ -186,12 +195,11 @@ Status Engine::LogCommit() {
     for (auto undo = log.undo.rbegin(); undo != log.undo.rend(); ++undo) {
       auto it = log.mem.find(*undo->key);
       if (it == log.mem.end()) continue;
-      log.mem_bytes -= EntryBytes(it->first, it->second);
       if (undo->existed) {
-        it->second.bytes.assign(log.undo_bytes, undo->offset, undo->size);
-        it->second.tombstone = undo->tombstone;
-        log.mem_bytes += EntryBytes(it->first, it->second);
+        SetEntry(*it, std::string_view(log.undo_bytes).substr(undo->offset, undo->size),
+                 undo->tombstone, &log.mem_bytes);
       } else {
+        log.mem_bytes -= EntryBytes(it->first, it->second);
         log.mem.erase(it);  // Its key is not used by an older undo entry.
       }
     }
@@ -208,20 +216,22 @@ Status Engine::LogCommit() {
   return Status::Ok();
 }
 
-Status Engine::MaybeCheckpoint(bool force) {
+Status Engine::MaybeCheckpoint() {
   Impl& impl = *impl_;
   LogState& log = *impl.write_log;
   if (impl.write_txn != nullptr || !log.undo.empty()) {
     return Status::InvalidArgument("checkpoint with writes not committed");
   }
-  const bool over = log.mem_bytes >= options_.memtable_bytes_max ||
-                    log.log_bytes_since_checkpoint >= options_.log_bytes_max;
-  if (log.frozen_order.empty()) {
-    if (log.mem.empty() || !(over || force)) return Status::Ok();
-    if (!force && log.checkpoint_failures > 0 &&
-        ++log.commits_since_failure < kCheckpointRetryCommits) {
-      return Status::Ok();
-    }
+  auto past_bound = [&] {
+    return log.mem_bytes >= options_.memtable_bytes_max ||
+           log.log_bytes_since_checkpoint >= options_.log_bytes_max;
+  };
+  const bool in_progress = !log.frozen_order.empty();
+  if (!in_progress && (log.mem.empty() || !past_bound())) return Status::Ok();
+  if (log.checkpoint_failures > 0 && ++log.commits_since_failure < kCheckpointRetryCommits) {
+    return Status::Ok();
+  }
+  if (!in_progress) {
     // Freeze the table: later writes go to a new one, and the sealed
     // segment holds exactly the frozen writes (and earlier ones).
     uint64_t sealed = 0;
@@ -239,17 +249,12 @@ Status Engine::MaybeCheckpoint(bool force) {
     log.frozen_next = 0;
     log.frozen_segment = sealed;
     log.live_keys_at_freeze = live_keys_;
-    log.last_checkpoint_us = 0;
-  } else if (!force && log.checkpoint_failures > 0 &&
-             ++log.commits_since_failure < kCheckpointRetryCommits) {
-    return Status::Ok();
+    log.checkpoint_step_max_us = 0;
   }
-  // A part per commit keeps each stall short; all at once when asked, or
-  // when the new table already outgrew its bound (memory stays bounded by
-  // about twice memtable_bytes_max).
-  const bool catch_up = log.mem_bytes >= options_.memtable_bytes_max ||
-                        log.log_bytes_since_checkpoint >= options_.log_bytes_max;
-  return CheckpointStep(force || catch_up ? UINT64_MAX : options_.checkpoint_step_bytes);
+  // A part per commit keeps each stall short; all at once when the new
+  // table already outgrew its bound (memory stays bounded by about twice
+  // memtable_bytes_max).
+  return CheckpointStep(past_bound() ? UINT64_MAX : options_.checkpoint_step_bytes);
 }
 
 Status Engine::CheckpointStep(uint64_t budget_bytes) {
@@ -286,12 +291,7 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
   const bool last = next == log.frozen_order.size();
   if (rc == 0 && last) {
     // With the last part: the count and the segment, as of the freeze.
-    std::string live;
-    coding::PutFixed64(&live, log.live_keys_at_freeze);
-    const std::string live_name = std::string(kReservedMetaPrefix) + "live_keys";
-    MDB_val key = ToVal(live_name);
-    MDB_val value = ToVal(live);
-    rc = mdb_put(txn, impl.meta_dbi, &key, &value, 0);
+    rc = PutLiveKeys(txn, impl.meta_dbi, log.live_keys_at_freeze);
     if (rc == 0) {
       std::string segment;
       coding::PutFixed64(&segment, log.frozen_segment);
@@ -305,8 +305,8 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
   } else {
     mdb_txn_abort(txn);
   }
-  log.last_checkpoint_us = std::max<uint64_t>(
-      log.last_checkpoint_us,
+  log.checkpoint_step_max_us = std::max<uint64_t>(
+      log.checkpoint_step_max_us,
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - started)
                                 .count()));
@@ -329,7 +329,6 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
   log.frozen = LogState::Table();
   log.frozen_bytes = 0;
   ++log.checkpoints;
-  impl.persisted_live_keys = log.live_keys_at_freeze;
   log.removable_segment = log.frozen_segment;
   log.removable_after = committed_sequence_;
   if (!options_.log_removal_waits_for_sync) ReleaseLog(committed_sequence_);
@@ -348,9 +347,10 @@ void Engine::ReleaseLog(uint64_t durable_sequence) {
 // The data tree's records of `partition` merged with the write log's
 // tables, if any: a table record replaces the tree's, a tombstone hides
 // it. Costs a pass over the tables per call.
-Status Engine::ScanPartitionWithLog(
+Status Engine::ScanPartition(
     uint32_t partition, std::string_view start_after, size_t limit,
     const std::function<bool(std::string_view key, std::string_view value)>& fn) {
+  if (Status status = CheckPartition(partition); !status.ok()) return status;
   Impl& impl = *impl_;
   const std::string prefix = PartitionPrefix(partition);
   std::string seek = prefix;

@@ -172,6 +172,15 @@ Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {
   return failure;
 }
 
+int PutLiveKeys(MDB_txn* txn, MDB_dbi meta_dbi, uint64_t live_keys) {
+  std::string encoded;
+  coding::PutFixed64(&encoded, live_keys);
+  const std::string name = std::string(kReservedMetaPrefix) + "live_keys";
+  MDB_val key = ToVal(name);
+  MDB_val value = ToVal(encoded);
+  return mdb_put(txn, meta_dbi, &key, &value, 0);
+}
+
 Status Engine::CommitIfLogFull() {
   if (impl_->log_bytes.size() <= kReplayLogBytesMax &&
       impl_->space.dirty_pages() <= kDirtyPagesMax) {
@@ -195,7 +204,7 @@ Status Engine::Commit() {
   if (impl_->write_log && lost.ok() && status.ok()) {
     // A failed checkpoint changes nothing: the table and the log keep every
     // write, and it is counted (GetStats) and tried again later.
-    (void)MaybeCheckpoint(/*force=*/false);
+    (void)MaybeCheckpoint();
   }
   return lost.ok() ? status : lost;
 }
@@ -211,12 +220,7 @@ Status Engine::CommitTxn() {
   // match the records in the tree, which the log replays on top of.
   if (!impl.write_log &&
       (live_keys_ != impl.persisted_live_keys || impl.refused_in_txn || impl.map_full_in_txn)) {
-    std::string encoded;
-    coding::PutFixed64(&encoded, live_keys_);
-    const std::string name = std::string(kReservedMetaPrefix) + "live_keys";
-    MDB_val key = ToVal(name);
-    MDB_val value = ToVal(encoded);
-    rc = mdb_put(impl.write_txn, impl.meta_dbi, &key, &value, 0);
+    rc = PutLiveKeys(impl.write_txn, impl.meta_dbi, live_keys_);
   }
   const HintCounters hint_counters = impl.CurrentHintCounters();
   if (rc == 0 && !(hint_counters == impl.persisted_hint_counters)) {

@@ -109,6 +109,7 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: writes are read back at once and aft
   CHECK(engine->Delete(PartitionFor("b"), "b", -1).IsNotFound());
   CHECK(engine->Delete(PartitionFor("zz"), "zz", -1).IsNotFound());
   Commit();
+  CHECK(Stats().memtable_bytes == 9);
   Put("uncommitted", "lost");  // A kill -9 before the commit.
   CHECK(engine->live_keys() == 2);
   Reopen();
@@ -117,6 +118,9 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: writes are read back at once and aft
   CHECK(Get("uncommitted") == "<none>");
   CHECK(engine->live_keys() == 1);
   CHECK(Stats().memtable_entries == 2);  // a, and b's tombstone.
+  // Data keys (3-byte partition and kind prefix, then the key) and records:
+  // a -> "3" is 4 + 1 bytes, b's tombstone 4.
+  CHECK(Stats().memtable_bytes == 9);
   CHECK(Stats().data_entries == 0);      // Nothing checkpointed yet.
 }
 
