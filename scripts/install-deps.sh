@@ -9,7 +9,7 @@ packages=(
   libtomlplusplus-dev doctest-dev libhiredis-dev libsodium-dev
   redis-tools redis-server
   nginx libnginx-mod-stream docker-compose
-  iproute2 nftables procps psmisc netcat-openbsd
+  iproute2 nftables procps psmisc netcat-openbsd strace
   python3-redis nodejs
 )
 # Debian's npm conflicts with a nodejs package that bundles its own npm (as

@@ -83,9 +83,6 @@ bool Server::Start(std::string* error) {
   options.write_log = config_.write_log;
   options.memtable_bytes_max = static_cast<uint64_t>(config_.memtable_bytes_max);
   options.log_bytes_max = static_cast<uint64_t>(config_.log_bytes_max);
-  // Nothing is ever synced with fsync = "no": checkpointed segments go at
-  // once, as the OS decides when anything reaches the disk anyway.
-  options.log_removal_waits_for_sync = config_.fsync != FsyncPolicy::kNo;
   storage::Status status = storage::Engine::Open(options, &engine_);
   if (!status.ok()) {
     *error = "cannot open data directory '" + config_.data_dir + "': " + status.ToString();
@@ -249,9 +246,11 @@ void Server::CommitAndFlush() {
   if (config_.fsync == FsyncPolicy::kAlways && committed > durable_sequence_) StartSync();
 }
 
-void Server::StartSync() {
+void Server::StartSync(bool sync) {
   if (sync_in_flight_) return;  // OnSyncDone starts the next one if needed.
   sync_in_flight_ = true;
+  sync_job_syncs_ = sync;
+  release_through_ = engine_->committed_sequence();
   int rc = uv_queue_work(&loop_, &sync_request_, OnSyncWork, OnSyncDone);
   if (rc != 0) {
     sync_in_flight_ = false;
@@ -259,18 +258,41 @@ void Server::StartSync() {
   }
 }
 
-// Thread pool: the only code that runs off the loop thread.
+// Thread pool: the only code that runs off the loop thread. Every wait for
+// the disk is here: the sync, and the removal of the write log's segments
+// a checkpoint covered (unlink and a directory sync each).
 void Server::OnSyncWork(uv_work_t* request) {
   Server* server = static_cast<Server*>(request->data);
+  if (!server->sync_job_syncs_) {
+    // fsync = "no": nothing waits for a sync, so neither does the removal.
+    server->sync_result_ = storage::Status::Ok();
+    server->release_result_ = server->engine_->ReleaseLog(server->release_through_);
+    return;
+  }
   uint64_t durable = 0;
   server->sync_result_ = server->engine_->Sync(&durable);
   server->sync_result_sequence_ = durable;
+  // Log segments a checkpoint covered go once a sync covers it.
+  server->release_result_ = server->sync_result_.ok() ? server->engine_->ReleaseLog(durable)
+                                                      : storage::Status::Ok();
 }
 
 void Server::OnSyncDone(uv_work_t* request, int status) {
   Server* server = static_cast<Server*>(request->data);
   server->sync_in_flight_ = false;
-  if (status != 0 || !server->sync_result_.ok()) {
+  if (!server->release_result_.ok()) {
+    // Retried by the next job; said once until one succeeds.
+    if (!server->release_failing_) {
+      Log(LogLevel::kWarning, "removing checkpointed write log segments failed: %s",
+          server->release_result_.ToString().c_str());
+    }
+    server->release_failing_ = true;
+  } else {
+    server->release_failing_ = false;
+  }
+  if (!server->sync_job_syncs_) {
+    // A removal job only.
+  } else if (status != 0 || !server->sync_result_.ok()) {
     ++server->stats_.sync_failures;
     Log(LogLevel::kWarning, "fsync failed: %s", server->sync_result_.ToString().c_str());
   } else {
@@ -278,8 +300,6 @@ void Server::OnSyncDone(uv_work_t* request, int status) {
     if (server->sync_result_sequence_ > server->durable_sequence_) {
       server->durable_sequence_ = server->sync_result_sequence_;
     }
-    // Log segments a checkpoint covered go once a sync covers it.
-    server->engine_->ReleaseLog(server->sync_result_sequence_);
   }
   if (server->stopping_) return;
   server->FlushDurable();
@@ -316,6 +336,11 @@ void Server::OnCron(uv_timer_t* handle) {
       now - server->stats_.last_sync_ms >= 1000 &&
       server->engine_->committed_sequence() > server->sync_result_sequence_) {
     server->StartSync();
+  }
+  // With fsync = "no" no sync ever removes the write log's checkpointed
+  // segments: a job of their own, off the loop, at most every cron tick.
+  if (server->config_.fsync == FsyncPolicy::kNo && server->engine_->log_release_pending()) {
+    server->StartSync(/*sync=*/false);
   }
 }
 

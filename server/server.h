@@ -99,7 +99,9 @@ class Server {
   static void OnSyncDone(uv_work_t* request, int status);
 
   void CommitAndFlush();
-  void StartSync();
+  // Queues the thread-pool job: a sync and the write log's release, or
+  // (sync = false, fsync = "no") the release only.
+  void StartSync(bool sync = true);
   void FlushDurable();
 
   Config config_;
@@ -129,6 +131,10 @@ class Server {
   uv_work_t sync_request_;
   uint64_t sync_result_sequence_ = 0;
   storage::Status sync_result_;
+  bool sync_job_syncs_ = true;
+  uint64_t release_through_ = 0;  // The committed sequence when a job was queued.
+  storage::Status release_result_;
+  bool release_failing_ = false;
 
   // instantaneous_ops_per_sec samples (Redis samples every 100 ms).
   static constexpr int kOpsSamples = 16;

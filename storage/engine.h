@@ -114,10 +114,6 @@ struct EngineOptions {
   // 64 MB of 1 KB records took 400-460 ms in one transaction on the
   // development machine, about 7 ms per MB.
   uint64_t checkpoint_step_bytes = 1ULL << 20;
-  // Whether log segments a checkpoint covered wait for a Sync() that covers
-  // it before they are removed (ReleaseLog); false removes them at once
-  // (fsync = "no": nothing is ever synced).
-  bool log_removal_waits_for_sync = true;
 };
 
 // Who this node is. Created with the data directory and kept in it.
@@ -196,9 +192,13 @@ class Engine {
   Status Sync(uint64_t* durable_sequence);
 
   // The write log: removes the log segments a checkpoint covered once
-  // `durable_sequence` (from a Sync that finished) covers its commit. Loop
-  // thread only; does nothing without the write log.
-  void ReleaseLog(uint64_t durable_sequence);
+  // `durable_sequence` covers its commit: a Sync's, or with fsync = "no"
+  // (nothing is ever synced) committed_sequence(). It unlinks and syncs
+  // the directory, so it belongs on the thread pool: thread safe, one call
+  // at a time. Does nothing without the write log.
+  Status ReleaseLog(uint64_t durable_sequence);
+  // Whether a checkpoint left segments for ReleaseLog. Loop thread.
+  bool log_release_pending() const;
 
   // Calls fn(key, value) for the keys of `partition` in order, starting after
   // `start_after` (empty: from the start), at most `limit` records. fn

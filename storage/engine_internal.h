@@ -9,10 +9,12 @@
 #include <lmdb.h>
 
 #include <atomic>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -139,10 +141,18 @@ struct LogState {
   std::string undo_bytes;
   uint64_t live_keys_at_iteration = 0;
   uint64_t log_bytes_since_checkpoint = 0;
-  // The newest segment a checkpoint covered, removed once a sync covers
-  // the checkpoint's commit (sequence `removable_after`); 0: none.
-  uint64_t removable_segment = 0;
-  uint64_t removable_after = 0;
+  // Per finished checkpoint, oldest first: the newest segment it covered,
+  // removed once a sync covers the checkpoint's commit (its sequence).
+  // One entry per checkpoint, not a single mark that each one moves on: a
+  // sync always starts before the newest checkpoint under a steady load,
+  // and would never cover the mark. Guarded by removable_mutex:
+  // ReleaseLog runs on the thread pool.
+  struct Removable {
+    uint64_t segment = 0;
+    uint64_t after_sequence = 0;
+  };
+  mutable std::mutex removable_mutex;
+  std::deque<Removable> removable;
   // The last checkpoint found no room in the map: writes that add data
   // are refused until one succeeds.
   bool map_full = false;

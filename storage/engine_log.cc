@@ -35,7 +35,8 @@ constexpr char kPut = 'P';
 constexpr char kDelete = 'D';
 // After a checkpoint failed, the next one is tried after this many commits.
 constexpr uint64_t kCheckpointRetryCommits = 1000;
-
+// Checkpoints whose segments wait for a sync (LogState::removable).
+constexpr size_t kRemovableEntriesMax = 64;
 
 void EncodeLogRecord(char kind, int live_delta, std::string_view data_key,
                      std::string_view record, std::string* out) {
@@ -329,19 +330,43 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
   log.frozen = LogState::Table();
   log.frozen_bytes = 0;
   ++log.checkpoints;
-  log.removable_segment = log.frozen_segment;
-  log.removable_after = committed_sequence_;
-  if (!options_.log_removal_waits_for_sync) ReleaseLog(committed_sequence_);
+  std::lock_guard<std::mutex> lock(log.removable_mutex);
+  log.removable.push_back({log.frozen_segment, committed_sequence_});
+  // Bounded while no sync succeeds: the two oldest entries become the
+  // newer one, which only makes the older segments wait longer.
+  if (log.removable.size() > kRemovableEntriesMax) log.removable.pop_front();
   return Status::Ok();
 }
 
-void Engine::ReleaseLog(uint64_t durable_sequence) {
-  if (impl_->write_log == nullptr) return;
+bool Engine::log_release_pending() const {
+  if (impl_->write_log == nullptr) return false;
   LogState& log = *impl_->write_log;
-  if (log.removable_segment == 0 || durable_sequence < log.removable_after) return;
+  std::lock_guard<std::mutex> lock(log.removable_mutex);
+  return !log.removable.empty();
+}
+
+Status Engine::ReleaseLog(uint64_t durable_sequence) {
+  // The pointer is set at Open and never changes: safe on another thread.
+  if (impl_->write_log == nullptr) return Status::Ok();
+  LogState& log = *impl_->write_log;
+  // The newest checkpoint the sync covers: it covers the older ones too.
+  uint64_t segment = 0;
+  {
+    std::lock_guard<std::mutex> lock(log.removable_mutex);
+    for (const LogState::Removable& entry : log.removable) {
+      if (entry.after_sequence > durable_sequence) break;
+      segment = entry.segment;
+    }
+  }
+  if (segment == 0) return Status::Ok();
   // A failure leaves the segments for the next release (Open removes what
   // a checkpoint covered, too).
-  if (log.wal->RemoveThrough(log.removable_segment).ok()) log.removable_segment = 0;
+  if (Status status = log.wal->RemoveThrough(segment); !status.ok()) return status;
+  std::lock_guard<std::mutex> lock(log.removable_mutex);
+  while (!log.removable.empty() && log.removable.front().segment <= segment) {
+    log.removable.pop_front();
+  }
+  return Status::Ok();
 }
 
 // The data tree's records of `partition` merged with the write log's

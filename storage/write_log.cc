@@ -52,6 +52,12 @@ bool ParseSegmentName(std::string_view name, uint64_t* number) {
   return value != 0;
 }
 
+std::string HeaderOf(uint64_t segment) {
+  std::string header(kMagic);
+  coding::PutFixed64(&header, segment);
+  return header;
+}
+
 Status SyncDirectory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Errno("opening", dir);
@@ -118,39 +124,45 @@ Status WriteLog::Open(const WriteLogOptions& options, std::unique_ptr<WriteLog>*
     opened->segments_.push_back(Segment{number, fd, false});
   }
   if (opened->segments_.empty()) {
-    if (Status status = opened->StartSegment(1); !status.ok()) return status;
+    if (Status status = opened->StartSegment(1, /*sync=*/true); !status.ok()) return status;
     opened->replayed_ = true;  // Nothing to replay.
   }
   opened->newest_ = opened->segments_.back().number;
+  opened->newest_fd_ = opened->segments_.back().fd;
   *log = std::move(opened);
   return Status::Ok();
 }
 
-// Creates segment `number` with its header, durable with its directory
-// entry, and makes it the newest.
-Status WriteLog::StartSegment(uint64_t number) {
+// Creates segment `number` with its header and makes it the newest. With
+// `sync`, the header and the directory entry are durable on return;
+// without (Rotate, on the loop), the next Sync() makes them so, before the
+// records that follow them.
+Status WriteLog::StartSegment(uint64_t number, bool sync) {
   const std::string path = PathOf(number);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) return Errno("creating", path);
-  std::string header(kMagic);
-  coding::PutFixed64(&header, number);
+  const std::string header = HeaderOf(number);
   const ssize_t written = ::pwrite(fd, header.data(), header.size(), 0);
-  if (written != static_cast<ssize_t>(header.size()) || ::fdatasync(fd) != 0) {
+  if (written != static_cast<ssize_t>(header.size()) || (sync && ::fdatasync(fd) != 0)) {
     Status status = Errno("writing the header of", path);
     ::close(fd);
     ::unlink(path.c_str());
     return status;
   }
-  if (Status status = SyncDirectory(options_.dir); !status.ok()) {
-    ::close(fd);
-    ::unlink(path.c_str());
-    return status;
+  if (sync) {
+    if (Status status = SyncDirectory(options_.dir); !status.ok()) {
+      ::close(fd);
+      ::unlink(path.c_str());
+      return status;
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    segments_.push_back(Segment{number, fd, false});
+    segments_.push_back(Segment{number, fd, !sync});
+    if (!sync) directory_dirty_ = true;
+    newest_ = number;
   }
-  newest_ = number;
+  newest_fd_ = fd;
   flushed_bytes_ = kHeaderBytes;
   return Status::Ok();
 }
@@ -176,7 +188,11 @@ Status WriteLog::Replay(uint64_t skip_through,
       segments_.pop_back();
     }
     if (Status status = SyncDirectory(options_.dir); !status.ok()) return status;
-    newest_ = segments_.back().number;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      newest_ = segments_.back().number;
+    }
+    newest_fd_ = segments_.back().fd;
     break;
   }
   replayed_ = true;
@@ -205,23 +221,25 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
     return Status::Ok();
   };
 
-  std::string expected(kMagic);
-  coding::PutFixed64(&expected, segment.number);
+  const std::string expected = HeaderOf(segment.number);
   std::string header;
   if (Status status = read_at(0, kHeaderBytes, &header); !status.ok()) return status;
   if (header != expected) {
-    // A crash while StartSegment created the newest segment can leave it
-    // without its header; it holds no record then (StartSegment syncs the
-    // header before any record follows), so it is written again.
-    if (!newest || file_bytes > kHeaderBytes) {
+    // Rotate does not sync a new segment's header: a power loss before the
+    // next Sync() can leave it short or zeroed (blocks allocated, data not
+    // written), and nothing in the segment was synced then. That is a torn
+    // tail at offset 0. Any other header is not a crash's doing.
+    if (header.find_first_not_of('\0') != std::string::npos && header.size() == kHeaderBytes) {
       return Status::Corruption("write log: " + path + " has a wrong header");
     }
-    if (::pwrite(segment.fd, expected.data(), expected.size(), 0) !=
+    if (::ftruncate(segment.fd, 0) != 0 ||
+        ::pwrite(segment.fd, expected.data(), expected.size(), 0) !=
             static_cast<ssize_t>(expected.size()) ||
         ::fdatasync(segment.fd) != 0) {
       return Errno("rewriting the header of", path);
     }
-    flushed_bytes_ = kHeaderBytes;
+    *damaged = file_bytes > 0;
+    if (newest || *damaged) flushed_bytes_ = kHeaderBytes;
     return Status::Ok();
   }
 
@@ -293,7 +311,7 @@ Status WriteLog::Append(std::string_view payload) {
 }
 
 Status WriteLog::WriteAll(std::string_view bytes) {
-  const int fd = segments_.back().fd;
+  const int fd = newest_fd_;
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done,
@@ -315,7 +333,7 @@ Status WriteLog::Flush() {
     // Whatever part reached the file is not a whole batch: cut it off. The
     // log fails for good either way: the records of earlier Appends were
     // in the buffer too, and their callers may not have flushed yet.
-    if (::ftruncate(segments_.back().fd, static_cast<off_t>(flushed_bytes_)) != 0) {
+    if (::ftruncate(newest_fd_, static_cast<off_t>(flushed_bytes_)) != 0) {
       status = Errno("cutting a failed write off", PathOf(newest_));
     }
     buffer_.clear();
@@ -332,10 +350,11 @@ Status WriteLog::Flush() {
 
 Status WriteLog::Rotate(uint64_t* sealed) {
   if (Status status = Flush(); !status.ok()) return status;
-  // The sealed segment is synced by the next Sync(), with the new one and
-  // before it (in number order), not here on the caller's thread.
+  // The sealed segment is synced by the next Sync(), before the new one
+  // (number order) and the directory; nothing is synced on the caller's
+  // thread, which is the loop.
   const uint64_t old = newest_;
-  if (Status status = StartSegment(old + 1); !status.ok()) {
+  if (Status status = StartSegment(old + 1, /*sync=*/false); !status.ok()) {
     Fail(status);
     return status;
   }
@@ -351,9 +370,11 @@ Status WriteLog::Sync() {
   // meanwhile cannot close (and the number be reused by) a file being
   // synced. The flags are cleared only once every duplicate exists.
   std::vector<std::pair<uint64_t, int>> to_sync;
+  bool sync_directory = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!failure_.ok()) return failure_;
+    sync_directory = directory_dirty_;
     for (const Segment& segment : segments_) {
       if (!segment.dirty) continue;
       int fd = ::fcntl(segment.fd, F_DUPFD_CLOEXEC, 0);
@@ -365,6 +386,7 @@ Status WriteLog::Sync() {
       to_sync.emplace_back(segment.number, fd);
     }
     for (Segment& segment : segments_) segment.dirty = false;
+    directory_dirty_ = false;
   }
   // A failed fdatasync is never retried: Linux may have marked the pages
   // clean, so a second call could succeed with the records lost. The log
@@ -374,11 +396,15 @@ Status WriteLog::Sync() {
     if (result.ok() && ::fdatasync(fd) != 0) result = Errno("fdatasync of", PathOf(number));
     ::close(fd);
   }
+  // The entries of segments Rotate created, after their contents: a
+  // segment whose entry is lost held nothing synced.
+  if (result.ok() && sync_directory) result = SyncDirectory(options_.dir);
   if (!result.ok()) Fail(result);
   return result;
 }
 
 Status WriteLog::RemoveThrough(uint64_t segment) {
+  std::lock_guard<std::mutex> one_at_a_time(remove_mutex_);
   // Oldest first, each removal durable before the next, so that a crash
   // leaves the remaining segments contiguous (Open checks that).
   while (true) {

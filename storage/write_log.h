@@ -1,8 +1,6 @@
 // storage/write_log.h: an append-only log of checksummed records in
-// numbered segment files. The first piece of the write-ahead-log engine
-// planned in docs/benchmarks.md ("Third look"): writes will be appended
-// here and kept in a memory table, and LMDB updated from it in large sorted
-// batches. Nothing in the server uses it yet.
+// numbered segment files: the log of the engine's write log path
+// (storage.write_path = "log", storage/engine_log.cc).
 //
 // Files: `dir/<20-digit segment number>.log`, each starting with a 16-byte
 // header (the magic "RKWLOG01", then the segment number as u64le), then
@@ -24,16 +22,18 @@
 // default WAL recovery mode): records after it are dropped too, which is
 // right for a crash (Sync() syncs segments in number order, so nothing
 // after unsynced damage was synced) and loses them if the damage is
-// anything else. A wrong header on a segment that holds records, or a
-// missing segment number, is kCorruption.
+// anything else. A segment header cut short or zeroed is such damage, at
+// offset 0 (Rotate leaves a new header for the next Sync to make durable).
+// Any other wrong header, or a missing segment number, is kCorruption.
 //
 // A failed write, truncation or fdatasync fails the log for good: every
 // later call returns that error (an fsync error is never retried: the
 // kernel may have dropped the pages). Reopening replays what is on disk.
 //
 // Thread safety: every method must be called from one thread (the loop),
-// except Sync(), which may run on another thread concurrently with the
-// others (and with itself). The caller keeps other processes out of the
+// except Sync() and RemoveThrough(), which may run on another thread
+// concurrently with the others (and with themselves). Nothing the loop
+// calls after Replay() waits for the disk: the syncs run on that thread. The caller keeps other processes out of the
 // directory (the engine's lock on its data directory).
 #ifndef RINGKV_STORAGE_WRITE_LOG_H_
 #define RINGKV_STORAGE_WRITE_LOG_H_
@@ -91,10 +91,10 @@ class WriteLog {
   // last whole record, and the log fails for good (see above).
   Status Flush();
 
-  // Flushes, then starts a new segment (its header and directory entry
-  // synced); *sealed receives the number of the segment that was newest
-  // until now, which the next Sync() syncs. Records appended later go to
-  // the new one.
+  // Flushes, then starts a new segment; *sealed receives the number of the
+  // segment that was newest until now. Nothing is synced here: the next
+  // Sync() syncs the sealed segment, the new one and the directory entry.
+  // Records appended later go to the new one.
   Status Rotate(uint64_t* sealed);
 
   // Makes every record flushed before the call durable. Thread safe (see
@@ -102,7 +102,8 @@ class WriteLog {
   Status Sync();
 
   // Deletes the segments numbered <= `segment` (never the newest one),
-  // oldest first.
+  // oldest first, each with a directory sync. Thread safe: it may run on
+  // another thread concurrently with the loop's calls and with Sync().
   Status RemoveThrough(uint64_t segment);
 
   uint64_t newest_segment() const { return newest_; }
@@ -119,7 +120,7 @@ class WriteLog {
 
   explicit WriteLog(WriteLogOptions options);
   std::string PathOf(uint64_t segment) const;
-  Status StartSegment(uint64_t number);
+  Status StartSegment(uint64_t number, bool sync);
   Status ReplaySegment(Segment& segment, bool newest, bool* damaged,
                        const std::function<Status(uint64_t, std::string_view)>& fn);
   Status WriteAll(std::string_view bytes);
@@ -128,15 +129,19 @@ class WriteLog {
 
   WriteLogOptions options_;
   std::string buffer_;
-  uint64_t newest_ = 0;
   uint64_t flushed_bytes_ = 0;
+  int newest_fd_ = -1;  // The newest segment's, for the loop's writes.
   bool replayed_ = false;
-  // Guarded by mutex_: the open segments and their dirty flags (Sync reads
-  // them from another thread).
+  // Guarded by mutex_: the open segments and their dirty flags (Sync and
+  // RemoveThrough use them from another thread), the newest number (written
+  // only by the loop, so it reads it without the lock).
   mutable std::mutex mutex_;
   std::vector<Segment> segments_;
+  uint64_t newest_ = 0;
+  bool directory_dirty_ = false;  // A segment was created since the last Sync.
   Status failure_;  // The first failure; the log refuses everything after it.
   std::mutex sync_mutex_;  // Held by Sync() throughout.
+  std::mutex remove_mutex_;  // Held by RemoveThrough() throughout.
 };
 
 }  // namespace ringkv::storage

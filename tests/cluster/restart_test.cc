@@ -23,8 +23,13 @@ void SetAll(redisContext* context, const std::string& prefix) {
     commands.push_back({"SET", KeyName(k), prefix + std::to_string(k)});
   std::vector<Reply> replies = Pipeline(context, commands);
   int failed = 0;
-  for (const Reply& reply : replies) failed += blackbox::Render(reply.get(), context) != "+OK";
-  CHECK_MESSAGE(failed == 0, failed << " of " << kKeys << " SETs failed");
+  std::string first_error;
+  for (const Reply& reply : replies) {
+    std::string rendered = blackbox::Render(reply.get(), context);
+    if (rendered == "+OK") continue;
+    if (failed++ == 0) first_error = rendered;
+  }
+  CHECK_MESSAGE(failed == 0, failed << " of " << kKeys << " SETs failed, the first with " << first_error);
 }
 
 int CountEqual(redisContext* context, const std::string& prefix) {

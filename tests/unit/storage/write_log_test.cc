@@ -211,7 +211,7 @@ TEST_CASE_FIXTURE(LogTest, "write log: damage in an older segment drops it and e
   CHECK(records.back().payload == "after");
 }
 
-TEST_CASE_FIXTURE(LogTest, "write log: a wrong header on a segment that holds records is corruption") {
+TEST_CASE_FIXTURE(LogTest, "write log: a wrong header that no crash leaves is corruption") {
   {
     auto log = OpenAndReplay(options, &records);
     uint64_t sealed = 0;
@@ -228,6 +228,53 @@ TEST_CASE_FIXTURE(LogTest, "write log: a wrong header on a segment that holds re
   OpenAndReplay(options, &records, &replay);
   INFO(replay.ToString());
   CHECK(replay.IsCorruption());
+}
+
+TEST_CASE_FIXTURE(LogTest, "write log: a header a power loss zeroed or cut is damage at offset 0") {
+  // Rotate writes a new segment's header without syncing it (the next Sync
+  // does), so a power loss can leave it zeroed or short with records after
+  // it, none of them synced.
+  {
+    auto log = OpenAndReplay(options, &records);
+    uint64_t sealed = 0;
+    REQUIRE(log->Append("in segment 1").ok());
+    REQUIRE(log->Rotate(&sealed).ok());
+    REQUIRE(log->Append("in segment 2").ok());
+    REQUIRE(log->Rotate(&sealed).ok());
+    REQUIRE(log->Append("in segment 3").ok());
+    REQUIRE(log->Flush().ok());
+  }
+  std::vector<std::string> kept;
+  std::vector<uint64_t> segments;
+  SUBCASE("a sealed segment's header zeroed: it and the later ones are dropped") {
+    Overwrite(SegmentPath(options, 2), 0, std::string(WriteLog::kHeaderBytes, '\0'));
+    kept = {"in segment 1"};
+    segments = {1, 2};
+  }
+  SUBCASE("a sealed segment cut inside its header") {
+    std::filesystem::resize_file(SegmentPath(options, 2), 5);
+    kept = {"in segment 1"};
+    segments = {1, 2};
+  }
+  SUBCASE("the newest segment's header zeroed") {
+    Overwrite(SegmentPath(options, 3), 0, std::string(WriteLog::kHeaderBytes, '\0'));
+    kept = {"in segment 1", "in segment 2"};
+    segments = {1, 2, 3};
+  }
+  auto log = OpenAndReplay(options, &records);
+  std::vector<std::string> payloads;
+  for (const Record& record : records) payloads.push_back(record.payload);
+  CHECK(payloads == kept);
+  CHECK(log->segments() == segments);
+  // The damaged segment is empty with its header again; writing goes on in it.
+  CHECK(FileBytes(SegmentPath(options, segments.back())) == WriteLog::kHeaderBytes);
+  REQUIRE(log->Append("after").ok());
+  REQUIRE(log->Flush().ok());
+  log.reset();
+  OpenAndReplay(options, &records);
+  REQUIRE(records.size() == kept.size() + 1);
+  CHECK(records.back().payload == "after");
+  CHECK(records.back().segment == segments.back());
 }
 
 TEST_CASE_FIXTURE(LogTest, "write log: Replay skips the segments it is told to") {
@@ -381,14 +428,18 @@ TEST_CASE_FIXTURE(LogTest, "write log: segment numbers go on after a reopen") {
   CHECK(records[0].segment == 3);
 }
 
-TEST_CASE_FIXTURE(LogTest, "write log: Sync on another thread while the loop appends, flushes and rotates") {
+TEST_CASE_FIXTURE(LogTest, "write log: Sync and RemoveThrough on another thread while the loop appends, flushes and rotates") {
+  // As in the server: the loop writes and rotates, the thread pool syncs
+  // and removes what the loop marked removable.
   auto log = OpenAndReplay(options, &records);
   std::atomic<bool> stop{false};
   std::atomic<int> syncs{0};
-  std::atomic<bool> sync_failed{false};
-  std::thread syncer([&] {
+  std::atomic<bool> failed{false};
+  std::atomic<uint64_t> removable{0};
+  std::thread pool([&] {
     while (!stop.load()) {
-      if (!log->Sync().ok()) sync_failed = true;
+      if (!log->Sync().ok()) failed = true;
+      if (!log->RemoveThrough(removable.load()).ok()) failed = true;
       ++syncs;
     }
   });
@@ -398,14 +449,16 @@ TEST_CASE_FIXTURE(LogTest, "write log: Sync on another thread while the loop app
     if (i % 10 == 0) REQUIRE(log->Flush().ok());
     if (i % 500 == 499) {
       REQUIRE(log->Rotate(&sealed).ok());
-      REQUIRE(log->RemoveThrough(sealed - 1).ok());
+      removable = sealed - 1;
     }
   }
   REQUIRE(log->Flush().ok());
   stop = true;
-  syncer.join();
-  CHECK_FALSE(sync_failed.load());
+  pool.join();
+  CHECK_FALSE(failed.load());
   CHECK(syncs.load() > 0);
+  REQUIRE(log->RemoveThrough(removable.load()).ok());
+  CHECK(log->segments() == std::vector<uint64_t>{4, 5});
   REQUIRE(log->Sync().ok());
   log.reset();
   OpenAndReplay(options, &records);
