@@ -39,6 +39,7 @@ cluster::CoordinatorOptions CoordinatorOptionsFrom(const Config& config) {
 ClusterNode::ClusterNode(Server* server) : server_(server) {
   listener_.data = this;
   tick_.data = this;
+  tick_check_.data = this;
   gossip_timer_.data = this;
 }
 
@@ -56,6 +57,8 @@ bool ClusterNode::Start(std::string* error) {
   coordinator_ = std::make_unique<cluster::Coordinator>(config.name, store_.get(),
                                                         CoordinatorOptionsFrom(config));
   uv_timer_init(server_->loop(), &tick_);
+  uv_check_init(server_->loop(), &tick_check_);
+  uv_idle_init(server_->loop(), &tick_idle_);
   uv_timer_init(server_->loop(), &gossip_timer_);
   // Loads the members and sets the ring from them.
   if (!InitGossip(error)) return false;
@@ -96,6 +99,8 @@ void ClusterNode::Stop() {
   if (stopping_) return;
   stopping_ = true;
   CloseHandle(reinterpret_cast<uv_handle_t*>(&tick_));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&tick_check_));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&tick_idle_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&gossip_timer_));
   if (listening_) CloseHandle(reinterpret_cast<uv_handle_t*>(&listener_));
   for (auto& link : links_) {
@@ -601,8 +606,24 @@ void ClusterNode::ExpireForwards(int64_t now_ms) {
   }
 }
 
+// Deadlines are not ended in the timer phase: libuv runs timers before it
+// polls, so after the loop stalled (a slow disk call, SIGSTOP, a long
+// checkpoint) every deadline would pass before the replies that came in
+// meanwhile were read, and requests that were answered in time would fail.
+// The timer only schedules the check phase of the same iteration, after a
+// poll that reads what is there; the idle handle makes that poll return
+// at once.
 void ClusterNode::OnTick(uv_timer_t* timer) {
   ClusterNode* node = static_cast<ClusterNode*>(timer->data);
+  if (node->stopping_) return;
+  uv_idle_start(&node->tick_idle_, [](uv_idle_t*) {});
+  uv_check_start(&node->tick_check_, OnTickCheck);
+}
+
+void ClusterNode::OnTickCheck(uv_check_t* check) {
+  ClusterNode* node = static_cast<ClusterNode*>(check->data);
+  uv_check_stop(&node->tick_check_);
+  uv_idle_stop(&node->tick_idle_);
   int64_t now = node->server_->now_ms();
   {
     CoordinatorCall call(node);

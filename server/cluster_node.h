@@ -186,6 +186,7 @@ class ClusterNode {
 
   static void OnPeerConnection(uv_stream_t* listener, int status);
   static void OnTick(uv_timer_t* timer);
+  static void OnTickCheck(uv_check_t* check);
   static void OnReconnect(uv_timer_t* timer);
   static void OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* result);
 
@@ -241,6 +242,10 @@ class ClusterNode {
   std::unique_ptr<cluster::Coordinator> coordinator_;
   uv_tcp_t listener_;
   uv_timer_t tick_;
+  // The tick's work runs in the check phase, after the poll that follows
+  // its timer (see OnTick); the idle handle keeps that poll from blocking.
+  uv_check_t tick_check_;
+  uv_idle_t tick_idle_;
   uv_timer_t gossip_timer_;
   std::unique_ptr<cluster::Gossip> gossip_;
   bool listening_ = false;

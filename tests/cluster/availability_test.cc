@@ -218,5 +218,55 @@ TEST_CASE("cluster: CONSISTENCY ALL fails a read with one replica paused, QUORUM
   CHECK(Do(context.get(), {"GET", key}) == "$all-up");
 }
 
+TEST_CASE("cluster: a coordinator paused past the timeout answers from the replies that came in") {
+  // The replicas answer while the coordinator is paused (a stalled loop:
+  // SIGSTOP here, a slow disk call or a long pause in production). Once it
+  // resumes, their answers are in its socket buffers: the requests they
+  // complete succeed, though their deadline passed during the pause.
+  ClusterOptions options = StrictQuorums();
+  options.nodes = 3;
+  options.request_timeout_ms = 500;
+  Cluster cluster(options);
+  constexpr int kWrites = 20;
+  RedisContext context = cluster.Connect(0);
+  REQUIRE(Do(context.get(), {"SET", "paused-coordinator:warm", "x"}) == "+OK");
+
+  cluster.Pause(1);
+  cluster.Pause(2);
+  const int64_t sent_ms = NowMs();
+  for (int i = 0; i < kWrites; ++i) {
+    const std::string key = "paused-coordinator:" + std::to_string(i);
+    REQUIRE(redisAppendCommand(context.get(), "SET %b v", key.data(), key.size()) == REDIS_OK);
+  }
+  for (int done = 0; done == 0;) REQUIRE(redisBufferWrite(context.get(), &done) == REDIS_OK);
+  // The coordinator writes its own copy and forwards to the paused replicas
+  // (W = 2: it waits for one of them).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  cluster.Pause(0);
+  cluster.Resume(1);
+  cluster.Resume(2);
+  // The replicas answer into the paused coordinator's socket; then the
+  // deadline passes.
+  const int64_t resume_at_ms = sent_ms + options.request_timeout_ms + 300;
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(300, resume_at_ms - NowMs())));
+  cluster.Resume(0);
+  int ok = 0;
+  std::string first_failure;
+  for (int i = 0; i < kWrites; ++i) {
+    void* raw = nullptr;
+    REQUIRE_MESSAGE(redisGetReply(context.get(), &raw) == REDIS_OK, context->errstr);
+    Reply reply(static_cast<redisReply*>(raw));
+    const std::string rendered = blackbox::Render(reply.get(), context.get());
+    if (rendered == "+OK") {
+      ++ok;
+    } else if (first_failure.empty()) {
+      first_failure = rendered;
+    }
+  }
+  INFO("first failure: " << first_failure);
+  CHECK(ok == kWrites);
+  CHECK(Do(context.get(), {"GET", "paused-coordinator:0"}) == "$v");
+}
+
 }  // namespace
 }  // namespace ringkv::cluster_test
