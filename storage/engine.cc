@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cassert>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -162,30 +163,34 @@ Status Engine::BeginWrite() {
     impl.write_txn = nullptr;
     return LmdbError("beginning a write transaction", rc);
   }
-  MDB_envinfo info;
-  mdb_env_info(impl.env, &info);
-  MDB_stat data_stat;
-  mdb_stat(impl.write_txn, impl.data_dbi, &data_stat);
-  // Hints share the transaction: count their tree as one written too.
-  MDB_stat hints_stat;
-  mdb_stat(impl.write_txn, impl.hints_dbi, &hints_stat);
-  MapSpaceSnapshot snapshot;
-  snapshot.page_size = impl.page_size;
-  snapshot.map_pages = info.me_mapsize / impl.page_size;
-  snapshot.last_page = info.me_last_pgno;
-  snapshot.tree_pages = data_stat.ms_branch_pages + data_stat.ms_leaf_pages +
-                        hints_stat.ms_branch_pages + hints_stat.ms_leaf_pages;
-  snapshot.depth = std::max<uint64_t>({data_stat.ms_depth, hints_stat.ms_depth, 1});
-  snapshot.extra_reserve_pages = impl.learned_reserve_pages;
-  impl.space.Begin(snapshot);
-  impl.last_txnid = info.me_last_txnid;
-  impl.map_pages = snapshot.map_pages;
+  impl.space.Begin(impl.SpaceSnapshot(impl.write_txn));
   impl.live_keys_at_begin = live_keys_;
   impl.hints_at_begin.reset();
   impl.map_full_in_txn = false;
   impl.refused_in_txn = false;
   impl.ClearLog();
   return Status::Ok();
+}
+
+MapSpaceSnapshot Engine::Impl::SpaceSnapshot(MDB_txn* txn) {
+  MDB_envinfo info;
+  mdb_env_info(env, &info);
+  MDB_stat data_stat;
+  mdb_stat(txn, data_dbi, &data_stat);
+  // Hints share the transaction: count their tree as one written too.
+  MDB_stat hints_stat;
+  mdb_stat(txn, hints_dbi, &hints_stat);
+  MapSpaceSnapshot snapshot;
+  snapshot.page_size = page_size;
+  snapshot.map_pages = info.me_mapsize / page_size;
+  snapshot.last_page = info.me_last_pgno;
+  snapshot.tree_pages = data_stat.ms_branch_pages + data_stat.ms_leaf_pages +
+                        hints_stat.ms_branch_pages + hints_stat.ms_leaf_pages;
+  snapshot.depth = std::max<uint64_t>({data_stat.ms_depth, hints_stat.ms_depth, 1});
+  snapshot.extra_reserve_pages = learned_reserve_pages;
+  last_txnid = info.me_last_txnid;
+  map_pages = snapshot.map_pages;
+  return snapshot;
 }
 
 MDB_txn* Engine::Impl::ReadTxn(Status* status) {
@@ -283,7 +288,8 @@ Status Engine::Put(uint32_t partition, std::string_view key, std::string_view va
     return LogApply('P', impl.key_buffer, record, live_delta);
   }
   WriteRecord record{impl.data_dbi, impl.key_buffer, value, record_bytes,
-                     kind == DataKeyKind::kHashed ? key : std::string_view()};
+                     kind == DataKeyKind::kHashed ? key : std::string_view(),
+                     /*takes_key_away=*/live_delta < 0};
   if (Status status = WriteToTxn(record); !status.ok()) return status;
   AdjustLiveKeys(live_delta);
   return CommitIfLogFull();
@@ -307,6 +313,7 @@ Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) 
     }
   }
   if (impl.write_log) return LogApply('D', impl.key_buffer, std::string_view(), live_delta);
+  if (Status status = MakeRoomOnReserve(impl.key_buffer.size(), 0); !status.ok()) return status;
   MDB_val lmdb_key = ToVal(impl.key_buffer);
   impl.cursor_key.clear();
   int rc = mdb_del(impl.write_txn, impl.data_dbi, &lmdb_key, nullptr);
@@ -321,9 +328,12 @@ Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) 
 bool Engine::has_pending_writes() const {
   if (impl_->write_txn != nullptr) return true;
   const LogState* log = impl_->write_log.get();
-  // A checkpoint in progress goes on with each commit.
-  return log != nullptr &&
-         (!log->undo.empty() || log->wal->buffered_bytes() > 0 || !log->frozen_order.empty());
+  if (log == nullptr) return false;
+  // A checkpoint in progress goes on with each commit; a failed one is
+  // retried by a commit once its time has come.
+  return !log->undo.empty() || log->wal->buffered_bytes() > 0 || !log->frozen_order.empty() ||
+         (log->checkpoint_failures > 0 && !log->mem.empty() &&
+          std::chrono::steady_clock::now() >= log->retry_at);
 }
 
 Status Engine::ReadDataKey(std::string_view data_key, std::string_view* value) {
@@ -334,6 +344,11 @@ Status Engine::ReadDataKey(std::string_view data_key, std::string_view* value) {
       return tombstone ? Status::NotFound() : Status::Ok();
     }
   }
+  return ReadTreeKey(data_key, value);
+}
+
+Status Engine::ReadTreeKey(std::string_view data_key, std::string_view* value) {
+  Impl& impl = *impl_;
   Status status;
   MDB_txn* txn = impl.ReadTxn(&status);
   if (txn == nullptr) return status;

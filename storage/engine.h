@@ -289,6 +289,12 @@ class Engine {
   Status BeginWrite();
   // Writes `record` after checking that it fits in the map.
   Status WriteToTxn(const WriteRecord& record);
+  // For a write that makes room (a delete, or a put that takes a live key
+  // away), which the estimate never refuses: a transaction of many could
+  // still outgrow the reserve kept for them, so when the estimate says the
+  // map is full and the transaction holds other writes, those are
+  // committed first and this one begins a new transaction.
+  Status MakeRoomOnReserve(size_t key_bytes, size_t value_bytes);
   // After LMDB failed a write, the transaction is dead: replays its earlier
   // writes into a new one and returns the failure of this write only.
   Status RecoverFromFailedWrite(std::string_view what, int lmdb_error);
@@ -318,6 +324,8 @@ class Engine {
   // The stored record of `data_key` (the memory table first, then the
   // tree); NotFound if absent or deleted.
   Status ReadDataKey(std::string_view data_key, std::string_view* value);
+  // The data tree's record of `data_key` only.
+  Status ReadTreeKey(std::string_view data_key, std::string_view* value);
 
   // Hints: the counts and bytes by a scan at Open, and the persisted
   // counters.

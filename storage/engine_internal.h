@@ -9,6 +9,7 @@
 #include <lmdb.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <cstdint>
 #include <functional>
@@ -135,6 +136,10 @@ struct LogState {
   uint64_t frozen_bytes = 0;
   std::vector<const Entry*> frozen_order;
   size_t frozen_next = 0;
+  // With the writes that make room ordered first (after a full map; see
+  // MaybeCheckpoint), where they end: a part stops there, so that the
+  // other puts begin a new transaction. 0: not ordered so.
+  size_t frozen_deletes_end = 0;
   uint64_t frozen_segment = 0;
   uint64_t live_keys_at_freeze = 0;
   std::vector<Undo> undo;  // This iteration's writes, oldest first.
@@ -158,7 +163,10 @@ struct LogState {
   bool map_full = false;
   uint64_t checkpoints = 0;
   uint64_t checkpoint_failures = 0;
-  uint64_t commits_since_failure = 0;
+  // After a failed checkpoint, when to try again (has_pending_writes is
+  // true from then on, so that an idle node retries too: a full map
+  // refuses puts, and nothing else would commit).
+  std::chrono::steady_clock::time_point retry_at{};
   uint64_t checkpoint_step_max_us = 0;  // The longest part of the last checkpoint.
   std::string payload;  // Scratch for encoding log records.
 };
@@ -169,6 +177,11 @@ struct Engine::WriteRecord {
   std::string_view value;
   size_t record_bytes = 0;    // value plus the long-key prefix, if any.
   std::string_view long_key;  // Not empty: the record starts with this key.
+  // A put that takes a live key away (the keyspace's tombstone for DEL):
+  // like a delete, the map-space estimate never refuses it, so that a full
+  // map can be emptied in a store whose deletes are writes
+  // (MakeRoomOnReserve).
+  bool takes_key_away = false;
 };
 
 struct Engine::Impl {
@@ -187,6 +200,9 @@ struct Engine::Impl {
   void ClearLog();
   // Pages in LMDB's freelist that a new write transaction may reuse.
   uint64_t CountReusableFreePages();
+  // The map-space estimate's view at the start of write transaction `txn`
+  // (also sets last_txnid and map_pages, which the freelist count uses).
+  MapSpaceSnapshot SpaceSnapshot(MDB_txn* txn);
 
   int lock_fd = -1;  // Holds the exclusive lock on data_dir/ringkv.lock.
   MDB_env* env = nullptr;

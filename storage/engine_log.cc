@@ -33,8 +33,8 @@ namespace {
 constexpr std::string_view kLogCheckpointMeta = "storage.log_checkpoint";
 constexpr char kPut = 'P';
 constexpr char kDelete = 'D';
-// After a checkpoint failed, the next one is tried after this many commits.
-constexpr uint64_t kCheckpointRetryCommits = 1000;
+// After a checkpoint failed, the next one is tried this much later.
+constexpr std::chrono::milliseconds kCheckpointRetryInterval{1000};
 // Checkpoints whose segments wait for a sync (LogState::removable).
 constexpr size_t kRemovableEntriesMax = 64;
 
@@ -92,6 +92,26 @@ void SetEntry(LogState::Entry& entry, std::string_view bytes, bool tombstone,
   entry.second.bytes.assign(bytes);
   entry.second.tombstone = tombstone;
   *table_bytes += EntryBytes(entry.first, entry.second);
+}
+
+// A checkpoint the map has no room for: the new table's writes join the
+// frozen one's (newer wins) in a new table, and the next attempt freezes
+// all of them. Otherwise the deletes that make room would wait behind a
+// frozen table that can never be written. Parts already written stay in
+// the tree; the table still holds their records, so reads are unchanged.
+void ThawFrozen(LogState* log) {
+  for (LogState::Entry& entry : log->mem) {
+    auto [it, inserted] = log->frozen.try_emplace(entry.first);
+    if (inserted) log->frozen_bytes += it->first.size();
+    SetEntry(*it, entry.second.bytes, entry.second.tombstone, &log->frozen_bytes);
+  }
+  log->mem = std::move(log->frozen);
+  log->mem_bytes = log->frozen_bytes;
+  log->frozen = LogState::Table();
+  log->frozen_bytes = 0;
+  log->frozen_order.clear();
+  log->frozen_next = 0;
+  log->frozen_deletes_end = 0;
 }
 
 }  // namespace
@@ -155,7 +175,10 @@ bool Engine::MemLookup(std::string_view data_key, bool* tombstone, std::string_v
 Status Engine::LogApply(char kind, std::string_view data_key, std::string_view record,
                         int live_delta) {
   LogState& log = *impl_->write_log;
-  if (log.map_full && kind == kPut) {
+  // A full map refuses what adds data; a delete (in this store a tombstone
+  // put that takes a live key away, or a delete) is accepted: with the
+  // frozen table thawed (ThawFrozen), it makes the next attempt smaller.
+  if (log.map_full && kind == kPut && live_delta >= 0) {
     return Status::MapFull(
         "map full: the last checkpoint of the write log found no room in the LMDB map "
         "(map_size_bytes = " +
@@ -228,8 +251,10 @@ Status Engine::MaybeCheckpoint() {
            log.log_bytes_since_checkpoint >= options_.log_bytes_max;
   };
   const bool in_progress = !log.frozen_order.empty();
-  if (!in_progress && (log.mem.empty() || !past_bound())) return Status::Ok();
-  if (log.checkpoint_failures > 0 && ++log.commits_since_failure < kCheckpointRetryCommits) {
+  // While the map is full the table may stay under its bound (its puts
+  // refused, deletes shrinking it): retried then too, or never.
+  if (!in_progress && (log.mem.empty() || !(past_bound() || log.map_full))) return Status::Ok();
+  if (log.checkpoint_failures > 0 && std::chrono::steady_clock::now() < log.retry_at) {
     return Status::Ok();
   }
   if (!in_progress) {
@@ -245,8 +270,28 @@ Status Engine::MaybeCheckpoint() {
     log.frozen_order.clear();
     log.frozen_order.reserve(log.frozen.size());
     for (const LogState::Entry& entry : log.frozen) log.frozen_order.push_back(&entry);
-    std::sort(log.frozen_order.begin(), log.frozen_order.end(),
-              [](const LogState::Entry* a, const LogState::Entry* b) { return a->first < b->first; });
+    // In key order. After a checkpoint found the map full, first the
+    // writes that make room (deletes, and puts no larger than the tree's
+    // record: the keyspace's tombstones for DEL), then the rest, so that
+    // the room they make is there for the puts.
+    auto by_key = [](const LogState::Entry* a, const LogState::Entry* b) {
+      return a->first < b->first;
+    };
+    auto shrinks = [this](const LogState::Entry* entry) {
+      if (entry->second.tombstone) return true;
+      std::string_view in_tree;
+      return ReadTreeKey(entry->first, &in_tree).ok() &&
+             in_tree.size() >= entry->second.bytes.size();
+    };
+    log.frozen_deletes_end = 0;
+    if (log.map_full) {
+      auto end = std::stable_partition(log.frozen_order.begin(), log.frozen_order.end(), shrinks);
+      log.frozen_deletes_end = static_cast<size_t>(end - log.frozen_order.begin());
+      std::sort(log.frozen_order.begin(), end, by_key);
+      std::sort(end, log.frozen_order.end(), by_key);
+    } else {
+      std::sort(log.frozen_order.begin(), log.frozen_order.end(), by_key);
+    }
     log.frozen_next = 0;
     log.frozen_segment = sealed;
     log.live_keys_at_freeze = live_keys_;
@@ -261,7 +306,6 @@ Status Engine::MaybeCheckpoint() {
 Status Engine::CheckpointStep(uint64_t budget_bytes) {
   Impl& impl = *impl_;
   LogState& log = *impl.write_log;
-  log.commits_since_failure = 0;
   const auto started = std::chrono::steady_clock::now();
   EndIteration();  // The read snapshot would keep the pages this frees.
   MDB_txn* txn = nullptr;
@@ -269,12 +313,45 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
   if (rc != 0) return LmdbError("beginning a checkpoint transaction", rc);
   MDB_cursor* cursor = nullptr;
   rc = mdb_cursor_open(txn, impl.data_dbi, &cursor);
-  size_t next = log.frozen_next;
+  // The same estimate as a B-tree write's: puts stop short of the reserve
+  // kept for deletes, so that the deletes that make room can be written.
+  MapSpaceEstimate space;
+  space.Begin(impl.SpaceSnapshot(txn));
+  const size_t first = log.frozen_next;
+  size_t next = first;
   uint64_t written = 0;
   while (rc == 0 && next < log.frozen_order.size() && written < budget_bytes) {
+    if (next == log.frozen_deletes_end && next > first) break;
     const LogState::Entry& entry = *log.frozen_order[next];
     MDB_val key = ToVal(entry.first);
-    if (entry.second.tombstone) {
+    const bool tombstone = entry.second.tombstone;
+    if (!tombstone && log.frozen_deletes_end > 0) {
+      // Retrying after a full map: what an earlier attempt's parts wrote
+      // is not written again (a rewrite would copy its pages for nothing).
+      MDB_val found;
+      if (mdb_cursor_get(cursor, &key, &found, MDB_SET) == 0 &&
+          FromVal(found) == std::string_view(entry.second.bytes)) {
+        written += EntryBytes(entry.first, entry.second);
+        ++next;
+        continue;
+      }
+    }
+    const size_t value_bytes = tombstone ? 0 : entry.second.bytes.size();
+    if (options_.check_map_space && !space.Fits(entry.first.size(), value_bytes)) {
+      if (!space.freelist_counted()) space.AddFreelistPages(impl.CountReusableFreePages());
+      if (!space.Fits(entry.first.size(), value_bytes)) {
+        // The part ends with what fits: the pages older parts freed become
+        // reusable as parts commit. A write that makes room (a delete, or
+        // one ordered first after a full map) goes on the reserve kept for
+        // it, one per part at least, as deletes do on the B-tree path.
+        if (next > first) break;
+        if (!tombstone && next >= log.frozen_deletes_end) {
+          rc = MDB_MAP_FULL;
+          break;
+        }
+      }
+    }
+    if (tombstone) {
       MDB_val found;
       rc = mdb_cursor_get(cursor, &key, &found, MDB_SET);
       if (rc == 0) {
@@ -286,6 +363,8 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
       MDB_val value = ToVal(entry.second.bytes);
       rc = mdb_cursor_put(cursor, &key, &value, 0);
     }
+    if (rc == MDB_MAP_FULL) impl.LearnFromMapFull(impl.map_pages);
+    space.Account(entry.first.size(), value_bytes);
     written += EntryBytes(entry.first, entry.second);
     ++next;
   }
@@ -312,10 +391,12 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
                                 std::chrono::steady_clock::now() - started)
                                 .count()));
   if (rc != 0) {
-    // Nothing of this part changed: the frozen table and the log keep
-    // every write, and the part is written again later.
+    // Nothing of this part changed: the tables and the log keep every
+    // write, and the checkpoint is tried again later.
     ++log.checkpoint_failures;
+    log.retry_at = std::chrono::steady_clock::now() + kCheckpointRetryInterval;
     log.map_full = rc == MDB_MAP_FULL;
+    if (log.map_full) ThawFrozen(&log);
     return LmdbError("checkpointing the write log", rc);
   }
   ++impl.commits;
@@ -332,8 +413,8 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
   ++log.checkpoints;
   std::lock_guard<std::mutex> lock(log.removable_mutex);
   log.removable.push_back({log.frozen_segment, committed_sequence_});
-  // Bounded while no sync succeeds: the two oldest entries become the
-  // newer one, which only makes the older segments wait longer.
+  // Bounded while no sync succeeds: the oldest entry goes, and its
+  // segments wait for the next one's sync instead.
   if (log.removable.size() > kRemovableEntriesMax) log.removable.pop_front();
   return Status::Ok();
 }

@@ -100,7 +100,13 @@ int Engine::Impl::ReserveData(std::string_view lmdb_key, MDB_val* value) {
 Status Engine::WriteToTxn(const WriteRecord& record) {
   Impl& impl = *impl_;
   if (impl.map_full_in_txn) return MapFullError(options_.map_size_bytes);
-  if (options_.check_map_space && !impl.space.Fits(record.lmdb_key.size(), record.record_bytes)) {
+  if (record.takes_key_away) {
+    if (Status status = MakeRoomOnReserve(record.lmdb_key.size(), record.record_bytes);
+        !status.ok()) {
+      return status;
+    }
+  } else if (options_.check_map_space &&
+             !impl.space.Fits(record.lmdb_key.size(), record.record_bytes)) {
     if (!impl.space.freelist_counted()) impl.space.AddFreelistPages(impl.CountReusableFreePages());
     if (!impl.space.Fits(record.lmdb_key.size(), record.record_bytes)) {
       impl.refused_in_txn = true;
@@ -125,6 +131,22 @@ Status Engine::WriteToTxn(const WriteRecord& record) {
                 std::string_view(static_cast<const char*>(value.mv_data), record.record_bytes),
                 /*is_delete=*/false);
   return Status::Ok();
+}
+
+Status Engine::MakeRoomOnReserve(size_t key_bytes, size_t value_bytes) {
+  Impl& impl = *impl_;
+  if (!options_.check_map_space || impl.log.empty()) return Status::Ok();
+  if (impl.space.Fits(key_bytes, value_bytes)) return Status::Ok();
+  if (!impl.space.freelist_counted()) impl.space.AddFreelistPages(impl.CountReusableFreePages());
+  if (impl.space.Fits(key_bytes, value_bytes)) return Status::Ok();
+  // The transaction's other writes go first; this one starts a new
+  // transaction on the reserve, whose pages the earlier ones' commits free.
+  Status status = CommitTxn();
+  if (!status.ok()) {
+    impl.lost_writes = status;  // The writes already answered ok were in it.
+    return status;
+  }
+  return BeginWrite();
 }
 
 Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {

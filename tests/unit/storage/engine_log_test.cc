@@ -9,10 +9,12 @@
 
 #include <csignal>
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -322,6 +324,69 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: long keys (stored under their hash) 
   CHECK(found);
   REQUIRE(engine->Delete(PartitionFor(long_a), long_a, -1).ok());
   CHECK(Get(long_a) == "<none>");
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a full map refuses puts, takes deletes, and the deletes reach the next checkpoint") {
+  options.map_size_bytes = 2ULL << 20;
+  options.memtable_bytes_max = 64 << 10;
+  Reopen();
+  const std::string value(1000, 'v');
+  int written = 0;
+  Status refused;
+  for (int i = 0; i < 10000 && refused.ok(); ++i) {
+    refused = engine->Put(PartitionFor("k" + std::to_string(i)), "k" + std::to_string(i), value, 1);
+    if (!refused.ok()) break;
+    ++written;
+    Commit();  // A failed checkpoint does not fail the commit.
+  }
+  INFO(refused.ToString());
+  REQUIRE(refused.IsMapFull());
+  REQUIRE(written > 100);
+  CHECK(Stats().checkpoint_failures > 0);
+  // Every acknowledged put reads back: from the tree, or the table.
+  for (int i = 0; i < written; ++i) REQUIRE(Get("k" + std::to_string(i)) == value);
+  // A put that takes a live key away (a tombstone, as the keyspace writes
+  // for DEL) and a delete are accepted; a put that adds data is not.
+  REQUIRE(engine->Put(PartitionFor("k0"), "k0", "tombstone", -1).ok());
+  REQUIRE(engine->Delete(PartitionFor("k1"), "k1", -1).ok());
+  CHECK(engine->Put(PartitionFor("new"), "new", value, 1).IsMapFull());
+  Commit();
+  CHECK(Get("k0") == "tombstone");
+  CHECK(Get("k1") == "<none>");
+  // Deleting most keys makes room: the retried checkpoint (the frozen
+  // table was thawed into the new one, so it carries these deletes) fits,
+  // and puts are accepted again.
+  for (int i = 2; i < written; ++i) {
+    REQUIRE(engine->Delete(PartitionFor("k" + std::to_string(i)), "k" + std::to_string(i), -1).ok());
+    Commit();
+  }
+  // A checkpoint is retried a second after a failure, also on an idle
+  // engine (has_pending_writes says when: the server commits then); the
+  // deletes go in one part, the puts in the next once their pages are free.
+  bool accepted = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int commits = 0;
+  while (!accepted && std::chrono::steady_clock::now() < deadline) {
+    if (!engine->has_pending_writes()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    Commit();
+    ++commits;
+    accepted = engine->Put(PartitionFor("new"), "new", value, 1).ok();
+  }
+  MESSAGE("puts accepted again after " << commits << " commits asked for by has_pending_writes");
+  CHECK(accepted);
+  // The rest of the checkpoint goes on a part per commit.
+  for (int i = 0; i < 10000 && engine->has_pending_writes(); ++i) Commit();
+  CHECK(Stats().data_entries < 10);
+  Commit();
+  CHECK(Get("new") == value);
+  CHECK(engine->live_keys() == 1);
+  Reopen();
+  CHECK(Get("new") == value);
+  CHECK(Get("k2") == "<none>");
+  CHECK(engine->live_keys() == 1);
 }
 
 TEST_CASE_FIXTURE(LogEngineTest, "log path: a failed log write takes the iteration's writes back") {

@@ -432,6 +432,43 @@ TEST_CASE("engine: a full map refuses writes cleanly and recovers after deletes"
   SUBCASE("overflow values") { CheckMapFullBehaviour(20000); }
 }
 
+// A client pipelining many deletes at a full map puts them all in one
+// iteration: deletes and tombstone puts (the keyspace's DEL) go on the
+// reserve, and when the estimate says it is used up, the transaction's
+// earlier writes are committed first instead of LMDB failing them all.
+TEST_CASE("engine: a full map takes a whole iteration of deletes and tombstones") {
+  TempDir dir;
+  EngineOptions options = Options(dir);
+  options.map_size_bytes = 1 << 20;
+  auto engine = OpenOrDie(options);
+  const std::string value(1000, 'v');
+  Status full;
+  std::vector<std::string> written = FillUntilFull(engine.get(), value, &full);
+  REQUIRE(full.IsMapFull());
+  REQUIRE(written.size() > 100);
+  engine->EndIteration();
+  const uint64_t sequence_before = engine->committed_sequence();
+  for (size_t i = 0; i < written.size(); ++i) {
+    // Every other key deleted, the others given a tombstone record.
+    Status status = i % 2 == 0 ? engine->Delete(7, written[i], -1)
+                               : engine->Put(7, written[i], "tombstone", -1);
+    INFO(i << ": " << status.ToString());
+    REQUIRE(status.ok());
+  }
+  REQUIRE(engine->Commit().ok());
+  engine->EndIteration();
+  MESSAGE(written.size() << " deletes and tombstones in one iteration took "
+                         << engine->committed_sequence() - sequence_before << " commits");
+  CHECK(engine->committed_sequence() - sequence_before > 1);
+  CHECK(engine->live_keys() == 0);
+  CHECK(GetString(engine.get(), 7, written[0]) == "<none>");
+  CHECK(GetString(engine.get(), 7, written[1]) == "tombstone");
+  // And the room is there again.
+  CHECK(engine->Put(7, "after", value, +1).ok());
+  REQUIRE(engine->Commit().ok());
+  engine->EndIteration();
+}
+
 // With the estimate off, LMDB itself reports MDB_MAP_FULL and kills the
 // transaction; the engine replays the transaction's earlier writes so only
 // the failing write fails.
