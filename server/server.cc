@@ -49,6 +49,7 @@ Server::Server(Config config) : config_(std::move(config)) {
   sigterm_.data = this;
   sigint_.data = this;
   sync_request_.data = this;
+  release_request_.data = this;
   run_id_ = RandomHex(20);
   start_ms_ = WallClockMs();
 }
@@ -115,6 +116,7 @@ bool Server::Start(std::string* error) {
 
   uv_prepare_init(&loop_, &before_poll_);
   uv_prepare_start(&before_poll_, OnBeforePoll);
+  uv_idle_init(&loop_, &storage_busy_);
   uv_timer_init(&loop_, &cron_);
   uv_timer_start(&cron_, OnCron, 100, 100);
   uv_signal_init(&loop_, &sigterm_);
@@ -148,6 +150,7 @@ void Server::Stop() {
   cluster_->Stop();
   CloseHandle(reinterpret_cast<uv_handle_t*>(&listener_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&before_poll_));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&storage_busy_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&cron_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&sigterm_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&sigint_));
@@ -243,14 +246,20 @@ void Server::CommitAndFlush() {
   flush_list_.clear();
   cluster_->SealAndFlush(required, durable_sequence_);
   engine_->EndIteration();
+  // A checkpoint in progress (or due) goes on a part per iteration: while
+  // it does, the poll does not wait, so that an idle node finishes it too
+  // instead of a part per timer tick.
+  if (engine_->has_pending_writes()) {
+    uv_idle_start(&storage_busy_, [](uv_idle_t*) {});
+  } else {
+    uv_idle_stop(&storage_busy_);
+  }
   if (config_.fsync == FsyncPolicy::kAlways && committed > durable_sequence_) StartSync();
 }
 
-void Server::StartSync(bool sync) {
+void Server::StartSync() {
   if (sync_in_flight_) return;  // OnSyncDone starts the next one if needed.
   sync_in_flight_ = true;
-  sync_job_syncs_ = sync;
-  release_through_ = engine_->committed_sequence();
   int rc = uv_queue_work(&loop_, &sync_request_, OnSyncWork, OnSyncDone);
   if (rc != 0) {
     sync_in_flight_ = false;
@@ -258,41 +267,19 @@ void Server::StartSync(bool sync) {
   }
 }
 
-// Thread pool: the only code that runs off the loop thread. Every wait for
-// the disk is here: the sync, and the removal of the write log's segments
-// a checkpoint covered (unlink and a directory sync each).
+// Thread pool: with OnReleaseWork, the only code that runs off the loop
+// thread, and every wait for the disk.
 void Server::OnSyncWork(uv_work_t* request) {
   Server* server = static_cast<Server*>(request->data);
-  if (!server->sync_job_syncs_) {
-    // fsync = "no": nothing waits for a sync, so neither does the removal.
-    server->sync_result_ = storage::Status::Ok();
-    server->release_result_ = server->engine_->ReleaseLog(server->release_through_);
-    return;
-  }
   uint64_t durable = 0;
   server->sync_result_ = server->engine_->Sync(&durable);
   server->sync_result_sequence_ = durable;
-  // Log segments a checkpoint covered go once a sync covers it.
-  server->release_result_ = server->sync_result_.ok() ? server->engine_->ReleaseLog(durable)
-                                                      : storage::Status::Ok();
 }
 
 void Server::OnSyncDone(uv_work_t* request, int status) {
   Server* server = static_cast<Server*>(request->data);
   server->sync_in_flight_ = false;
-  if (!server->release_result_.ok()) {
-    // Retried by the next job; said once until one succeeds.
-    if (!server->release_failing_) {
-      Log(LogLevel::kWarning, "removing checkpointed write log segments failed: %s",
-          server->release_result_.ToString().c_str());
-    }
-    server->release_failing_ = true;
-  } else {
-    server->release_failing_ = false;
-  }
-  if (!server->sync_job_syncs_) {
-    // A removal job only.
-  } else if (status != 0 || !server->sync_result_.ok()) {
+  if (status != 0 || !server->sync_result_.ok()) {
     ++server->stats_.sync_failures;
     Log(LogLevel::kWarning, "fsync failed: %s", server->sync_result_.ToString().c_str());
   } else {
@@ -300,6 +287,8 @@ void Server::OnSyncDone(uv_work_t* request, int status) {
     if (server->sync_result_sequence_ > server->durable_sequence_) {
       server->durable_sequence_ = server->sync_result_sequence_;
     }
+    // Log segments a checkpoint covered go once a sync covers it.
+    server->StartRelease(server->sync_result_sequence_);
   }
   if (server->stopping_) return;
   server->FlushDurable();
@@ -307,6 +296,41 @@ void Server::OnSyncDone(uv_work_t* request, int status) {
   if (server->config_.fsync == FsyncPolicy::kAlways &&
       server->engine_->committed_sequence() > server->durable_sequence_) {
     server->StartSync();
+  }
+}
+
+// The write log's segments a checkpoint covered, removed on the thread pool
+// (an unlink and a directory sync each) once `durable_sequence` covers the
+// checkpoint. A job of its own, beside the syncs: replies held for a sync
+// (fsync = "always") do not wait for the removals.
+void Server::StartRelease(uint64_t durable_sequence) {
+  if (release_in_flight_ || stopping_ || !engine_->log_release_pending()) return;
+  release_in_flight_ = true;
+  release_through_ = durable_sequence;
+  int rc = uv_queue_work(&loop_, &release_request_, OnReleaseWork, OnReleaseDone);
+  if (rc != 0) {
+    release_in_flight_ = false;
+    Log(LogLevel::kWarning, "cannot queue the write log's release: %s", uv_strerror(rc));
+  }
+}
+
+void Server::OnReleaseWork(uv_work_t* request) {
+  Server* server = static_cast<Server*>(request->data);
+  server->release_result_ = server->engine_->ReleaseLog(server->release_through_);
+}
+
+void Server::OnReleaseDone(uv_work_t* request, int /*status*/) {
+  Server* server = static_cast<Server*>(request->data);
+  server->release_in_flight_ = false;
+  if (!server->release_result_.ok()) {
+    // Tried again after the next sync (or cron tick); said once until then.
+    if (!server->release_failing_) {
+      Log(LogLevel::kWarning, "removing checkpointed write log segments failed: %s",
+          server->release_result_.ToString().c_str());
+    }
+    server->release_failing_ = true;
+  } else {
+    server->release_failing_ = false;
   }
 }
 
@@ -337,10 +361,10 @@ void Server::OnCron(uv_timer_t* handle) {
       server->engine_->committed_sequence() > server->sync_result_sequence_) {
     server->StartSync();
   }
-  // With fsync = "no" no sync ever removes the write log's checkpointed
-  // segments: a job of their own, off the loop, at most every cron tick.
-  if (server->config_.fsync == FsyncPolicy::kNo && server->engine_->log_release_pending()) {
-    server->StartSync(/*sync=*/false);
+  // With fsync = "no" nothing is synced: checkpointed segments go as soon
+  // as a cron tick sees them.
+  if (server->config_.fsync == FsyncPolicy::kNo) {
+    server->StartRelease(server->engine_->committed_sequence());
   }
 }
 

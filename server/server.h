@@ -97,17 +97,19 @@ class Server {
   static void OnSignal(uv_signal_t* handle, int signal);
   static void OnSyncWork(uv_work_t* request);
   static void OnSyncDone(uv_work_t* request, int status);
+  static void OnReleaseWork(uv_work_t* request);
+  static void OnReleaseDone(uv_work_t* request, int status);
 
   void CommitAndFlush();
-  // Queues the thread-pool job: a sync and the write log's release, or
-  // (sync = false, fsync = "no") the release only.
-  void StartSync(bool sync = true);
+  void StartSync();
+  void StartRelease(uint64_t durable_sequence);
   void FlushDurable();
 
   Config config_;
   uv_loop_t loop_;
   uv_tcp_t listener_;
   uv_prepare_t before_poll_;
+  uv_idle_t storage_busy_;  // Active while the engine has work for the next iteration.
   uv_timer_t cron_;
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
@@ -131,8 +133,10 @@ class Server {
   uv_work_t sync_request_;
   uint64_t sync_result_sequence_ = 0;
   storage::Status sync_result_;
-  bool sync_job_syncs_ = true;
-  uint64_t release_through_ = 0;  // The committed sequence when a job was queued.
+  // The write log's release (thread pool, beside the syncs).
+  bool release_in_flight_ = false;
+  uv_work_t release_request_;
+  uint64_t release_through_ = 0;
   storage::Status release_result_;
   bool release_failing_ = false;
 

@@ -167,6 +167,7 @@ struct LogState {
   // true from then on, so that an idle node retries too: a full map
   // refuses puts, and nothing else would commit).
   std::chrono::steady_clock::time_point retry_at{};
+  uint64_t failed_attempts_in_row = 0;  // Since the last whole checkpoint.
   uint64_t checkpoint_step_max_us = 0;  // The longest part of the last checkpoint.
   std::string payload;  // Scratch for encoding log records.
 };

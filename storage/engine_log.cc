@@ -33,8 +33,10 @@ namespace {
 constexpr std::string_view kLogCheckpointMeta = "storage.log_checkpoint";
 constexpr char kPut = 'P';
 constexpr char kDelete = 'D';
-// After a checkpoint failed, the next one is tried this much later.
+// After a checkpoint failed, the next one is tried this much later,
+// doubling with each failure in a row up to the maximum.
 constexpr std::chrono::milliseconds kCheckpointRetryInterval{1000};
+constexpr std::chrono::milliseconds kCheckpointRetryIntervalMax{60000};
 // Checkpoints whose segments wait for a sync (LogState::removable).
 constexpr size_t kRemovableEntriesMax = 64;
 
@@ -156,6 +158,15 @@ Status Engine::OpenWriteLog() {
     if (rc != 0) return LmdbError("mdb_env_sync", rc);
     if (Status removed = log.wal->RemoveThrough(checkpointed); !removed.ok()) return removed;
   }
+  // Writes must go to a segment above the checkpoint, or the next replay
+  // skips them. The newest is at or below it when a power loss took the
+  // segment the checkpoint's Rotate created (its directory entry is synced
+  // with the next Sync, the checkpoint's commit may reach the disk first).
+  if (log.wal->newest_segment() <= checkpointed) {
+    uint64_t sealed = 0;
+    if (Status status = log.wal->Rotate(&sealed); !status.ok()) return status;
+    if (Status status = log.wal->Sync(); !status.ok()) return status;
+  }
   return Status::Ok();
 }
 
@@ -259,9 +270,17 @@ Status Engine::MaybeCheckpoint() {
   }
   if (!in_progress) {
     // Freeze the table: later writes go to a new one, and the sealed
-    // segment holds exactly the frozen writes (and earlier ones).
+    // segment holds exactly the frozen writes (and earlier ones). A newest
+    // segment with no record (a retry after a failed checkpoint, nothing
+    // written since) is not sealed again: the one before it holds them
+    // all, and a full map retried for hours must not pile up segments.
     uint64_t sealed = 0;
-    if (Status status = log.wal->Rotate(&sealed); !status.ok()) return status;
+    if (log.wal->flushed_bytes() == WriteLog::kHeaderBytes && log.wal->buffered_bytes() == 0 &&
+        log.wal->newest_segment() > 1) {
+      sealed = log.wal->newest_segment() - 1;
+    } else if (Status status = log.wal->Rotate(&sealed); !status.ok()) {
+      return status;
+    }
     log.frozen = std::move(log.mem);
     log.mem = LogState::Table();
     log.frozen_bytes = log.mem_bytes;
@@ -320,6 +339,7 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
   const size_t first = log.frozen_next;
   size_t next = first;
   uint64_t written = 0;
+  bool wrote_put = false;  // One that does not make room: puts fit again.
   while (rc == 0 && next < log.frozen_order.size() && written < budget_bytes) {
     if (next == log.frozen_deletes_end && next > first) break;
     const LogState::Entry& entry = *log.frozen_order[next];
@@ -362,8 +382,13 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
     } else {
       MDB_val value = ToVal(entry.second.bytes);
       rc = mdb_cursor_put(cursor, &key, &value, 0);
+      wrote_put = wrote_put || next >= log.frozen_deletes_end;
     }
-    if (rc == MDB_MAP_FULL) impl.LearnFromMapFull(impl.map_pages);
+    // An estimate that let a put through was wrong: keep a larger reserve.
+    // Writes that make room run on the reserve on purpose, without it.
+    if (rc == MDB_MAP_FULL && !tombstone && next >= log.frozen_deletes_end) {
+      impl.LearnFromMapFull(impl.map_pages);
+    }
     space.Account(entry.first.size(), value_bytes);
     written += EntryBytes(entry.first, entry.second);
     ++next;
@@ -394,7 +419,10 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
     // Nothing of this part changed: the tables and the log keep every
     // write, and the checkpoint is tried again later.
     ++log.checkpoint_failures;
-    log.retry_at = std::chrono::steady_clock::now() + kCheckpointRetryInterval;
+    ++log.failed_attempts_in_row;
+    const int doublings = static_cast<int>(std::min<uint64_t>(log.failed_attempts_in_row - 1, 6));
+    log.retry_at = std::chrono::steady_clock::now() +
+                   std::min(kCheckpointRetryIntervalMax, kCheckpointRetryInterval * (1 << doublings));
     log.map_full = rc == MDB_MAP_FULL;
     if (log.map_full) ThawFrozen(&log);
     return LmdbError("checkpointing the write log", rc);
@@ -403,9 +431,13 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
   ++committed_sequence_;
   impl.committed_sequence.store(committed_sequence_, std::memory_order_release);
   log.frozen_next = next;
-  log.map_full = false;
   log.checkpoint_failures = 0;
+  // A full map ends with a part that wrote a put that does not make room
+  // (or the whole checkpoint): a part of deletes alone says nothing of
+  // the puts after it.
+  if (wrote_put || last) log.map_full = false;
   if (!last) return Status::Ok();
+  log.failed_attempts_in_row = 0;
   log.frozen_order.clear();
   log.frozen_next = 0;
   log.frozen = LogState::Table();

@@ -238,7 +238,9 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
         ::fdatasync(segment.fd) != 0) {
       return Errno("rewriting the header of", path);
     }
-    *damaged = file_bytes > 0;
+    // An older segment had its header before the next one began: empty,
+    // it lost what it held (never synced), and so did the later ones.
+    *damaged = file_bytes > 0 || !newest;
     if (newest || *damaged) flushed_bytes_ = kHeaderBytes;
     return Status::Ok();
   }

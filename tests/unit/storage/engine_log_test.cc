@@ -389,6 +389,67 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a full map refuses puts, takes delet
   CHECK(engine->live_keys() == 1);
 }
 
+TEST_CASE_FIXTURE(LogEngineTest, "log path: writes after a checkpoint whose new segment a power loss took are kept") {
+  options.memtable_bytes_max = 1;  // Every commit checkpoints.
+  Reopen();
+  Put("a", "1");
+  Commit();
+  REQUIRE(Stats().checkpoints == 1);
+  engine.reset();
+  // The checkpoint's commit reached the disk; the segment its Rotate
+  // created did not (its directory entry waits for the next Sync).
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(options.data_dir + "/log")) {
+    files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() == 2);
+  std::filesystem::remove(files.back());
+  options.memtable_bytes_max = 64 << 20;
+  Reopen();
+  Put("b", "2");
+  Commit();
+  uint64_t durable = 0;
+  REQUIRE(engine->Sync(&durable).ok());  // Acknowledged with fsync = always.
+  Reopen();                              // A crash.
+  CHECK(Get("a") == "1");
+  CHECK(Get("b") == "2");
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a map that stays full neither piles up segments nor takes puts") {
+  options.map_size_bytes = 2ULL << 20;
+  options.memtable_bytes_max = 64 << 10;
+  Reopen();
+  const std::string value(1000, 'v');
+  Status refused;
+  for (int i = 0; i < 10000 && refused.ok(); ++i) {
+    refused = engine->Put(PartitionFor("k" + std::to_string(i)), "k" + std::to_string(i), value, 1);
+    if (refused.ok()) Commit();
+  }
+  REQUIRE(refused.IsMapFull());
+  const size_t files_before = LogFiles();
+  // Retries come as has_pending_writes asks for them; every put between
+  // them is refused, the first part of a retry succeeding or not.
+  int accepted = 0;
+  int commits = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!engine->has_pending_writes()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    Commit();
+    ++commits;
+    accepted += engine->Put(PartitionFor("x"), "x" + std::to_string(commits), value, 1).ok();
+  }
+  Commit();
+  MESSAGE(commits << " commits asked for in 4 s; log files " << files_before << " -> "
+                  << LogFiles() << "; failed checkpoints " << Stats().checkpoint_failures);
+  CHECK(commits > 0);
+  CHECK(accepted == 0);
+  CHECK(LogFiles() <= files_before + 1);
+}
+
 TEST_CASE_FIXTURE(LogEngineTest, "log path: a failed log write takes the iteration's writes back") {
   Put("before", "1");
   Commit();

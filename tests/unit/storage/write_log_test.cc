@@ -256,6 +256,11 @@ TEST_CASE_FIXTURE(LogTest, "write log: a header a power loss zeroed or cut is da
     kept = {"in segment 1"};
     segments = {1, 2};
   }
+  SUBCASE("a sealed segment left empty (its header never synced)") {
+    std::filesystem::resize_file(SegmentPath(options, 2), 0);
+    kept = {"in segment 1"};
+    segments = {1, 2};
+  }
   SUBCASE("the newest segment's header zeroed") {
     Overwrite(SegmentPath(options, 3), 0, std::string(WriteLog::kHeaderBytes, '\0'));
     kept = {"in segment 1", "in segment 2"};
