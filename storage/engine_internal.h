@@ -139,7 +139,7 @@ struct LogState {
   // With the writes that make room ordered first (after a full map; see
   // MaybeCheckpoint), where they end: a part stops there, so that the
   // other puts begin a new transaction. 0: not ordered so.
-  size_t frozen_deletes_end = 0;
+  size_t frozen_room_end = 0;
   uint64_t frozen_segment = 0;
   uint64_t live_keys_at_freeze = 0;
   std::vector<Undo> undo;  // This iteration's writes, oldest first.

@@ -113,7 +113,7 @@ void ThawFrozen(LogState* log) {
   log->frozen_bytes = 0;
   log->frozen_order.clear();
   log->frozen_next = 0;
-  log->frozen_deletes_end = 0;
+  log->frozen_room_end = 0;
 }
 
 }  // namespace
@@ -302,10 +302,10 @@ Status Engine::MaybeCheckpoint() {
       return ReadTreeKey(entry->first, &in_tree).ok() &&
              in_tree.size() >= entry->second.bytes.size();
     };
-    log.frozen_deletes_end = 0;
+    log.frozen_room_end = 0;
     if (log.map_full) {
       auto end = std::stable_partition(log.frozen_order.begin(), log.frozen_order.end(), shrinks);
-      log.frozen_deletes_end = static_cast<size_t>(end - log.frozen_order.begin());
+      log.frozen_room_end = static_cast<size_t>(end - log.frozen_order.begin());
       std::sort(log.frozen_order.begin(), end, by_key);
       std::sort(end, log.frozen_order.end(), by_key);
     } else {
@@ -341,11 +341,11 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
   uint64_t written = 0;
   bool wrote_put = false;  // One that does not make room: puts fit again.
   while (rc == 0 && next < log.frozen_order.size() && written < budget_bytes) {
-    if (next == log.frozen_deletes_end && next > first) break;
+    if (next == log.frozen_room_end && next > first) break;
     const LogState::Entry& entry = *log.frozen_order[next];
     MDB_val key = ToVal(entry.first);
     const bool tombstone = entry.second.tombstone;
-    if (!tombstone && log.frozen_deletes_end > 0) {
+    if (!tombstone && log.frozen_room_end > 0) {
       // Retrying after a full map: what an earlier attempt's parts wrote
       // is not written again (a rewrite would copy its pages for nothing).
       MDB_val found;
@@ -365,7 +365,7 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
         // one ordered first after a full map) goes on the reserve kept for
         // it, one per part at least, as deletes do on the B-tree path.
         if (next > first) break;
-        if (!tombstone && next >= log.frozen_deletes_end) {
+        if (!tombstone && next >= log.frozen_room_end) {
           rc = MDB_MAP_FULL;
           break;
         }
@@ -382,11 +382,11 @@ Status Engine::CheckpointStep(uint64_t budget_bytes) {
     } else {
       MDB_val value = ToVal(entry.second.bytes);
       rc = mdb_cursor_put(cursor, &key, &value, 0);
-      wrote_put = wrote_put || next >= log.frozen_deletes_end;
+      wrote_put = wrote_put || next >= log.frozen_room_end;
     }
     // An estimate that let a put through was wrong: keep a larger reserve.
     // Writes that make room run on the reserve on purpose, without it.
-    if (rc == MDB_MAP_FULL && !tombstone && next >= log.frozen_deletes_end) {
+    if (rc == MDB_MAP_FULL && !tombstone && next >= log.frozen_room_end) {
       impl.LearnFromMapFull(impl.map_pages);
     }
     space.Account(entry.first.size(), value_bytes);

@@ -12,8 +12,6 @@
 #include <signal.h>
 
 #include <atomic>
-#include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -21,44 +19,11 @@
 #include <thread>
 
 #include "blackbox/harness.h"
+#include "blackbox/writer.h"
 
 namespace ringkv::blackbox {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// Pipelined SETs of new keys until `stop` or a bound; no doctest macros
-// (it runs on its own thread).
-void WriteLoad(uint16_t port, const std::atomic<bool>& stop, std::atomic<int>& acknowledged) {
-  const auto deadline = Clock::now() + std::chrono::seconds(20);
-  timeval timeout{10, 0};
-  RedisContext c(redisConnectWithTimeout("127.0.0.1", port, timeout));
-  if (c == nullptr || c->err != 0) return;
-  redisSetTimeout(c.get(), timeout);
-  const std::string value(100, 'v');
-  constexpr int kBatch = 32;
-  for (int next = 0; !stop.load() && next < 2000000 && Clock::now() < deadline; next += kBatch) {
-    for (int i = 0; i < kBatch; ++i) {
-      std::string key = "disk-wait:" + std::to_string(next + i);
-      redisAppendCommand(c.get(), "SET %b %b", key.data(), key.size(), value.data(), value.size());
-    }
-    for (int i = 0; i < kBatch; ++i) {
-      void* raw = nullptr;
-      if (redisGetReply(c.get(), &raw) != REDIS_OK) return;
-      Reply reply(static_cast<redisReply*>(raw));
-      if (Render(reply.get(), c.get()) != "+OK") return;
-      ++acknowledged;
-    }
-  }
-}
-
-int64_t InfoField(uint16_t port, const std::string& section, const std::string& field) {
-  RedisContext c = Connect(port);
-  const std::string info = Do(c.get(), {"INFO", section});
-  const size_t at = info.find(field + ":");
-  if (at == std::string::npos) return -1;
-  return std::atoll(info.c_str() + at + field.size() + 1);
-}
 
 // "<syscall>" -> count, for the loop thread and for the others, from an
 // strace -f -o file ("<tid> <syscall>(..." or "<tid> <... <syscall> resumed>").
@@ -111,7 +76,8 @@ TEST_CASE("the event loop never waits for the disk" * RingkvOnly()) {
 
   std::atomic<bool> stop{false};
   std::atomic<int> acknowledged{0};
-  std::thread load([&] { WriteLoad(server.port(), stop, acknowledged); });
+  Writer writer(server.port(), "disk-wait:", 32);
+  std::thread load([&] { writer.Run(stop, acknowledged); });
   const std::string trace_path = server.data_dir() + "/../disk-wait.strace";
   // Attached to every thread of the running server for 3 s of the load;
   // SIGINT makes strace detach and exit.
@@ -120,8 +86,11 @@ TEST_CASE("the event loop never waits for the disk" * RingkvOnly()) {
        trace_path, "-e", "trace=fsync,fdatasync,msync,sync_file_range,syncfs,unlink,unlinkat"},
       "", 15000);
   // Past the trace: the release after the last checkpoint may be due.
-  const int64_t checkpoints =
-      write_path == "log" ? InfoField(server.port(), "persistence", "log_checkpoints") : 0;
+  int64_t checkpoints = 0;
+  if (write_path == "log") {
+    RedisContext c = Connect(server.port());
+    checkpoints = InfoInteger(c.get(), "log_checkpoints", "persistence");
+  }
   stop = true;
   load.join();
   REQUIRE_MESSAGE(!traced.timed_out, traced.output);

@@ -7,7 +7,6 @@
 #include <sys/wait.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "blackbox/harness.h"
+#include "blackbox/writer.h"
 
 namespace ringkv::blackbox {
 namespace {
@@ -31,54 +31,6 @@ ServerOptions DurableOptions(const std::string& write_path) {
   return options;
 }
 
-// Writes unique keys until the connection fails, the stop flag is set or a
-// bound is reached, and records the keys whose SET was acknowledged.
-// Pipelines `batch` SETs at a time so that several writes are in flight when
-// the server dies; runs on its own thread, so it uses no doctest macros.
-class Writer {
- public:
-  Writer(uint16_t port, std::string prefix, int batch)
-      : port_(port), prefix_(std::move(prefix)), batch_(batch) {}
-
-  void Run(const std::atomic<bool>& stop, std::atomic<int>& acknowledged) {
-    constexpr int kKeysMax = 1000000;
-    auto deadline = Clock::now() + std::chrono::seconds(30);
-    timeval timeout{10, 0};
-    RedisContext c(redisConnectWithTimeout("127.0.0.1", port_, timeout));
-    if (c == nullptr || c->err != 0) return;
-    redisSetTimeout(c.get(), timeout);
-    int next = 0;
-    while (!stop.load() && next < kKeysMax && Clock::now() < deadline) {
-      for (int i = 0; i < batch_; ++i) {
-        std::string key = KeyOf(next + i);
-        std::string value = ValueOf(key);
-        redisAppendCommand(c.get(), "SET %b %b", key.data(), key.size(), value.data(),
-                           value.size());
-      }
-      for (int i = 0; i < batch_; ++i) {
-        void* raw = nullptr;
-        if (redisGetReply(c.get(), &raw) != REDIS_OK) return;
-        Reply reply(static_cast<redisReply*>(raw));
-        if (Render(reply.get(), c.get()) != "+OK") return;
-        acknowledged_keys_.push_back(KeyOf(next + i));
-        ++acknowledged;
-      }
-      next += batch_;
-    }
-  }
-
-  const std::vector<std::string>& acknowledged_keys() const { return acknowledged_keys_; }
-  static std::string ValueOf(const std::string& key) { return "v/" + key; }
-
- private:
-  std::string KeyOf(int index) const { return prefix_ + std::to_string(index); }
-
-  uint16_t port_;
-  std::string prefix_;
-  int batch_;
-  std::vector<std::string> acknowledged_keys_;
-};
-
 TEST_CASE("startup prints the ready line and SIGTERM exits cleanly") {
   ServerProcess server;
   server.Start();
@@ -92,12 +44,9 @@ TEST_CASE("startup prints the ready line and SIGTERM exits cleanly") {
 }
 
 // The checkpoints the write log made so far (INFO persistence).
-int Checkpoints(uint16_t port) {
+int64_t Checkpoints(uint16_t port) {
   RedisContext c = Connect(port);
-  const std::string info = Do(c.get(), {"INFO", "persistence"});
-  const size_t at = info.find("log_checkpoints:");
-  if (at == std::string::npos) return -1;
-  return std::atoi(info.c_str() + at + std::string("log_checkpoints:").size());
+  return InfoInteger(c.get(), "log_checkpoints", "persistence");
 }
 
 // Runs the test case once per write path.

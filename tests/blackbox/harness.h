@@ -139,6 +139,21 @@ std::string Render(const redisReply* reply, const redisContext* context);
 // Command() then Render(): `CHECK(Do(c, {"GET", "k"}) == "$v")`.
 std::string Do(redisContext* context, const std::vector<std::string>& args);
 
+// Sends `commands` on one connection in pipelined batches of at most
+// `batch_size` and returns the replies in order. A null Reply is an I/O error.
+std::vector<Reply> Pipeline(redisContext* context,
+                            const std::vector<std::vector<std::string>>& commands,
+                            size_t batch_size = 1000);
+
+// The value of `field` in an INFO text ("peer_connections" in
+// "peer_connections:5\r\n"), or nullopt when absent.
+std::optional<std::string> InfoField(std::string_view info, std::string_view field);
+
+// An integer field of the server's INFO `section` (cluster unless said),
+// asked on `context`; REQUIREs that it exists.
+int64_t InfoInteger(redisContext* context, std::string_view field,
+                    std::string_view section = "cluster");
+
 // A plain TCP connection, for what hiredis 0.14 cannot do: RESP3 replies,
 // malformed requests, and watching the server close the connection.
 class RawConnection {

@@ -20,31 +20,12 @@ constexpr int kWritesMax = 60000;  // 60 MB of values against a 16 MB map.
 std::string KeyOf(int i) { return "full:" + std::to_string(i); }
 std::string ValueOf(int i) { return std::to_string(i) + ":" + std::string(1000, 'v'); }
 
-// Sends `commands` pipelined, in batches of 500, and returns the rendered
-// replies in order.
+// Pipeline(), with each reply rendered.
 std::vector<std::string> Pipelined(redisContext* c,
                                    const std::vector<std::vector<std::string>>& commands) {
-  std::vector<std::string> replies;
-  for (size_t begin = 0; begin < commands.size(); begin += 500) {
-    const size_t end = std::min(commands.size(), begin + 500);
-    for (size_t i = begin; i < end; ++i) {
-      std::vector<const char*> argv;
-      std::vector<size_t> lengths;
-      for (const std::string& arg : commands[i]) {
-        argv.push_back(arg.data());
-        lengths.push_back(arg.size());
-      }
-      REQUIRE(redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(),
-                                     lengths.data()) == REDIS_OK);
-    }
-    for (size_t i = begin; i < end; ++i) {
-      void* raw = nullptr;
-      REQUIRE_MESSAGE(redisGetReply(c, &raw) == REDIS_OK, c->errstr);
-      Reply reply(static_cast<redisReply*>(raw));
-      replies.push_back(Render(reply.get(), c));
-    }
-  }
-  return replies;
+  std::vector<std::string> rendered;
+  for (const Reply& reply : Pipeline(c, commands, 500)) rendered.push_back(Render(reply.get(), c));
+  return rendered;
 }
 
 // How many of `keys` read back as written (a few failures shown).

@@ -121,58 +121,6 @@ std::vector<MemberInfo> ParseMembers(const redisReply* reply) {
   return members;
 }
 
-std::optional<std::string> InfoField(std::string_view info, std::string_view field) {
-  std::string prefix = std::string(field) + ":";
-  size_t position = 0;
-  while (position < info.size()) {
-    size_t end = info.find('\n', position);
-    if (end == std::string_view::npos) end = info.size();
-    std::string_view line = info.substr(position, end - position);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.substr(0, prefix.size()) == prefix) return std::string(line.substr(prefix.size()));
-    position = end + 1;
-  }
-  return std::nullopt;
-}
-
-int64_t InfoInteger(redisContext* context, std::string_view field, std::string_view section) {
-  Reply info = blackbox::Command(context, {"INFO", std::string(section)});
-  REQUIRE(info);
-  std::optional<std::string> value = InfoField(std::string_view(info->str, info->len), field);
-  REQUIRE_MESSAGE(value, "INFO " << section << " has no " << field);
-  return std::atoll(value->c_str());
-}
-
-std::vector<Reply> Pipeline(redisContext* context,
-                            const std::vector<std::vector<std::string>>& commands,
-                            size_t batch_size) {
-  REQUIRE(batch_size > 0);
-  std::vector<Reply> replies;
-  replies.reserve(commands.size());
-  for (size_t start = 0; start < commands.size(); start += batch_size) {
-    size_t end = std::min(commands.size(), start + batch_size);
-    for (size_t i = start; i < end; ++i) {
-      std::vector<const char*> argv;
-      std::vector<size_t> lengths;
-      for (const std::string& arg : commands[i]) {
-        argv.push_back(arg.data());
-        lengths.push_back(arg.size());
-      }
-      REQUIRE(redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(),
-                                     lengths.data()) == REDIS_OK);
-    }
-    for (size_t i = start; i < end; ++i) {
-      void* reply = nullptr;
-      if (redisGetReply(context, &reply) != REDIS_OK) {
-        replies.resize(commands.size());  // The rest stay null: I/O error.
-        return replies;
-      }
-      replies.emplace_back(static_cast<redisReply*>(reply));
-    }
-  }
-  return replies;
-}
-
 bool IsErrorStartingWith(const redisReply* reply, std::string_view prefix) {
   return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
          std::string_view(reply->str, reply->len).substr(0, prefix.size()) == prefix;

@@ -76,20 +76,10 @@ std::vector<MemberInfo> ParseMembers(const redisReply* reply);
 // The integer of an integer reply, REQUIREd.
 int64_t IntegerOf(const redisReply* reply);
 
-// The value of `field` in an INFO text ("peer_connections" in
-// "peer_connections:5\r\n"), or nullopt when absent.
-std::optional<std::string> InfoField(std::string_view info, std::string_view field);
-
-// An integer field of the server's INFO `section` (cluster unless said),
-// asked on `context`; REQUIREs that it exists.
-int64_t InfoInteger(redisContext* context, std::string_view field,
-                    std::string_view section = "cluster");
-
-// Sends `commands` on one connection in pipelined batches of at most
-// `batch_size` and returns the replies in order. A null Reply is an I/O error.
-std::vector<Reply> Pipeline(redisContext* context,
-                            const std::vector<std::vector<std::string>>& commands,
-                            size_t batch_size = 1000);
+// INFO fields and pipelining: blackbox/harness.h.
+using blackbox::InfoField;
+using blackbox::InfoInteger;
+using blackbox::Pipeline;
 
 // True when `reply` is an error whose text starts with `prefix`.
 bool IsErrorStartingWith(const redisReply* reply, std::string_view prefix);
