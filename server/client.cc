@@ -127,8 +127,14 @@ void Client::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) 
 
 void Client::ProcessInput(std::string_view input) {
   while (!input.empty() && !closing_ && !close_after_reply_) {
-    if (parked_) {
-      // Reading is stopped while parked, so this holds at most one read.
+    if (!parked_ && !held_ && !server_->TakeCommandBudget()) {
+      held_ = true;
+      if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+      reading_ = false;
+      server_->HoldInput(this);
+    }
+    if (parked_ || held_) {
+      // Reading is stopped while parked or held, so this holds at most one read.
       backlog_.append(input);
       break;
     }
@@ -196,7 +202,18 @@ void Client::ResumeInput() {
   std::string backlog = std::move(backlog_);
   backlog_.clear();
   ProcessInput(backlog);
-  if (!parked_ && !closing_ && !close_after_reply_ && !reading_) {
+  if (!parked_ && !held_ && !closing_ && !close_after_reply_ && !reading_) {
+    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), OnAlloc, OnRead) == 0;
+  }
+}
+
+void Client::ResumeHeldInput() {
+  if (!held_ || closing_) return;
+  held_ = false;
+  std::string backlog = std::move(backlog_);
+  backlog_.clear();
+  ProcessInput(backlog);
+  if (!parked_ && !held_ && !closing_ && !close_after_reply_ && !reading_) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), OnAlloc, OnRead) == 0;
   }
 }

@@ -94,6 +94,10 @@ class Client {
   // For the scheduled-flush list kept by the Server.
   bool flush_scheduled = false;
 
+  // Runs the input held back when the iteration's command budget ran out
+  // (Server::ResumeHeldInput).
+  void ResumeHeldInput();
+
  private:
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buffer);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
@@ -145,6 +149,8 @@ class Client {
   bool parked_ = false;
   std::vector<std::string> parked_args_;
   std::string backlog_;
+  // Input waiting in backlog_ for the next iteration's command budget.
+  bool held_ = false;
 
   int protocol_ = 2;
   bool authenticated_ = false;

@@ -65,6 +65,10 @@ struct Config {
   // Most bytes queued for one peer connection; past it messages are dropped
   // (their requests time out) instead of growing without bound.
   int64_t peer_queue_bytes_max = 64LL * 1024 * 1024;
+  // Most client commands one loop iteration starts while the node has
+  // peers (0: no limit); the rest of a client's input waits for the next
+  // iteration, so replicas get the first requests sooner.
+  int64_t commands_per_iteration = 128;
   // Empty: a cluster of one (this node), unless there are seeds. Otherwise
   // this node must be listed. Listed members are known from the start (and
   // in the ring); gossip adds the members they do not list.

@@ -190,6 +190,7 @@ void StatsSection(Server& server, std::string* out) {
        stats.query_limit_disconnections);
   Line(out, "client_output_buffer_limit_disconnections:%" PRIu64,
        stats.output_limit_disconnections);
+  Line(out, "client_input_held:%" PRIu64, stats.input_held);
 }
 
 void ClusterSection(Server& server, std::string* out) {

@@ -42,6 +42,7 @@ struct ServerStats {
   uint64_t protocol_errors = 0;
   uint64_t output_limit_disconnections = 0;
   uint64_t query_limit_disconnections = 0;
+  uint64_t input_held = 0;  // Client inputs held to the next iteration.
   uint64_t commit_failures = 0;
   uint64_t sync_failures = 0;
   int64_t last_sync_ms = 0;
@@ -83,6 +84,15 @@ class Server {
   }
   // A client with replies to send at the end of the iteration.
   void ScheduleFlush(Client* client);
+  // Admits one more client command into the current iteration; false once
+  // the iteration's budget is spent (the client then holds its input with
+  // HoldInput until the next iteration).
+  bool TakeCommandBudget() {
+    if (commands_this_iteration_ >= command_budget_) return false;
+    ++commands_this_iteration_;
+    return true;
+  }
+  void HoldInput(Client* client);
   // Called from a client's close callback: destroys it.
   void DestroyClient(Client* client);
 
@@ -101,6 +111,7 @@ class Server {
   static void OnReleaseDone(uv_work_t* request, int status);
 
   void CommitAndFlush();
+  void ResumeHeldInput();
   void StartSync();
   void StartRelease(uint64_t durable_sequence);
   void FlushDurable();
@@ -119,6 +130,10 @@ class Server {
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
   std::vector<Client*> flush_list_;
   std::vector<Client*> waiting_durable_;
+  std::vector<Client*> held_input_;
+  uv_idle_t input_held_;  // Active while clients hold input for the next iteration.
+  size_t commands_this_iteration_ = 0;
+  size_t command_budget_ = SIZE_MAX;
   ServerStats stats_;
   uint64_t next_client_id_ = 1;
   int64_t start_ms_ = 0;
