@@ -13,8 +13,8 @@
 # (default 5); the table shows medians and the ratio ringkv/redis. A ratio
 # above 1 means ringkv is faster (requests/s) or slower (latency columns).
 # Each (pipeline, value size) block starts both servers on fresh data.
-# --write-path log runs ringkv with storage.write_path = "log" (the write
-# log and memory table; docs/storage_format.md, "Write log").
+# --write-path picks storage.write_path: "log" (the default: the write log
+# and memory table; docs/storage_format.md, "Write log") or "btree".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +22,7 @@ rounds=5
 requests_p1=200000
 requests_p16=1000000
 cluster=0
-write_path=btree
+write_path=log
 while [ $# -gt 0 ]; do
   case "$1" in
     --write-path) write_path=$2; shift 2 ;;

@@ -40,7 +40,7 @@ struct Config {
   // "btree": every write updates LMDB in the iteration's transaction.
   // "log": data writes go to a write log and a memory table, and reach
   // LMDB in sorted checkpoints (docs/storage_format.md, "Write log").
-  bool write_log = false;
+  bool write_log = true;
   int64_t memtable_bytes_max = 64LL << 20;
   int64_t log_bytes_max = 256LL << 20;
 

@@ -38,7 +38,7 @@ struct ClusterShape {
   int request_timeout_ms = 1000;
   std::string fsync = "everysec";
   // storage.write_path, and the memory table's bound when not 0.
-  std::string write_path = "btree";
+  std::string write_path = "log";
   int64_t memtable_bytes_max = 0;
 };
 

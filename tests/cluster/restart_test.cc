@@ -59,8 +59,11 @@ TEST_CASE("cluster: a node stopped cleanly or killed comes back with its data an
     options.write_path = "log";
     options.memtable_bytes_max = 4096;  // Checkpoints on the way.
   };
-  SUBCASE("btree, SIGTERM") {}
-  SUBCASE("btree, kill -9") { kill9 = true; }
+  SUBCASE("btree, SIGTERM") { options.write_path = "btree"; }
+  SUBCASE("btree, kill -9") {
+    options.write_path = "btree";
+    kill9 = true;
+  }
   SUBCASE("write log, SIGTERM") { write_log(); }
   SUBCASE("write log, kill -9") {
     write_log();

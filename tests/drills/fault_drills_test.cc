@@ -151,7 +151,7 @@ TEST_CASE("drill: kill -9 one node under load, restart it, hints drain, nothing 
   // and with a 16 KB table every node checkpoints all through the drill.
   DrillClusterOptions options;
   std::string title = "drill kill: kill -9 n3 under load";
-  SUBCASE("B-tree") {}
+  SUBCASE("B-tree") { options.write_path = "btree"; }
   SUBCASE("write log") {
     options.write_path = "log";
     options.memtable_bytes_max = 16384;

@@ -286,9 +286,11 @@ TEST_CASE("config: the write path and its bounds are read, defaulted and checked
   Config config;
   std::string error;
   REQUIRE_MESSAGE(Load("", &config, &error), error);
-  CHECK_FALSE(config.write_log);
+  CHECK(config.write_log);
   CHECK(config.memtable_bytes_max == 64LL << 20);
   CHECK(config.log_bytes_max == 256LL << 20);
+  REQUIRE_MESSAGE(Load("[storage]\nwrite_path = \"btree\"\n", &config, &error), error);
+  CHECK_FALSE(config.write_log);
   REQUIRE_MESSAGE(Load("[storage]\nwrite_path = \"log\"\nmemtable_bytes_max = 65536\n"
                        "log_bytes_max = 1048576\n",
                        &config, &error),
@@ -385,6 +387,17 @@ TEST_CASE("config: CONFIG GET parameters include Redis's names") {
   CHECK(find("storage.fsync") == "everysec");
   CHECK(find("cluster.suspect_after_ms") == "2500");  // The effective value.
   CHECK(find("cluster.seeds") == "");
+}
+
+TEST_CASE("config: cluster.commands_per_iteration is read, defaulted and checked") {
+  Config config;
+  std::string error;
+  REQUIRE_MESSAGE(Load("", &config, &error), error);
+  CHECK(config.commands_per_iteration == 128);
+  REQUIRE_MESSAGE(Load("[cluster]\ncommands_per_iteration = 0\n", &config, &error), error);
+  CHECK(config.commands_per_iteration == 0);
+  CHECK_FALSE(Load("[cluster]\ncommands_per_iteration = -1\n", &config, &error));
+  CHECK(error.find("cluster.commands_per_iteration") != std::string::npos);
 }
 
 }  // namespace
