@@ -404,7 +404,14 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
   deadlines_.Push(op.deadline_ms, id);
   if (consistency.r >= consistency.n || AskAllSlots()) {
     ++stats_.reads_all_slots;
-    for (uint32_t i = 0; i < consistency.n; ++i) AskReadSlot(&op, i);
+    // This node's own slot first: its copy's digest then goes with the
+    // requests to the others.
+    for (uint32_t i = 0; i < consistency.n; ++i) {
+      if (op.slots[i].owner == self_) AskReadSlot(&op, i);
+    }
+    for (uint32_t i = 0; i < consistency.n; ++i) {
+      if (op.slots[i].owner != self_) AskReadSlot(&op, i);
+    }
   } else {
     // Ask r slots, cheapest and likeliest first: this node's own, then
     // owners not down, then down ones (their stand-ins); the rest are
@@ -497,14 +504,42 @@ void Coordinator::AddReadTarget(ReadOp* op, uint32_t slot, const std::string& na
     ++stats_.read_stand_ins;
   }
   if (name != self_) {
-    Send(name, GetRequest{op->id, op->key});
+    GetRequest request{op->id, op->key, std::nullopt};
+    if (options_.read_digests && op->local_target >= 0) {
+      request.digest = LocalDigest(op);
+      op->targets.back().digest_sent = true;
+    }
+    Send(name, std::move(request));
     return;
   }
   storage::SiblingSet set;
   bool found = false;
-  storage::Status status = ReadWithHints(op->key, &set, &found);
+  std::optional<ReadDigest> digest;
+  storage::Status status = ReadWithHints(op->key, &set, &found, nullptr,
+                                         options_.read_digests ? &digest : nullptr);
   if (!status.ok()) ++stats_.store_errors;
+  if (status.ok() && op->local_target < 0) {
+    op->local_target = static_cast<int>(op->targets.size() - 1);
+    op->local_digest = digest;
+  }
   RecordReadReply(op, op->targets.size() - 1, status.ok(), found, std::move(set));
+}
+
+// The digest of this node's copy as a replica would send it: the stored
+// bytes' (from the read), or the set encoded when hints were merged into
+// it; no bytes for no record.
+const ReadDigest& Coordinator::LocalDigest(ReadOp* op) {
+  if (!op->local_digest) {
+    const ReadTarget& local = op->targets[static_cast<size_t>(op->local_target)];
+    if (!local.found) {
+      op->local_digest = DigestOf({});
+    } else {
+      std::string bytes;
+      storage::EncodeSiblingSet(local.set, &bytes);
+      op->local_digest = DigestOf(bytes);
+    }
+  }
+  return *op->local_digest;
 }
 
 bool Coordinator::AssignReadStandIn(ReadOp* op, uint32_t slot) {
@@ -515,7 +550,7 @@ bool Coordinator::AssignReadStandIn(ReadOp* op, uint32_t slot) {
 }
 
 void Coordinator::RecordReadReply(ReadOp* op, size_t target_index, bool ok, bool found,
-                                  storage::SiblingSet set) {
+                                  storage::SiblingSet set, bool same_as_local) {
   ReadTarget& target = op->targets[target_index];
   assert(target.state == ReplyState::kPending);
   Slot& slot = op->slots[target.slot];
@@ -535,8 +570,10 @@ void Coordinator::RecordReadReply(ReadOp* op, size_t target_index, bool ok, bool
   slot.answered = true;
   if (!target.stand_in) slot.by_owner = true;
   target.found = found;
+  target.same_as_local = same_as_local;
   if (!found) return;
   op->found = true;
+  if (same_as_local) return;  // The local copy is merged already.
   storage::Merge(&op->merged, set);
   target.set = std::move(set);
 }
@@ -548,7 +585,17 @@ void Coordinator::HandleGetReply(const std::string& from, GetReply reply) {
   for (size_t i = 0; i < op.targets.size(); ++i) {
     if (op.targets[i].name != from) continue;
     if (op.targets[i].state != ReplyState::kPending) return;  // A duplicate.
-    RecordReadReply(&op, i, reply.ok, reply.found, std::move(reply.set));
+    if (reply.ok && reply.same) {
+      // SAME answers a digest; one to a request that sent none is a failure.
+      const bool answered = op.targets[i].digest_sent;
+      if (answered) ++stats_.read_digests_same;
+      const bool local_found =
+          answered && op.targets[static_cast<size_t>(op.local_target)].found;
+      RecordReadReply(&op, i, answered, local_found, {}, /*same_as_local=*/answered);
+    } else {
+      if (reply.ok && op.targets[i].digest_sent) ++stats_.read_digests_differ;
+      RecordReadReply(&op, i, reply.ok, reply.found, std::move(reply.set));
+    }
     AdvanceRead(reply.id);
     return;
   }
@@ -625,7 +672,10 @@ void Coordinator::RepairReplicas(ReadOp* op) {
   if (!op->found) return;  // Nobody holds a record: nothing to spread.
   for (ReadTarget& target : op->targets) {
     if (target.stand_in || target.state != ReplyState::kOk) continue;
-    if (target.found && target.set == op->merged) continue;
+    const storage::SiblingSet& copy =
+        target.same_as_local ? op->targets[static_cast<size_t>(op->local_target)].set
+                             : target.set;
+    if (target.found && copy == op->merged) continue;
     ++stats_.read_repairs;
     if (target.name == self_) {
       storage::Status status = store_->Merge(op->key, op->merged, nullptr);
@@ -640,7 +690,8 @@ void Coordinator::RepairReplicas(ReadOp* op) {
 // Replica side, dispatch and time.
 
 storage::Status Coordinator::ReadWithHints(std::string_view key, storage::SiblingSet* set,
-                                           bool* found, std::string* encoded) {
+                                           bool* found, std::string* encoded,
+                                           std::optional<ReadDigest>* digest) {
   storage::SiblingSet hinted;
   bool hinted_found = false;
   storage::Status status = store_->ReadHints(key, &hinted, &hinted_found);
@@ -648,6 +699,12 @@ storage::Status Coordinator::ReadWithHints(std::string_view key, storage::Siblin
   // The common case, no hint held here for the key: the record as stored,
   // neither decoded nor re-encoded.
   if (encoded != nullptr && !hinted_found) return store_->ReadEncoded(key, encoded, found);
+  if (digest != nullptr && !hinted_found) {
+    ReadDigest value;
+    status = store_->ReadDigested(key, set, found, &value);
+    if (status.ok()) *digest = value;
+    return status;
+  }
   status = store_->Read(key, set, found);
   if (!status.ok()) return status;
   if (hinted_found) {
@@ -690,6 +747,21 @@ void Coordinator::ServeGet(const std::string& from, const GetRequest& request) {
     reply.set = {};
     reply.encoded_set.clear();
     reply.error = status.ToString();
+  } else if (request.digest) {
+    std::string encoded;
+    std::string_view copy;
+    if (reply.found && !reply.encoded_set.empty()) {
+      copy = reply.encoded_set;
+    } else if (reply.found) {
+      storage::EncodeSiblingSet(reply.set, &encoded);
+      copy = encoded;
+    }
+    if (DigestOf(copy) == *request.digest) {
+      reply.same = true;
+      reply.found = false;
+      reply.set = {};
+      reply.encoded_set.clear();
+    }
   }
   Send(from, std::move(reply));
 }

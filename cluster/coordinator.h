@@ -120,6 +120,11 @@ struct CoordinatorOptions {
   // every owner. 1 restores "always ask all n". REQUIRES: 0 <= chance <= 1.
   double read_repair_chance = 1.0;
   int64_t read_retry_after_ms = 100;
+  // Conditional reads: once this node has read its own copy, it asks the
+  // other replicas for theirs only if it differs (RK.GET with the copy's
+  // digest); a replica whose copy has the digest answers SAME, without the
+  // record. Off, every replica sends its copy.
+  bool read_digests = true;
   // Hint delivery, per target: hints in flight at once (a batch), and their
   // bytes (key and values; a batch holds at least one hint, so it may pass
   // this by one hint). REQUIRES: count > 0.
@@ -173,6 +178,10 @@ struct CoordinatorStats {
   // slots asked by reads that asked r (after a failure or the retry delay).
   uint64_t reads_all_slots = 0;
   uint64_t read_spares_asked = 0;
+  // Conditional reads: replicas asked with this node's digest that answered
+  // SAME, and that sent their copy because it differed.
+  uint64_t read_digests_same = 0;
+  uint64_t read_digests_differ = 0;
   // Hinted handoff, as a stand-in: hints stored, refused by the hint limits,
   // delivered (acked by the target and deleted), deliveries that failed or
   // timed out, and hints expired.
@@ -345,6 +354,10 @@ class Coordinator {
     ReplyState state = ReplyState::kPending;
     bool found = false;
     storage::SiblingSet set;  // The replica's copy, kept to decide repairs.
+    // Asked with the local copy's digest; then with same_as_local (a SAME
+    // answer) `set` stays empty: the copy is the local target's.
+    bool digest_sent = false;
+    bool same_as_local = false;
   };
   struct ReadOp {
     uint64_t id = 0;
@@ -363,6 +376,10 @@ class Coordinator {
     std::vector<uint32_t> spares;
     size_t next_spare = 0;
     int64_t retry_at_ms = 0;  // 0: no retry timer armed.
+    // This node's own read, once it succeeded: its target and its copy's
+    // digest (set by the read, or when a replica is first asked with it).
+    int local_target = -1;
+    std::optional<ReadDigest> local_digest;
   };
 
   // Hinted handoff to one target (coordinator_hints.cc).
@@ -424,7 +441,8 @@ class Coordinator {
   void AddReadTarget(ReadOp* op, uint32_t slot, const std::string& name, bool stand_in);
   bool AssignReadStandIn(ReadOp* op, uint32_t slot);
   void RecordReadReply(ReadOp* op, size_t target_index, bool ok, bool found,
-                       storage::SiblingSet set);
+                       storage::SiblingSet set, bool same_as_local = false);
+  const ReadDigest& LocalDigest(ReadOp* op);
   void HandleGetReply(const std::string& from, GetReply reply);
   void AdvanceRead(uint64_t id);
   void FireReadDone(ReadOp* op, bool move_set);
@@ -436,8 +454,11 @@ class Coordinator {
   // hint it holds for the key. With `encoded` (only when encoded_records())
   // and no hint held for the key, the record's bytes go to *encoded instead
   // of being decoded into *set.
+  // With `digest` and no hint held for the key, *digest is the record's
+  // digest (ReplicaStore::ReadDigested); with hints it is left alone.
   storage::Status ReadWithHints(std::string_view key, storage::SiblingSet* set, bool* found,
-                                std::string* encoded = nullptr);
+                                std::string* encoded = nullptr,
+                                std::optional<ReadDigest>* digest = nullptr);
   void ServePut(const std::string& from, const PutRequest& request, int64_t now_ms);
   void ServeGet(const std::string& from, const GetRequest& request);
 

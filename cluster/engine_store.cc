@@ -35,6 +35,30 @@ storage::Status EngineStore::ReadAt(uint32_t partition, std::string_view key,
   return storage::Status::Ok();
 }
 
+storage::Status EngineStore::ReadDigested(std::string_view key, storage::SiblingSet* set,
+                                          bool* found, ReadDigest* digest) {
+  *found = false;
+  *set = storage::SiblingSet();
+  std::string_view encoded;
+  storage::Status status =
+      engine_->Get(storage::PartitionOf(key, engine_->partition_count()), key, &encoded);
+  if (status.IsNotFound()) {
+    *digest = DigestOf({});
+    return storage::Status::Ok();
+  }
+  if (!status.ok()) return status;
+  // Both before anything else touches the engine: `encoded` views LMDB's
+  // map only until the next write.
+  *digest = DigestOf(encoded);
+  status = storage::DecodeSiblingSet(encoded, set);
+  if (!status.ok()) {
+    *set = storage::SiblingSet();
+    return status;
+  }
+  *found = true;
+  return storage::Status::Ok();
+}
+
 storage::Status EngineStore::ReadEncoded(std::string_view key, std::string* encoded, bool* found) {
   *found = false;
   encoded->clear();

@@ -34,6 +34,8 @@ class EngineStore : public ReplicaStore {
   storage::Status Read(std::string_view key, storage::SiblingSet* set, bool* found) override;
   // The record's bytes, checked with storage::CheckSiblingSetChecksum.
   storage::Status ReadEncoded(std::string_view key, std::string* encoded, bool* found) override;
+  storage::Status ReadDigested(std::string_view key, storage::SiblingSet* set, bool* found,
+                               ReadDigest* digest) override;
   bool encoded_records() const override { return true; }
   // Also keeps the engine's live-key counter: +1 when the key becomes live
   // (storage::IsLive), -1 when it stops being live.

@@ -11,7 +11,9 @@
 #define RINGKV_CLUSTER_MESSAGES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -42,10 +44,21 @@ struct PutReply {
   std::string error;  // When !ok.
 };
 
-// Send me your copy of `key`.
+// A 128-bit XXH3 of a copy as a replica would send it: the encoded set
+// (docs/storage_format.md), or no bytes at all for no record.
+struct ReadDigest {
+  uint64_t high = 0;
+  uint64_t low = 0;
+  bool operator==(const ReadDigest&) const = default;
+};
+ReadDigest DigestOf(std::string_view encoded_set);
+
+// Send me your copy of `key`; with `digest`, only if it differs from the
+// copy with that digest (else answer `same`).
 struct GetRequest {
   uint64_t id = 0;
   std::string key;
+  std::optional<ReadDigest> digest;
 };
 
 struct GetReply {
@@ -59,6 +72,9 @@ struct GetReply {
   // so that serving a read neither decodes nor re-encodes the record. It
   // goes on the wire in place of `set`; DecodeMessage always fills `set`.
   std::string encoded_set;
+  // With ok: the replica's copy has the request's digest (GetRequest); found
+  // stays false and no set is sent.
+  bool same = false;
 };
 
 using Message = std::variant<PutRequest, PutReply, GetRequest, GetReply>;

@@ -16,6 +16,8 @@
 #include <utility>
 #include <variant>
 
+#include <xxhash.h>
+
 namespace ringkv::cluster {
 namespace {
 
@@ -268,11 +270,35 @@ bool DecodePutReply(std::span<const std::string> args, Message* out, std::string
   return true;
 }
 
+// A digest on the wire: 16 bytes, `high` then `low`, each big-endian.
+constexpr size_t kDigestBytes = 16;
+
+void StoreDigest(const ReadDigest& digest, char* out) {
+  for (int i = 0; i < 8; ++i) {
+    out[i] = static_cast<char>(digest.high >> (56 - 8 * i));
+    out[8 + i] = static_cast<char>(digest.low >> (56 - 8 * i));
+  }
+}
+
+ReadDigest LoadDigest(std::string_view bytes) {
+  assert(bytes.size() == kDigestBytes);
+  ReadDigest digest;
+  for (int i = 0; i < 8; ++i) {
+    digest.high = (digest.high << 8) | static_cast<uint8_t>(bytes[i]);
+    digest.low = (digest.low << 8) | static_cast<uint8_t>(bytes[8 + i]);
+  }
+  return digest;
+}
+
 bool DecodeGet(std::span<const std::string> args, Message* out, std::string* error) {
-  if (!CheckShape(args, kGet, 3, 3, error)) return false;
+  if (!CheckShape(args, kGet, 3, 4, error)) return false;
   GetRequest request;
   if (!ParseId(args[1], &request.id, error)) return false;
   request.key = args[2];
+  if (args.size() == 4) {
+    if (args[3].size() != kDigestBytes) return Fail(error, "bad RK.GET digest");
+    request.digest = LoadDigest(args[3]);
+  }
   *out = std::move(request);
   return true;
 }
@@ -287,6 +313,9 @@ bool DecodeGetReply(std::span<const std::string> args, Message* out, std::string
     reply.found = true;
   } else if (args[2] == "NONE" && args.size() == 3) {
     reply.ok = true;
+  } else if (args[2] == "SAME" && args.size() == 3) {
+    reply.ok = true;
+    reply.same = true;
   } else if (args[2] == "ERR" && args.size() == 4) {
     reply.error = args[3];
   } else {
@@ -385,13 +414,28 @@ void EncodeMessage(const PutReply& reply, std::string* out) {
   }
 }
 
+ReadDigest DigestOf(std::string_view encoded_set) {
+  const XXH128_hash_t hash = XXH3_128bits(encoded_set.data(), encoded_set.size());
+  return {hash.high64, hash.low64};
+}
+
 void EncodeMessage(const GetRequest& request, std::string* out) {
-  AppendArray(3, {kGet, Bulk::Number(request.id), request.key}, out);
+  if (request.digest) {
+    char digest[kDigestBytes];
+    StoreDigest(*request.digest, digest);
+    AppendArray(4, {kGet, Bulk::Number(request.id), request.key,
+                    std::string_view(digest, kDigestBytes)},
+                out);
+  } else {
+    AppendArray(3, {kGet, Bulk::Number(request.id), request.key}, out);
+  }
 }
 
 void EncodeMessage(const GetReply& reply, std::string* out) {
   if (!reply.ok) {
     AppendArray(4, {kGetReply, Bulk::Number(reply.id), "ERR", reply.error}, out);
+  } else if (reply.same) {
+    AppendArray(3, {kGetReply, Bulk::Number(reply.id), "SAME"}, out);
   } else if (reply.found && !reply.encoded_set.empty()) {
     AppendArray(4, {kGetReply, Bulk::Number(reply.id), "FOUND", reply.encoded_set}, out);
   } else if (reply.found) {

@@ -157,7 +157,7 @@ bool IsOneRespReply(std::string_view bytes);
 // ---- Handshake (cluster/peer_auth.h runs it) ------------------------------
 
 // 2: RK.PUTRS (batched put replies).
-inline constexpr int kPeerProtocolVersion = 2;
+inline constexpr int kPeerProtocolVersion = 3;
 inline constexpr size_t kPeerNonceBytes = 16;
 inline constexpr size_t kPeerMacBytes = 32;  // HMAC-SHA256.
 // Longest member name the handshake accepts.

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "cluster/messages.h"
 #include "storage/engine.h"
 #include "storage/sibling_set.h"
 #include "storage/status.h"
@@ -40,6 +41,18 @@ class ReplicaStore {
   // too, not bytes a peer's decoder refuses. *found is false (and ok
   // returned) when there is no record. Only called when encoded_records().
   virtual storage::Status ReadEncoded(std::string_view key, std::string* encoded, bool* found) = 0;
+  // Read, and *digest the digest of the record as ReadEncoded would give it
+  // (DigestOf; of no bytes when there is none). The default encodes the
+  // set it read.
+  virtual storage::Status ReadDigested(std::string_view key, storage::SiblingSet* set,
+                                       bool* found, ReadDigest* digest) {
+    storage::Status status = Read(key, set, found);
+    if (!status.ok()) return status;
+    std::string bytes;
+    if (*found) storage::EncodeSiblingSet(*set, &bytes);
+    *digest = DigestOf(bytes);
+    return status;
+  }
   // True if the store keeps records encoded and this node's messages pass
   // through the wire codec, so record bytes may travel as they are: a
   // replica serving a peer's read sends ReadEncoded's bytes

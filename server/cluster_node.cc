@@ -680,6 +680,7 @@ std::string ClusterNode::InfoSection() {
            "\r\nwrites_coordinated:%" PRIu64 "\r\nreads_coordinated:%" PRIu64
            "\r\nquorum_failures:%" PRIu64 "\r\nwrite_quorum_failures:%" PRIu64
            "\r\nread_quorum_failures:%" PRIu64 "\r\nread_repairs:%" PRIu64
+           "\r\nread_digests_same:%" PRIu64 "\r\nread_digests_differ:%" PRIu64
            "\r\nreplica_puts_served:%" PRIu64 "\r\nreplica_gets_served:%" PRIu64
            "\r\nforwards_sent:%" PRIu64 "\r\nforwards_served:%" PRIu64
            "\r\nforward_failures:%" PRIu64 "\r\n",
@@ -690,7 +691,8 @@ std::string ClusterNode::InfoSection() {
            stats_.peer_protocol_errors, stats_.messages_dropped, coordinator.writes,
            coordinator.reads, coordinator.write_quorum_failures + coordinator.read_quorum_failures,
            coordinator.write_quorum_failures, coordinator.read_quorum_failures,
-           coordinator.read_repairs, coordinator.puts_served, coordinator.gets_served,
+           coordinator.read_repairs, coordinator.read_digests_same,
+           coordinator.read_digests_differ, coordinator.puts_served, coordinator.gets_served,
            stats_.forwards_sent, stats_.forwards_served, stats_.forward_failures);
   std::string out = buffer;
   AppendMembershipInfo(&out);

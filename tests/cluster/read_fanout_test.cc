@@ -1,6 +1,7 @@
 // The read fan-out with real processes (docs/coordination.md, "Which slots
 // are asked"): a GET at R = 2 through a replica asks one other replica; with
-// read_repair_chance = 1 it asks both; a replica killed with SIGKILL is
+// read_repair_chance = 1 it asks both (with node 0's digest, answered
+// SAME); a replica killed with SIGKILL is
 // replaced by the spare, so reads keep answering before gossip notices.
 #include <string>
 #include <vector>
@@ -54,6 +55,13 @@ TEST_CASE("read fan-out: read_repair_chance = 1 asks every replica") {
   for (int i = 0; i < kReads; ++i) REQUIRE(Do(client.get(), {"GET", key}) == "$v");
   CHECK(GetsServed(cluster, others) - before == 2 * kReads);
   CHECK(InfoInteger(cluster, 0, "reads_all_replicas") >= kReads);
+  // Every remote read carried node 0's digest (conditional reads); the
+  // replicas hold what node 0 holds, so they answer SAME (all but, at most,
+  // the first reads of a replica the write had not reached yet).
+  const int64_t same = InfoInteger(cluster, 0, "read_digests_same");
+  const int64_t differ = InfoInteger(cluster, 0, "read_digests_differ");
+  CHECK(same + differ == 2 * kReads);
+  CHECK(same >= 2 * kReads - 10);
 }
 
 TEST_CASE("read fan-out: a killed replica's reads go to the spare at once") {

@@ -253,5 +253,96 @@ TEST_CASE("read fan-out: read repair reaches only the owners asked") {
   CHECK(repairs.count(five.p[1]) == 1);
 }
 
+TEST_CASE("conditional reads: replicas in sync answer SAME, without the record") {
+  Five five(Quorum(/*chance=*/1));
+  WriteEverywhere(five, "v");
+  ReadProbe read;
+  five.at(0).Read(kKey, {3, 2, 2}, 10, read.Done());
+  std::vector<Envelope> gets;
+  REQUIRE(TakeGets(five.at(0), &gets).size() == 2);
+  for (Envelope& get : gets) {
+    CHECK(std::get<GetRequest>(get.message).digest.has_value());
+    // The replica's answer, as it goes on the wire.
+    five.cluster.coordinator(get.to).OnMessage(five.p[0], get.message, 11);
+    std::vector<Envelope> replies = five.cluster.coordinator(get.to).TakeOutbox();
+    REQUIRE(replies.size() == 1);
+    const GetReply& reply = std::get<GetReply>(replies[0].message);
+    CHECK(reply.ok);
+    CHECK(reply.same);
+    CHECK_FALSE(reply.found);
+    CHECK(reply.set.siblings.empty());
+    CHECK(reply.encoded_set.empty());
+    five.at(0).OnMessage(get.to, replies[0].message, 11);
+  }
+  CHECK(read.result.ok);
+  CHECK(read.result.found);
+  CHECK(Values(read.result.set) == std::vector<std::string>{"v"});
+  CHECK(five.at(0).stats().read_digests_same == 2);
+  CHECK(five.at(0).stats().read_digests_differ == 0);
+  CHECK(five.at(0).stats().read_repairs == 0);
+  CHECK(TakePuts(five.at(0)).empty());
+}
+
+TEST_CASE("conditional reads: a key nobody holds is SAME too, and found stays false") {
+  Five five(Quorum(/*chance=*/1));
+  ReadProbe read;
+  five.at(0).Read(kKey, {3, 2, 2}, 10, read.Done());
+  std::vector<Envelope> gets;
+  REQUIRE(TakeGets(five.at(0), &gets).size() == 2);
+  for (const Envelope& get : gets) Answer(five, five.p[0], gets, get.to, 11);
+  CHECK(read.result.ok);
+  CHECK_FALSE(read.result.found);
+  CHECK(five.at(0).stats().read_digests_same == 2);
+}
+
+TEST_CASE("conditional reads: a replica that differs sends its copy, which is merged and repaired") {
+  Five five(Quorum(/*chance=*/1));
+  WriteEverywhere(five, "v");
+  // p[1] alone gets a newer write; p[0] (the coordinator) and p[2] miss it.
+  WriteProbe newer;
+  five.at(1).Write(kKey, Value("w", 5), nullptr, {3, 1, 1}, 5, newer.Done());
+  five.at(1).TakeOutbox();
+  ReadProbe read;
+  five.at(0).Read(kKey, {3, 2, 2}, 10, read.Done());
+  std::vector<Envelope> gets;
+  REQUIRE(TakeGets(five.at(0), &gets).size() == 2);
+  Answer(five, five.p[0], gets, five.p[1], 11);
+  Answer(five, five.p[0], gets, five.p[2], 11);
+  CHECK(Values(read.result.set) == std::vector<std::string>{"w"});
+  CHECK(five.at(0).stats().read_digests_same == 1);
+  CHECK(five.at(0).stats().read_digests_differ == 1);
+  // p[2] answered SAME as the coordinator's stale copy: both are repaired
+  // (p[0] in its own store, p[2] by a put); p[1] is not.
+  std::map<std::string, PutRequest> repairs = TakePuts(five.at(0));
+  CHECK(repairs.size() == 1);
+  CHECK(repairs.count(five.p[2]) == 1);
+  CHECK(five.at(0).stats().read_repairs == 2);
+  storage::SiblingSet local;
+  bool found = false;
+  REQUIRE(five.cluster.store(five.p[0]).Read(kKey, &local, &found).ok());
+  CHECK(Values(local) == std::vector<std::string>{"w"});
+}
+
+TEST_CASE("conditional reads: SAME to a request without a digest counts as a failure") {
+  CoordinatorOptions options = Quorum(/*chance=*/1);
+  options.read_digests = false;
+  Five five(options);
+  WriteEverywhere(five, "v");
+  ReadProbe read;
+  five.at(0).Read(kKey, {3, 2, 2}, 10, read.Done());
+  std::vector<Envelope> gets;
+  REQUIRE(TakeGets(five.at(0), &gets).size() == 2);
+  for (const Envelope& get : gets) CHECK_FALSE(std::get<GetRequest>(get.message).digest);
+  GetReply same;
+  same.id = std::get<GetRequest>(gets[0].message).id;
+  same.ok = true;
+  same.same = true;
+  five.at(0).OnMessage(gets[0].to, same, 11);
+  Answer(five, five.p[0], gets, gets[1].to, 11);
+  CHECK(read.result.ok);  // The local read and the other replica.
+  CHECK(five.at(0).stats().read_digests_same == 0);
+  CHECK(Values(read.result.set) == std::vector<std::string>{"v"});
+}
+
 }  // namespace
 }  // namespace ringkv::cluster

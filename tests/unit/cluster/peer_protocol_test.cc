@@ -140,6 +140,37 @@ TEST_CASE("peer protocol: exact bytes of a get request") {
   CHECK(bytes == "prefix*3\r\n$6\r\nRK.GET\r\n$2\r\n42\r\n$1\r\nk\r\n");
 }
 
+TEST_CASE("peer protocol: a get request's digest and the SAME reply") {
+  const ReadDigest digest = DigestOf("some record bytes");
+  CHECK(digest == DigestOf("some record bytes"));
+  CHECK_FALSE(digest == DigestOf("some record bytez"));
+  auto get = std::get<GetRequest>(RoundTrip(GetRequest{9, "k", digest}));
+  REQUIRE(get.digest.has_value());
+  CHECK(*get.digest == digest);
+  CHECK_FALSE(std::get<GetRequest>(RoundTrip(GetRequest{9, "k", std::nullopt})).digest);
+  // 16 bytes on the wire: high then low, big-endian.
+  std::string bytes;
+  EncodeMessage(GetRequest{1, "k", ReadDigest{0x0102030405060708ULL, 0x090a0b0c0d0e0f10ULL}},
+                &bytes);
+  CHECK(bytes == std::string("*4\r\n$6\r\nRK.GET\r\n$1\r\n1\r\n$1\r\nk\r\n$16\r\n"
+                             "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e"
+                             "\x0f\x10\r\n"));
+  GetReply same;
+  same.id = 3;
+  same.ok = true;
+  same.same = true;
+  bytes.clear();
+  EncodeMessage(same, &bytes);
+  CHECK(bytes == "*3\r\n$7\r\nRK.GETR\r\n$1\r\n3\r\n$4\r\nSAME\r\n");
+  auto reply = std::get<GetReply>(RoundTrip(same));
+  CHECK(reply.ok);
+  CHECK(reply.same);
+  CHECK_FALSE(reply.found);
+  CHECK(DecodeError({"RK.GET", "1", "k", "short"}) == "bad RK.GET digest");
+  CHECK(DecodeError({"RK.GET", "1", "k", std::string(17, 'x')}) == "bad RK.GET digest");
+  CHECK_FALSE(DecodeError({"RK.GETR", "1", "SAME", "extra"}).empty());
+}
+
 TEST_CASE("peer protocol: put reply ok and error") {
   auto ok = std::get<PutReply>(RoundTrip(PutReply{7, true, ""}));
   CHECK(ok.id == 7);
