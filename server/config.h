@@ -38,8 +38,9 @@ struct Config {
   int64_t map_size_bytes = 1LL << 30;
   int64_t partitions = 64;
   // "btree": every write updates LMDB in the iteration's transaction.
-  // "log": data writes go to a write log and a memory table, and reach
-  // LMDB in sorted checkpoints (docs/storage_format.md, "Write log").
+  // "log" (the default): data writes go to a write log and a memory table,
+  // and reach LMDB in sorted checkpoints (docs/storage_format.md, "Write
+  // log"). A directory written on the B-tree path opens on the log path.
   bool write_log = true;
   int64_t memtable_bytes_max = 64LL << 20;
   int64_t log_bytes_max = 256LL << 20;

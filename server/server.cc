@@ -214,22 +214,34 @@ void Server::HoldInput(Client* client) {
 // bounded.
 //
 // The input clients held when the last iteration's budget ran out runs
-// first, in the order it was held, before what the next poll reads.
+// first, in the order it was held, before what the next poll reads. A
+// client held again at once goes behind those the budget did not reach,
+// so that one long pipeline does not keep the others waiting until it
+// ends.
 void Server::ResumeHeldInput() {
   commands_this_iteration_ = 0;
   command_budget_ = config_.commands_per_iteration > 0 && cluster_->authenticated_links() > 0
                         ? static_cast<size_t>(config_.commands_per_iteration)
                         : SIZE_MAX;
-  if (held_input_.empty()) return;
-  std::vector<Client*> held;
-  held.swap(held_input_);
-  for (Client* client : held) client->ResumeHeldInput();
+  if (!held_input_.empty()) {
+    std::vector<Client*> held;
+    held.swap(held_input_);
+    size_t resumed = 0;
+    while (resumed < held.size() && commands_this_iteration_ < command_budget_) {
+      held[resumed++]->ResumeHeldInput();
+    }
+    held_input_.insert(held_input_.begin(), held.begin() + static_cast<ptrdiff_t>(resumed),
+                       held.end());
+  }
+  // Also when the last held client went away (DestroyClient): an idle
+  // handle left active would keep the poll from ever waiting.
   if (held_input_.empty()) uv_idle_stop(&input_held_);
 }
 
 void Server::DestroyClient(Client* client) {
   auto held = std::find(held_input_.begin(), held_input_.end(), client);
   if (held != held_input_.end()) held_input_.erase(held);
+  if (held_input_.empty()) uv_idle_stop(&input_held_);
   auto it = std::find(flush_list_.begin(), flush_list_.end(), client);
   if (it != flush_list_.end()) flush_list_.erase(it);
   auto waiting = std::find(waiting_durable_.begin(), waiting_durable_.end(), client);

@@ -3,8 +3,18 @@
 // to the next one. Held input must keep every client's order (replies in
 // command order, each command seeing the ones before it), with several
 // clients held at once and with commands that also wait for earlier ones on
-// the same key.
+// the same key. A long pipeline must not keep later clients waiting until it
+// ends, and a held client that goes away must not leave the loop spinning.
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "cluster/cluster_harness.h"
 #include "cluster/cluster_replies.h"
@@ -112,6 +122,95 @@ TEST_CASE("cluster: a node without peers holds no input, whatever commands_per_i
   REQUIRE(replies.size() == commands.size());
   CHECK(blackbox::Render(replies.back().get(), context.get()) == ":500");
   CHECK(InfoInteger(context.get(), "client_input_held", "stats") == 0);
+}
+
+ClusterOptions BudgetOfOne() {
+  ClusterOptions options;
+  options.nodes = 3;
+  options.partitions = 12;
+  options.request_timeout_ms = 5000;
+  options.cluster_toml = "commands_per_iteration = 1\n";
+  return options;
+}
+
+constexpr int kPings = 3000;
+
+std::string Pings() {
+  std::string pipeline;
+  for (int i = 0; i < kPings; ++i) pipeline += "*1\r\n$4\r\nPING\r\n";
+  return pipeline;
+}
+
+TEST_CASE("cluster: a client held behind a long pipeline gets its turn before the pipeline ends") {
+  Cluster cluster(BudgetOfOne());
+  RedisContext heavy = cluster.Connect(0);
+  RedisContext observer = cluster.Connect(0);
+  const int64_t before = InfoInteger(observer.get(), "total_commands_processed", "stats");
+  const std::string pings = Pings();
+  REQUIRE(redisAppendFormattedCommand(heavy.get(), pings.data(), pings.size()) == REDIS_OK);
+  int done = 0;
+  for (int round = 0; round < 1000 && !done; ++round) {
+    REQUIRE(redisBufferWrite(heavy.get(), &done) == REDIS_OK);
+  }
+  REQUIRE(done);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // One command per iteration: the observer's INFO, read while the heavy
+  // client's pings are held, runs after a few of them, not after all.
+  const int64_t at = InfoInteger(observer.get(), "total_commands_processed", "stats");
+  const int64_t ahead = at - before - 1;  // Less the observer's first INFO.
+  CHECK_MESSAGE(ahead < kPings / 2, ahead << " of " << kPings << " pings ran before the INFO");
+  for (int i = 0; i < kPings; ++i) {
+    void* raw = nullptr;
+    REQUIRE(redisGetReply(heavy.get(), &raw) == REDIS_OK);
+    Reply reply(static_cast<redisReply*>(raw));
+    REQUIRE(blackbox::Render(reply.get(), heavy.get()) == "+PONG");
+  }
+}
+
+// utime + stime of `pid`, in clock ticks.
+int64_t CpuTicks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));  // From field 3 on.
+  std::string field;
+  int64_t ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stoll(field);
+  }
+  return ticks;
+}
+
+TEST_CASE("cluster: a held client that goes away leaves the loop idle") {
+  Cluster cluster(BudgetOfOne());
+  RedisContext observer = cluster.Connect(0);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address = blackbox::LoopbackAddress(cluster.port(0));
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  const std::string pings = Pings();
+  size_t sent = 0;
+  while (sent < pings.size()) {
+    ssize_t n = write(fd, pings.data() + sent, pings.size() - sent);
+    REQUIRE(n > 0);
+    sent += static_cast<size_t>(n);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  // A reset while held: the node's next write to it fails and it is closed.
+  linger reset{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+  close(fd);
+  for (int i = 0; i < 100; ++i) {
+    if (InfoInteger(observer.get(), "connected_clients", "clients") == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(InfoInteger(observer.get(), "connected_clients", "clients") == 1);
+  CHECK(InfoInteger(observer.get(), "client_input_held", "stats") > 0);
+  const int64_t start = CpuTicks(cluster.pid(0));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const int64_t used = CpuTicks(cluster.pid(0)) - start;
+  // A loop whose poll never waits burns the whole second (about 100 ticks).
+  CHECK_MESSAGE(used < 30, "the node used " << used << " ticks in 1 s while idle");
 }
 
 }  // namespace

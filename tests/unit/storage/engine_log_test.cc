@@ -494,6 +494,27 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a data directory with a log is not o
   CHECK(Get("a") == "1");
 }
 
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a data directory written on the B-tree path opens with it") {
+  engine.reset();
+  std::filesystem::remove_all(options.data_dir);
+  options.write_log = false;
+  Reopen();
+  Put("old", "1");
+  Commit();
+  uint64_t durable = 0;
+  REQUIRE(engine->Sync(&durable).ok());
+  engine.reset();
+  options.write_log = true;
+  Reopen();
+  CHECK(Get("old") == "1");
+  Put("new", "2");
+  Commit();
+  Reopen();
+  CHECK(Get("old") == "1");
+  CHECK(Get("new") == "2");
+  CHECK(engine->live_keys() == 2);
+}
+
 TEST_CASE_FIXTURE(LogEngineTest, "log path: hints and meta still go to LMDB, next to logged data") {
   SiblingSet set;
   Sibling version;
