@@ -86,6 +86,19 @@ std::string FindInPath(std::string_view name) {
   return "";
 }
 
+std::string ProcStatField(pid_t pid, int number) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t close = text.rfind(')');
+  if (number < 3 || close == std::string::npos || close + 2 >= text.size()) return "";
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  for (int at = 3; at <= number && fields >> field; ++at) {
+    if (at == number) return field;
+  }
+  return "";
+}
+
 int64_t ProcessMemoryBytes(pid_t pid, std::string_view field) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;

@@ -109,6 +109,12 @@ class ServerProcess {
   pid_t pid_ = -1;
 };
 
+// Field `number` (3 or more, numbered as in proc(5): 3 is the state, 14 and
+// 15 utime and stime, 22 the start time) of /proc/<pid>/stat, or empty when
+// the process does not exist. Fields are counted after the last ')', since
+// the command name may hold spaces and parentheses.
+std::string ProcStatField(pid_t pid, int number);
+
 // A field of /proc/<pid>/status in bytes ("VmRSS", or "VmHWM" for the peak
 // resident size), or -1 if it cannot be read.
 int64_t ProcessMemoryBytes(pid_t pid, std::string_view field);
@@ -172,6 +178,11 @@ class RawConnection {
 
   // Writes all of `bytes`; false if the peer has gone away.
   bool Send(std::string_view bytes);
+
+  // Closes the connection with a reset (SO_LINGER 0) instead of an orderly
+  // shutdown, as a client that crashed or timed out would; what the server
+  // writes to it afterwards fails.
+  void Reset();
 
   // Reads until one complete RESP2/RESP3 value is buffered and returns its
   // raw bytes; empty on timeout or end of stream.

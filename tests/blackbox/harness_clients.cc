@@ -183,6 +183,14 @@ std::unique_ptr<RawConnection> LoopbackListener::Accept(int timeout_ms) {
   return std::make_unique<RawConnection>(RawConnection::Adopt{connection});
 }
 
+void RawConnection::Reset() {
+  if (fd_ < 0) return;
+  linger reset{1, 0};
+  REQUIRE(setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
+  close(fd_);
+  fd_ = -1;
+}
+
 bool RawConnection::Send(std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t written = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);

@@ -5,15 +5,9 @@
 // clients held at once and with commands that also wait for earlier ones on
 // the same key. A long pipeline must not keep later clients waiting until it
 // ends, and a held client that goes away must not leave the loop spinning.
-#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "cluster/cluster_harness.h"
@@ -86,13 +80,17 @@ void CheckReplies(std::vector<RedisContext>& contexts) {
   }
 }
 
-TEST_CASE("cluster: input held by commands_per_iteration keeps each client's order") {
+ClusterOptions BudgetOfOne() {
   ClusterOptions options;
   options.nodes = 3;
   options.partitions = 12;
   options.request_timeout_ms = 5000;
   options.cluster_toml = "commands_per_iteration = 1\n";
-  Cluster cluster(options);
+  return options;
+}
+
+TEST_CASE("cluster: input held by commands_per_iteration keeps each client's order") {
+  Cluster cluster(BudgetOfOne());
   std::vector<RedisContext> contexts;
   for (int c = 0; c < kClients; ++c) contexts.push_back(cluster.Connect(0));
   RedisContext observer = cluster.Connect(0);
@@ -122,15 +120,6 @@ TEST_CASE("cluster: a node without peers holds no input, whatever commands_per_i
   REQUIRE(replies.size() == commands.size());
   CHECK(blackbox::Render(replies.back().get(), context.get()) == ":500");
   CHECK(InfoInteger(context.get(), "client_input_held", "stats") == 0);
-}
-
-ClusterOptions BudgetOfOne() {
-  ClusterOptions options;
-  options.nodes = 3;
-  options.partitions = 12;
-  options.request_timeout_ms = 5000;
-  options.cluster_toml = "commands_per_iteration = 1\n";
-  return options;
 }
 
 constexpr int kPings = 3000;
@@ -169,37 +158,18 @@ TEST_CASE("cluster: a client held behind a long pipeline gets its turn before th
 
 // utime + stime of `pid`, in clock ticks.
 int64_t CpuTicks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  std::istringstream fields(line.substr(line.rfind(')') + 2));  // From field 3 on.
-  std::string field;
-  int64_t ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stoll(field);
-  }
-  return ticks;
+  return std::stoll(blackbox::ProcStatField(pid, 14)) +
+         std::stoll(blackbox::ProcStatField(pid, 15));
 }
 
 TEST_CASE("cluster: a held client that goes away leaves the loop idle") {
   Cluster cluster(BudgetOfOne());
   RedisContext observer = cluster.Connect(0);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address = blackbox::LoopbackAddress(cluster.port(0));
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-  const std::string pings = Pings();
-  size_t sent = 0;
-  while (sent < pings.size()) {
-    ssize_t n = write(fd, pings.data() + sent, pings.size() - sent);
-    REQUIRE(n > 0);
-    sent += static_cast<size_t>(n);
-  }
+  blackbox::RawConnection heavy(cluster.port(0));
+  REQUIRE(heavy.Send(Pings()));
   std::this_thread::sleep_for(std::chrono::milliseconds(2));
   // A reset while held: the node's next write to it fails and it is closed.
-  linger reset{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-  close(fd);
+  heavy.Reset();
   for (int i = 0; i < 100; ++i) {
     if (InfoInteger(observer.get(), "connected_clients", "clients") == 1) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -67,10 +67,8 @@ bool ReachesSoon(const Network& network, int from, int to) {
 }
 
 char ProcessState(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  size_t close = text.rfind(')');
-  return close == std::string::npos || close + 2 >= text.size() ? '-' : text[close + 2];
+  const std::string state = blackbox::ProcStatField(pid, 3);
+  return state.empty() ? '-' : state[0];
 }
 
 TEST_CASE("drill harness: namespaces carry the cluster, cuts block both ways, heal restores") {

@@ -33,20 +33,10 @@ constexpr int kClientHost = 100;
 constexpr const char* kNftTable = "ringkv_drill";
 constexpr int kCommandTimeoutMs = 10000;
 
-// Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or
-// empty when the process does not exist. The fields start after the last ')'
-// because the command name may contain spaces and parentheses.
+// The start time of process `pid` (clock ticks since boot), or empty when
+// it does not exist.
 std::string StartTime(const std::string& pid) {
-  std::ifstream stat("/proc/" + pid + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return "";
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  for (int number = 3; number <= 22 && fields >> field; ++number) {
-    if (number == 22) return field;
-  }
-  return "";
+  return blackbox::ProcStatField(static_cast<pid_t>(std::atol(pid.c_str())), 22);
 }
 
 const std::string& Ip() {
