@@ -94,6 +94,10 @@ struct Consistency {
   uint32_t n = 3;
   uint32_t w = 2;
   uint32_t r = 2;
+  // 1 <= r, w <= n <= members.
+  bool ValidFor(size_t members) const {
+    return r >= 1 && w >= 1 && r <= n && w <= n && n <= members;
+  }
 };
 
 struct CoordinatorOptions {

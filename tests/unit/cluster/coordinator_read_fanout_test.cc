@@ -1,4 +1,4 @@
-// Tests for the read fan-out (cluster/coordinator.cc): a read with r < n
+// Tests for the read fan-out (cluster/coordinator_read.cc): a read with r < n
 // asks r slots (this node's own first), keeps the rest as spares for
 // failures and slow replicas, and asks all n slots for a fraction
 // read_repair_chance of reads. In-memory stores; messages are moved by hand.
