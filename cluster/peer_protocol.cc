@@ -423,9 +423,9 @@ void EncodeMessage(const GetRequest& request, std::string* out) {
   if (request.digest) {
     char digest[kDigestBytes];
     StoreDigest(*request.digest, digest);
-    AppendArray(4, {kGet, Bulk::Number(request.id), request.key,
-                    std::string_view(digest, kDigestBytes)},
-                out);
+    AppendArray(
+        4, {kGet, Bulk::Number(request.id), request.key, std::string_view(digest, kDigestBytes)},
+        out);
   } else {
     AppendArray(3, {kGet, Bulk::Number(request.id), request.key}, out);
   }

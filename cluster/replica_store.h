@@ -44,8 +44,8 @@ class ReplicaStore {
   // Read, and *digest the digest of the record as ReadEncoded would give it
   // (DigestOf; of no bytes when there is none). The default encodes the
   // set it read.
-  virtual storage::Status ReadDigested(std::string_view key, storage::SiblingSet* set,
-                                       bool* found, ReadDigest* digest) {
+  virtual storage::Status ReadDigested(std::string_view key, storage::SiblingSet* set, bool* found,
+                                       ReadDigest* digest) {
     storage::Status status = Read(key, set, found);
     if (!status.ok()) return status;
     std::string bytes;
