@@ -93,15 +93,13 @@ void Client::Close() {
   if (closing_) return;
   closing_ = true;
   output_.Stop();
-  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
-  reading_ = false;
+  StopReading();
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), OnClosed);
 }
 
 void Client::CloseAfterReply() {
   close_after_reply_ = true;
-  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
-  reading_ = false;
+  StopReading();
   server_->ScheduleFlush(this);
 }
 
@@ -129,8 +127,7 @@ void Client::ProcessInput(std::string_view input) {
   while (!input.empty() && !closing_ && !close_after_reply_) {
     if (!parked_ && !held_ && !server_->TakeCommandBudget()) {
       held_ = true;
-      if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
-      reading_ = false;
+      StopReading();
       server_->HoldInput(this);
     }
     if (parked_ || held_) {
@@ -146,8 +143,7 @@ void Client::ProcessInput(std::string_view input) {
       if (deferred_ > 0 && MustWait(LookupCommand(args[0]), args)) {
         parked_ = true;
         parked_args_.assign(args.begin(), args.end());
-        if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
-        reading_ = false;
+        StopReading();
         continue;
       }
       Execute(args);
@@ -199,6 +195,18 @@ void Client::ResumeInput() {
   std::vector<std::string> args = std::move(parked_args_);
   parked_args_.clear();
   Execute(args);
+  ProcessBacklog();
+}
+
+void Client::ResumeHeldInput() {
+  if (!held_ || closing_) return;
+  held_ = false;
+  ProcessBacklog();
+}
+
+// The input kept while parked or held, then reading again unless it parked
+// or held the connection anew.
+void Client::ProcessBacklog() {
   std::string backlog = std::move(backlog_);
   backlog_.clear();
   ProcessInput(backlog);
@@ -207,15 +215,9 @@ void Client::ResumeInput() {
   }
 }
 
-void Client::ResumeHeldInput() {
-  if (!held_ || closing_) return;
-  held_ = false;
-  std::string backlog = std::move(backlog_);
-  backlog_.clear();
-  ProcessInput(backlog);
-  if (!parked_ && !held_ && !closing_ && !close_after_reply_ && !reading_) {
-    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), OnAlloc, OnRead) == 0;
-  }
+void Client::StopReading() {
+  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+  reading_ = false;
 }
 
 ReplyToken Client::DeferReply(const CommandSpec& spec, std::span<const std::string> args) {

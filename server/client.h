@@ -109,6 +109,8 @@ class Client {
                   resp::ReplyWriter& reply);
   bool MustWait(const CommandSpec* spec, std::span<const std::string> args) const;
   void ResumeInput();
+  void ProcessBacklog();
+  void StopReading();
   void DrainSlots();
   void ProtocolError();
   size_t PendingOutputBytes() const;
