@@ -384,6 +384,7 @@ class Coordinator {
     // digest (set by the read, or when a replica is first asked with it).
     int local_target = -1;
     std::optional<ReadDigest> local_digest;
+    bool digest_with_read = false;  // Take the digest with the local read.
   };
 
   // Hinted handoff to one target (coordinator_hints.cc).

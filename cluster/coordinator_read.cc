@@ -28,7 +28,12 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
   SlotsOf(key, consistency.n, &op.slots, &op.candidates);
   op.targets.reserve(consistency.n + 1);  // Room for a stand-in without moving.
   deadlines_.Push(op.deadline_ms, id);
-  if (consistency.r >= consistency.n || AskAllSlots()) {
+  const bool all_slots = consistency.r >= consistency.n || AskAllSlots();
+  // Other replicas are asked right after the local read when more than one
+  // slot is: its digest is then taken from the stored bytes as they are read
+  // (a spare asked later gets it by LocalDigest).
+  op.digest_with_read = options_.read_digests && (all_slots ? consistency.n : consistency.r) > 1;
+  if (all_slots) {
     ++stats_.reads_all_slots;
     // This node's own slot first: its copy's digest then goes with the
     // requests to the others.
@@ -142,7 +147,7 @@ void Coordinator::AddReadTarget(ReadOp* op, uint32_t slot, const std::string& na
   bool found = false;
   std::optional<ReadDigest> digest;
   storage::Status status =
-      ReadWithHints(op->key, &set, &found, nullptr, options_.read_digests ? &digest : nullptr);
+      ReadWithHints(op->key, &set, &found, nullptr, op->digest_with_read ? &digest : nullptr);
   if (!status.ok()) ++stats_.store_errors;
   if (status.ok() && op->local_target < 0) {
     op->local_target = static_cast<int>(op->targets.size() - 1);
