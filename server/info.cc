@@ -171,6 +171,7 @@ void PersistenceSection(Server& server, std::string* out) {
   Line(out, "log_checkpoints:%" PRIu64, engine.checkpoints);
   Line(out, "log_checkpoint_failures:%" PRIu64, engine.checkpoint_failures);
   Line(out, "log_checkpoint_step_max_us:%" PRIu64, engine.checkpoint_step_max_us);
+  Line(out, "log_checkpoint_waits:%" PRIu64, engine.checkpoint_waits);
 }
 
 void StatsSection(Server& server, std::string* out) {

@@ -117,6 +117,8 @@ bool Server::Start(std::string* error) {
   uv_prepare_init(&loop_, &before_poll_);
   uv_prepare_start(&before_poll_, OnBeforePoll);
   uv_idle_init(&loop_, &storage_busy_);
+  uv_async_init(&loop_, &checkpoint_done_, [](uv_async_t*) {});
+  engine_->SetCheckpointListener([this] { uv_async_send(&checkpoint_done_); });
   uv_idle_init(&loop_, &input_held_);
   uv_timer_init(&loop_, &cron_);
   uv_timer_start(&cron_, OnCron, 100, 100);
@@ -152,6 +154,8 @@ void Server::Stop() {
   CloseHandle(reinterpret_cast<uv_handle_t*>(&listener_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&before_poll_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&storage_busy_));
+  engine_->SetCheckpointListener(nullptr);
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&checkpoint_done_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&input_held_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&cron_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&sigterm_));
@@ -294,9 +298,9 @@ void Server::CommitAndFlush() {
   flush_list_.clear();
   cluster_->SealAndFlush(required, durable_sequence_);
   engine_->EndIteration();
-  // A checkpoint in progress (or due) goes on a part per iteration: while
-  // it does, the poll does not wait, so that an idle node finishes it too
-  // instead of a part per timer tick.
+  // A checkpoint that ended (or a retry that is due) is finished by the
+  // next iteration's commit: the poll does not wait for it. (One running
+  // on the engine's thread wakes the loop with checkpoint_done_.)
   if (engine_->has_pending_writes()) {
     uv_idle_start(&storage_busy_, [](uv_idle_t*) {});
   } else {

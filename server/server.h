@@ -121,6 +121,9 @@ class Server {
   uv_tcp_t listener_;
   uv_prepare_t before_poll_;
   uv_idle_t storage_busy_;  // Active while the engine has work for the next iteration.
+  // Sent by the engine's checkpoint thread when a checkpoint ends: the
+  // wake-up alone is enough, the next iteration's commit finishes it.
+  uv_async_t checkpoint_done_;
   uv_timer_t cron_;
   uv_signal_t sigterm_;
   uv_signal_t sigint_;

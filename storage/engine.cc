@@ -73,6 +73,7 @@ Status LmdbError(std::string_view what, int rc) {
 Engine::Engine(const EngineOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {}
 
 Engine::~Engine() {
+  StopCheckpointWorker();
   if (impl_->write_txn != nullptr) mdb_txn_abort(impl_->write_txn);
   if (impl_->read_txn != nullptr) mdb_txn_abort(impl_->read_txn);
   if (impl_->env != nullptr) mdb_env_close(impl_->env);
@@ -173,6 +174,12 @@ Status Engine::BeginWrite() {
 }
 
 MapSpaceSnapshot Engine::Impl::SpaceSnapshot(MDB_txn* txn) {
+  MapSpaceSnapshot snapshot = ReadSpaceSnapshot(txn, &last_txnid);
+  map_pages = snapshot.map_pages;
+  return snapshot;
+}
+
+MapSpaceSnapshot Engine::Impl::ReadSpaceSnapshot(MDB_txn* txn, uint64_t* last_txnid) const {
   MDB_envinfo info;
   mdb_env_info(env, &info);
   MDB_stat data_stat;
@@ -187,9 +194,8 @@ MapSpaceSnapshot Engine::Impl::SpaceSnapshot(MDB_txn* txn) {
   snapshot.tree_pages = data_stat.ms_branch_pages + data_stat.ms_leaf_pages +
                         hints_stat.ms_branch_pages + hints_stat.ms_leaf_pages;
   snapshot.depth = std::max<uint64_t>({data_stat.ms_depth, hints_stat.ms_depth, 1});
-  snapshot.extra_reserve_pages = learned_reserve_pages;
-  last_txnid = info.me_last_txnid;
-  map_pages = snapshot.map_pages;
+  snapshot.extra_reserve_pages = learned_reserve_pages.load();
+  *last_txnid = info.me_last_txnid;
   return snapshot;
 }
 
@@ -329,10 +335,12 @@ bool Engine::has_pending_writes() const {
   if (impl_->write_txn != nullptr) return true;
   const LogState* log = impl_->write_log.get();
   if (log == nullptr) return false;
-  // A checkpoint in progress goes on with each commit; a failed one is
+  // A checkpoint that ended is finished by a commit; a failed one is
   // retried by a commit once its time has come.
-  return !log->undo.empty() || log->wal->buffered_bytes() > 0 || !log->frozen_order.empty() ||
-         (log->checkpoint_failures > 0 && !log->mem.empty() &&
+  return !log->undo.empty() || log->wal->buffered_bytes() > 0 ||
+         log->job.load(std::memory_order_acquire) == LogState::kDone ||
+         (log->checkpoint_failures > 0 && (!log->mem.empty() || !log->frozen.empty()) &&
+          log->job.load(std::memory_order_relaxed) == LogState::kIdle &&
           std::chrono::steady_clock::now() >= log->retry_at);
 }
 
@@ -395,12 +403,13 @@ Status Engine::GetStats(EngineStats* stats) {
   stats->data_entries = data_stat.ms_entries;
   stats->hint_entries = hints_stat.ms_entries;
   if (const LogState* log = impl.write_log.get(); log != nullptr) {
-    stats->memtable_entries = log->mem.size() + log->frozen_order.size() - log->frozen_next;
+    stats->memtable_entries = log->mem.size() + log->frozen.size();
     stats->memtable_bytes = log->mem_bytes + log->frozen_bytes;
     stats->log_segments = log->wal->segments().size();
     stats->checkpoints = log->checkpoints;
     stats->checkpoint_failures = log->checkpoint_failures;
     stats->checkpoint_step_max_us = log->checkpoint_step_max_us;
+    stats->checkpoint_waits = log->checkpoint_waits;
   }
   return Status::Ok();
 }

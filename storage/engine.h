@@ -36,8 +36,10 @@
 // bytes are recomputed by a scan at Open; the event counters (dropped,
 // expired, delivered) are kept in meta with the commits that change them.
 //
-// Thread safety: every method except Sync() must be called from the loop
-// thread. Sync() may run concurrently with them.
+// Thread safety: every method except Sync() and ReleaseLog() must be called
+// from the loop thread. Sync() may run concurrently with them. With the
+// write log, the engine runs checkpoints on a thread of its own (see
+// EngineOptions::write_log and SetCheckpointListener).
 #ifndef RINGKV_STORAGE_ENGINE_H_
 #define RINGKV_STORAGE_ENGINE_H_
 
@@ -52,6 +54,8 @@
 #include "storage/sibling_set.h"
 #include "storage/status.h"
 #include "storage/version_vector.h"
+
+struct MDB_txn;  // lmdb.h
 
 namespace ringkv::storage {
 
@@ -91,10 +95,10 @@ struct HintScanCursor {
 };
 
 struct EngineOptions {
-  std::string data_dir;             // Created if missing.
+  std::string data_dir;  // Created if missing.
   uint64_t map_size_bytes = 1ULL << 30;
-  uint32_t partition_count = 64;    // Q: fixed when the data dir is created.
-  std::string node_name;            // Kept in meta at creation; must match later.
+  uint32_t partition_count = 64;  // Q: fixed when the data dir is created.
+  std::string node_name;          // Kept in meta at creation; must match later.
   // Refuse a write that would not fit before LMDB sees it (see above). Only
   // tests turn this off, to exercise the recovery from LMDB's own
   // MDB_MAP_FULL.
@@ -109,24 +113,25 @@ struct EngineOptions {
   bool write_log = false;
   uint64_t memtable_bytes_max = 64ULL << 20;
   uint64_t log_bytes_max = 256ULL << 20;
-  // A checkpoint writes the frozen table into the tree this much (keys
-  // plus records) per commit, so that each part stalls the loop briefly:
-  // 64 MB of 1 KB records took 400-460 ms in one transaction on the
-  // development machine, about 7 ms per MB.
+  // A checkpoint runs on a thread of its own and writes the frozen table
+  // into the tree this much (keys plus records) per commit. Between parts
+  // LMDB's single writer is free for the loop's own commits (hints, meta),
+  // which wait for at most one part: about 7 ms per MB of 1 KB records on
+  // the development machine.
   uint64_t checkpoint_step_bytes = 1ULL << 20;
 };
 
 // Who this node is. Created with the data directory and kept in it.
 struct NodeIdentity {
   std::string name;
-  ActorId actor = 0;           // Random, nonzero; the incarnation.
-  int64_t created_ms = 0;      // Unix ms when the data dir was created.
+  ActorId actor = 0;       // Random, nonzero; the incarnation.
+  int64_t created_ms = 0;  // Unix ms when the data dir was created.
 };
 
 struct EngineStats {
   uint64_t map_size_bytes = 0;
-  uint64_t used_bytes = 0;       // Pages in use (last page number + 1) * page size.
-  uint64_t data_entries = 0;     // Records in "data", tombstones included.
+  uint64_t used_bytes = 0;    // Pages in use (last page number + 1) * page size.
+  uint64_t data_entries = 0;  // Records in "data", tombstones included.
   uint64_t hint_entries = 0;
   uint64_t commits = 0;
   uint64_t syncs = 0;
@@ -137,6 +142,9 @@ struct EngineStats {
   uint64_t checkpoints = 0;
   uint64_t checkpoint_failures = 0;
   uint64_t checkpoint_step_max_us = 0;  // The longest part of the last checkpoint.
+  // Times the loop waited for a checkpoint because the new table reached
+  // twice its bound first.
+  uint64_t checkpoint_waits = 0;
 };
 
 // Partition of a key: the 64-bit XXH3 hash cut into `partition_count` equal
@@ -167,8 +175,7 @@ class Engine {
   // Writes or deletes the record of `key` in `partition`, in the
   // iteration's write transaction. `live_delta` (-1, 0, +1) adjusts the
   // live-key counter, persisted with the same transaction.
-  Status Put(uint32_t partition, std::string_view key, std::string_view value,
-             int live_delta);
+  Status Put(uint32_t partition, std::string_view key, std::string_view value, int live_delta);
   Status Delete(uint32_t partition, std::string_view key, int live_delta);
 
   // Commits the write transaction, if one is open, without syncing.
@@ -199,6 +206,15 @@ class Engine {
   Status ReleaseLog(uint64_t durable_sequence);
   // Whether a checkpoint left segments for ReleaseLog. Loop thread.
   bool log_release_pending() const;
+  // The write log's checkpoints run on a thread of their own. `fn` is
+  // called on that thread when one ends; the loop then finishes it with its
+  // next Commit() (has_pending_writes() is true until then). `fn` must not
+  // call into the engine: wake the loop (uv_async_send).
+  void SetCheckpointListener(std::function<void()> fn);
+  // Waits for the checkpoint in progress, if any, and finishes it. Loop
+  // thread; REQUIRES: no write transaction or uncommitted log writes.
+  // For tests, which need to know when one is done.
+  Status WaitForCheckpoint();
 
   // Calls fn(key, value) for the keys of `partition` in order, starting after
   // `start_after` (empty: from the start), at most `limit` records. fn
@@ -276,8 +292,8 @@ class Engine {
 
  private:
   explicit Engine(const EngineOptions& options);
-  struct Impl;          // LMDB handles and per-transaction state.
-  struct WriteRecord;   // One record headed for the write transaction.
+  struct Impl;         // LMDB handles and per-transaction state.
+  struct WriteRecord;  // One record headed for the write transaction.
 
   Status OpenDatabasesAndIdentity();
   Status CheckPartition(uint32_t partition) const;
@@ -310,13 +326,24 @@ class Engine {
   // Writes the iteration's log records; on failure undoes them in the
   // memory table.
   Status LogCommit();
-  // Begins a checkpoint when the memory table or the log is past its
-  // bound, and writes the next part of the one in progress into the data
-  // tree (all of it when the new table outgrew its bound meanwhile).
+  // Finishes the checkpoint job that ended, if any; begins one when the
+  // memory table or the log is past its bound (or after a failure, once
+  // its retry is due). Waits for the one in progress only when the new
+  // table reached twice its bound meanwhile. Loop thread.
   Status MaybeCheckpoint();
-  // One transaction of a checkpoint: the next frozen records up to
-  // `budget_bytes`, and the meta entries with the last of them.
-  Status CheckpointStep(uint64_t budget_bytes);
+  // The loop's side of a job that ended: makes its outcome visible
+  // (counters, the tables, the segments to release, a retry).
+  Status FinishCheckpoint();
+  // The checkpoint thread: runs jobs, frees retired tables, until stop.
+  void CheckpointWorker();
+  void StopCheckpointWorker();
+  // The job: orders the frozen table (once), then writes it into the tree
+  // a part per transaction, the meta entries with the last part. Stops at
+  // the first part that fails. Checkpoint thread.
+  void RunCheckpoint();
+  // One part: the next frozen records up to checkpoint_step_bytes.
+  // Returns an LMDB code; *last says whether it was the last part.
+  int CheckpointPart(MDB_txn* read_txn, bool* last);
   // Whether the memory table holds `data_key`: then *tombstone says if it
   // is a delete, else *bytes views its record (valid until the next write,
   // commit or end of iteration).

@@ -1,8 +1,9 @@
 // storage/engine_internal.h: the private state of Engine (internal to
 // storage/, shared by engine.cc, engine_write.cc and engine_meta.cc).
 //
-// Everything here is used from the loop thread only, except the two atomics,
-// which Sync() reads from another thread.
+// Everything here is used from the loop thread only, except the atomics,
+// which Sync() reads from another thread, and the checkpoint job of the
+// write log (LogState), which its own thread runs.
 #ifndef RINGKV_STORAGE_ENGINE_INTERNAL_H_
 #define RINGKV_STORAGE_ENGINE_INTERNAL_H_
 
@@ -10,8 +11,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -48,7 +51,6 @@ class CursorGuard {
  private:
   MDB_cursor* cursor_;
 };
-
 
 inline constexpr unsigned kMaxDatabases = 8;
 // The replay log keeps a copy of the transaction's writes so they survive
@@ -102,7 +104,7 @@ int PutLiveKeys(MDB_txn* txn, MDB_dbi meta_dbi, uint64_t live_keys);
 // tree only at checkpoints.
 struct LogState {
   struct MemRecord {
-    std::string bytes;  // The record as the data tree would store it.
+    std::string bytes;       // The record as the data tree would store it.
     bool tombstone = false;  // A delete: hides the tree's record.
   };
   // How to undo one write of the iteration if its log write fails: the
@@ -129,19 +131,45 @@ struct LogState {
   Table mem;               // By data key: writes since the last checkpoint began.
   uint64_t mem_bytes = 0;  // Keys plus records held in `mem`.
   // A checkpoint in progress: the table it writes into the tree (read
-  // after `mem`, before the tree), in key order, `frozen_next` entries
-  // written so far, the sealed segment it covers, and the live-key count
-  // when it began (what the tree counts once it is done).
+  // after `mem`, before the tree; nobody changes it until the checkpoint
+  // ends), the sealed segment it covers, and the live-key count when it
+  // began (what the tree counts once it is done).
   Table frozen;
   uint64_t frozen_bytes = 0;
-  std::vector<const Entry*> frozen_order;
-  size_t frozen_next = 0;
-  // With the writes that make room ordered first (after a full map; see
-  // MaybeCheckpoint), where they end: a part stops there, so that the
-  // other puts begin a new transaction. 0: not ordered so.
-  size_t frozen_room_end = 0;
   uint64_t frozen_segment = 0;
   uint64_t live_keys_at_freeze = 0;
+
+  // The checkpoint job (Engine::RunCheckpoint), on a thread of its own so
+  // that neither its sort nor its B-tree writes stall the loop. The loop
+  // starts it (kRunning) and finishes it once the thread set kDone
+  // (Engine::FinishCheckpoint); the fields below the mutex belong to the
+  // thread while it runs and to the loop otherwise.
+  enum JobState : int { kIdle, kRunning, kDone };
+  std::thread worker;
+  std::mutex job_mutex;
+  std::condition_variable job_cv;   // Wakes the thread: a job, a table to free, stop.
+  std::condition_variable done_cv;  // Wakes a loop waiting for the job.
+  std::atomic<int> job{kIdle};
+  std::atomic<bool> stop{false};
+  Table retired;                      // A finished frozen table, freed by the thread.
+  std::function<void()> on_job_done;  // Called by the thread; guarded by job_mutex.
+  // The frozen table in key order, `frozen_next` entries written so far.
+  // With the writes that make room ordered first (after a full map; see
+  // Engine::RunCheckpoint), where they end: a part stops there, so that
+  // the other puts begin a new transaction. 0: not ordered so.
+  std::vector<const Entry*> frozen_order;
+  size_t frozen_next = 0;
+  size_t frozen_room_end = 0;
+  bool order_room_first = false;  // Set by the loop: the map was full.
+  // The job's outcome: the LMDB code of the part that failed (0: none),
+  // parts committed, the longest part, and the map's pages if LMDB found
+  // it full where the estimate did not (the loop learns from it).
+  int job_rc = 0;
+  bool job_stopped = false;
+  uint64_t job_parts = 0;
+  uint64_t job_part_max_us = 0;
+  uint64_t job_learn_map_pages = 0;
+
   std::vector<Undo> undo;  // This iteration's writes, oldest first.
   std::string undo_bytes;
   uint64_t live_keys_at_iteration = 0;
@@ -169,7 +197,8 @@ struct LogState {
   std::chrono::steady_clock::time_point retry_at{};
   uint64_t failed_attempts_in_row = 0;  // Since the last whole checkpoint.
   uint64_t checkpoint_step_max_us = 0;  // The longest part of the last checkpoint.
-  std::string payload;  // Scratch for encoding log records.
+  uint64_t checkpoint_waits = 0;        // Times the loop waited for one (a full table).
+  std::string payload;                  // Scratch for encoding log records.
 };
 
 struct Engine::WriteRecord {
@@ -201,9 +230,15 @@ struct Engine::Impl {
   void ClearLog();
   // Pages in LMDB's freelist that a new write transaction may reuse.
   uint64_t CountReusableFreePages();
+  // The same, read in `read_txn` (idle: reset or never begun; left reset),
+  // counting what commits before transaction `last_txnid` freed. Any thread.
+  static uint64_t CountReusableFreePagesIn(MDB_txn* read_txn, uint64_t last_txnid);
   // The map-space estimate's view at the start of write transaction `txn`
   // (also sets last_txnid and map_pages, which the freelist count uses).
   MapSpaceSnapshot SpaceSnapshot(MDB_txn* txn);
+  // The same without setting them: the checkpoint thread's (*last_txnid
+  // receives the last commit's id).
+  MapSpaceSnapshot ReadSpaceSnapshot(MDB_txn* txn, uint64_t* last_txnid) const;
 
   int lock_fd = -1;  // Holds the exclusive lock on data_dir/ringkv.lock.
   MDB_env* env = nullptr;
@@ -231,7 +266,8 @@ struct Engine::Impl {
   // Set when writes that were answered ok were lost; Commit() reports it.
   Status lost_writes;
   // Grows each time LMDB reports a full map the estimate let through.
-  uint64_t learned_reserve_pages = 0;
+  // Read by the checkpoint thread too.
+  std::atomic<uint64_t> learned_reserve_pages{0};
 
   // Makes later estimates more careful after LMDB's own MDB_MAP_FULL.
   void LearnFromMapFull(uint64_t map_pages);

@@ -24,8 +24,8 @@ Status MapFullError(uint64_t map_size_bytes) {
 }  // namespace
 
 void Engine::Impl::LearnFromMapFull(uint64_t pages_in_map) {
-  learned_reserve_pages =
-      std::min(std::max<uint64_t>(64, 2 * learned_reserve_pages), pages_in_map / 4);
+  learned_reserve_pages.store(
+      std::min(std::max<uint64_t>(64, 2 * learned_reserve_pages.load()), pages_in_map / 4));
 }
 
 void Engine::Impl::LogWrite(MDB_dbi dbi, std::string_view key, std::string_view value,
@@ -45,7 +45,12 @@ void Engine::Impl::ClearLog() {
 uint64_t Engine::Impl::CountReusableFreePages() {
   // LMDB refuses cursors on its freelist database in write transactions, so
   // read it in the (idle) read snapshot, which sees the same last commit.
-  if (read_txn_active || mdb_txn_renew(read_txn) != 0) return 0;
+  if (read_txn_active) return 0;
+  return CountReusableFreePagesIn(read_txn, last_txnid);
+}
+
+uint64_t Engine::Impl::CountReusableFreePagesIn(MDB_txn* read_txn, uint64_t last_txnid) {
+  if (mdb_txn_renew(read_txn) != 0) return 0;
   uint64_t pages = 0;
   MDB_cursor* cursor = nullptr;
   if (mdb_cursor_open(read_txn, 0, &cursor) == 0) {
