@@ -73,9 +73,13 @@ Status LmdbError(std::string_view what, int rc) {
 Engine::Engine(const EngineOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {}
 
 Engine::~Engine() {
-  StopCheckpointWorker();
+  // The transactions first: the checkpoint thread may be waiting for the
+  // writer lock an open write transaction holds.
   if (impl_->write_txn != nullptr) mdb_txn_abort(impl_->write_txn);
   if (impl_->read_txn != nullptr) mdb_txn_abort(impl_->read_txn);
+  impl_->write_txn = nullptr;
+  impl_->read_txn = nullptr;
+  StopCheckpointWorker();
   if (impl_->env != nullptr) mdb_env_close(impl_->env);
   if (impl_->lock_fd >= 0) close(impl_->lock_fd);  // Releases the lock.
 }

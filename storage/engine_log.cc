@@ -266,20 +266,25 @@ Status Engine::MaybeCheckpoint() {
   if (impl.write_txn != nullptr || !log.undo.empty()) {
     return Status::InvalidArgument("checkpoint with writes not committed");
   }
-  auto past_bound = [&](uint64_t times) {
-    return log.mem_bytes >= times * options_.memtable_bytes_max ||
-           log.log_bytes_since_checkpoint >= times * options_.log_bytes_max;
+  auto past_bound = [&] {
+    return log.mem_bytes >= options_.memtable_bytes_max ||
+           log.log_bytes_since_checkpoint >= options_.log_bytes_max;
   };
   Status finished;
   switch (log.job.load(std::memory_order_acquire)) {
     case LogState::kRunning:
-      // The new table filled up before the thread wrote the frozen one:
-      // memory stays bounded by about twice memtable_bytes_max, so the loop
+      // The new table filled up before the thread wrote the frozen one: the
+      // tables together stay under about three times memtable_bytes_max
+      // (the log since the freeze under twice log_bytes_max), so the loop
       // waits (the one stall left, and only under writes faster than the
       // tree takes them).
-      if (!past_bound(2)) return Status::Ok();
+      if (log.mem_bytes + log.frozen_bytes < 3 * options_.memtable_bytes_max &&
+          log.log_bytes_since_checkpoint < 2 * options_.log_bytes_max) {
+        return Status::Ok();
+      }
       ++log.checkpoint_waits;
-      return WaitForCheckpoint();
+      finished = WaitForCheckpoint();
+      break;  // And the new table is frozen at once.
     case LogState::kDone:
       finished = FinishCheckpoint();
       break;
@@ -289,7 +294,7 @@ Status Engine::MaybeCheckpoint() {
   const bool in_progress = !log.frozen.empty();  // A failed part is retried.
   // While the map is full the table may stay under its bound (its puts
   // refused, deletes shrinking it): retried then too, or never.
-  if (!in_progress && (log.mem.empty() || !(past_bound(1) || log.map_full))) return finished;
+  if (!in_progress && (log.mem.empty() || !(past_bound() || log.map_full))) return finished;
   if (log.checkpoint_failures > 0 && std::chrono::steady_clock::now() < log.retry_at) {
     return finished;
   }
@@ -317,6 +322,9 @@ Status Engine::MaybeCheckpoint() {
     log.frozen_segment = sealed;
     log.live_keys_at_freeze = live_keys_;
   }
+  // The loop's read snapshot would keep the pages the parts free from
+  // being reused (its next one is newer than the job's start).
+  EndIteration();
   std::lock_guard<std::mutex> lock(log.job_mutex);
   log.job_rc = 0;
   log.job_stopped = false;
@@ -335,6 +343,7 @@ Status Engine::WaitForCheckpoint() {
   if (impl.write_txn != nullptr || !log.undo.empty()) {
     return Status::InvalidArgument("checkpoint with writes not committed");
   }
+  EndIteration();  // Its snapshot would pin the pages the parts free.
   {
     std::unique_lock<std::mutex> lock(log.job_mutex);
     log.done_cv.wait(lock, [&] { return log.job.load() != LogState::kRunning; });

@@ -3,6 +3,7 @@
 #include <lmdb.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -50,6 +51,26 @@ uint64_t Engine::Impl::CountReusableFreePages() {
 }
 
 uint64_t Engine::Impl::CountReusableFreePagesIn(MDB_txn* read_txn, uint64_t last_txnid) {
+  // LMDB reuses the pages a commit freed only once no reader's snapshot is
+  // older than that commit (mdb_find_oldest): with the checkpoint thread
+  // committing parts, the loop's snapshot may be. Its reader table says
+  // which is oldest ("pid thread txnid" lines; "-" for an idle slot).
+  MDB_env* env = mdb_txn_env(read_txn);
+  uint64_t oldest = last_txnid;
+  mdb_reader_list(
+      env,
+      [](const char* line, void* context) -> int {
+        int pid = 0;
+        size_t thread = 0;
+        unsigned long long txnid = 0;
+        if (std::sscanf(line, "%d %zx %llu", &pid, &thread, &txnid) == 3) {
+          uint64_t* oldest = static_cast<uint64_t*>(context);
+          *oldest = std::min<uint64_t>(*oldest, txnid);
+        }
+        return 0;
+      },
+      &oldest);
+  last_txnid = oldest;
   if (mdb_txn_renew(read_txn) != 0) return 0;
   uint64_t pages = 0;
   MDB_cursor* cursor = nullptr;
