@@ -15,7 +15,7 @@ FROM debian:12 AS builder
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
-      libuv1-dev liblmdb-dev libjemalloc-dev libxxhash-dev libtomlplusplus-dev \
+      libuv1-dev liblmdb-dev libjemalloc-dev libxxhash-dev libabsl-dev libtomlplusplus-dev \
       libsodium-dev doctest-dev libhiredis-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -26,7 +26,8 @@ RUN scripts/build.sh release \
 FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libuv1 liblmdb0 libjemalloc2 libxxhash0 libtomlplusplus3 libsodium23 redis-tools \
+      libuv1 liblmdb0 libjemalloc2 libxxhash0 libabsl20220623 libtomlplusplus3 libsodium23 \
+      redis-tools \
  && rm -rf /var/lib/apt/lists/*
 # A fixed uid/gid, so a volume's ownership means the same on every host.
 RUN groupadd --system --gid 10001 ringkv \

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang libclang-rt-dev
-  libuv1-dev liblmdb-dev lmdb-utils libjemalloc-dev libxxhash-dev
+  libuv1-dev liblmdb-dev lmdb-utils libjemalloc-dev libxxhash-dev libabsl-dev
   libtomlplusplus-dev doctest-dev libhiredis-dev libsodium-dev
   redis-tools redis-server
   nginx libnginx-mod-stream docker-compose

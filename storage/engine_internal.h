@@ -7,6 +7,7 @@
 #ifndef RINGKV_STORAGE_ENGINE_INTERNAL_H_
 #define RINGKV_STORAGE_ENGINE_INTERNAL_H_
 
+#include <absl/container/flat_hash_map.h>
 #include <lmdb.h>
 
 #include <atomic>
@@ -22,7 +23,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "storage/engine.h"
@@ -108,10 +108,11 @@ struct LogState {
     bool tombstone = false;  // A delete: hides the tree's record.
   };
   // How to undo one write of the iteration if its log write fails: the
-  // entry's key (elements of an unordered_map stay put when it grows) and
-  // its previous record, kept in `undo_bytes`.
+  // entry's key and its previous record, both kept in `undo_bytes` (the
+  // table moves its entries when it grows).
   struct Undo {
-    const std::string* key = nullptr;
+    size_t key_offset = 0;
+    size_t key_size = 0;
     bool existed = false;
     bool tombstone = false;
     size_t offset = 0;
@@ -124,7 +125,12 @@ struct LogState {
     size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
   };
 
-  using Table = std::unordered_map<std::string, MemRecord, KeyHash, std::equal_to<>>;
+  // An open-addressing table (Abseil's Swiss table): a lookup in a table
+  // of 100,000+ entries touches about half the cache lines of
+  // std::unordered_map's bucket, node before and node, and it is the
+  // hottest code of a replica's write (docs/benchmarks.md). Entries move
+  // when it grows: nothing keeps a pointer into `mem` across a write.
+  using Table = absl::flat_hash_map<std::string, MemRecord, KeyHash, std::equal_to<>>;
   using Entry = Table::value_type;
 
   std::unique_ptr<WriteLog> wal;

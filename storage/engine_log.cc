@@ -208,19 +208,20 @@ Status Engine::LogApply(char kind, std::string_view data_key, std::string_view r
   EncodeLogRecord(kind, live_delta, data_key, record, &log.payload);
   if (Status status = log.wal->Append(log.payload); !status.ok()) return status;
   log.log_bytes_since_checkpoint += log.payload.size() + WriteLog::kRecordOverheadBytes;
-  auto it = log.mem.find(data_key);
+  auto [it, inserted] = log.mem.try_emplace(data_key);
   LogState::Undo undo;
-  undo.existed = it != log.mem.end();
+  undo.key_offset = log.undo_bytes.size();
+  undo.key_size = data_key.size();
+  log.undo_bytes.append(data_key);
+  undo.existed = !inserted;
   if (undo.existed) {
     undo.tombstone = it->second.tombstone;
     undo.offset = log.undo_bytes.size();
     undo.size = it->second.bytes.size();
     log.undo_bytes.append(it->second.bytes);
   } else {
-    it = log.mem.emplace(std::string(data_key), LogState::MemRecord()).first;
     log.mem_bytes += it->first.size();
   }
-  undo.key = &it->first;
   log.undo.push_back(undo);
   // From the payload's copy: `record` may view this very entry.
   SetEntry(*it, std::string_view(log.payload).substr(log.payload.size() - record.size()),
@@ -237,14 +238,15 @@ Status Engine::LogCommit() {
     // The records never reached the log: take them back out of the table,
     // newest first, so that no later read sees a write that was lost.
     for (auto undo = log.undo.rbegin(); undo != log.undo.rend(); ++undo) {
-      auto it = log.mem.find(*undo->key);
+      auto it = log.mem.find(
+          std::string_view(log.undo_bytes).substr(undo->key_offset, undo->key_size));
       if (it == log.mem.end()) continue;
       if (undo->existed) {
         SetEntry(*it, std::string_view(log.undo_bytes).substr(undo->offset, undo->size),
                  undo->tombstone, &log.mem_bytes);
       } else {
         log.mem_bytes -= EntryBytes(it->first, it->second);
-        log.mem.erase(it);  // Its key is not used by an older undo entry.
+        log.mem.erase(it);
       }
     }
     live_keys_ = log.live_keys_at_iteration;
