@@ -161,6 +161,7 @@ void PersistenceSection(Server& server, std::string* out) {
   Line(out, "durable_sequence:%" PRIu64, server.durable_sequence());
   Line(out, "commits:%" PRIu64, engine.commits);
   Line(out, "syncs:%" PRIu64, engine.syncs);
+  Line(out, "lmdb_syncs:%" PRIu64, engine.lmdb_syncs);
   Line(out, "commit_failures:%" PRIu64, server.stats().commit_failures);
   Line(out, "sync_failures:%" PRIu64, server.stats().sync_failures);
   Line(out, "data_records:%" PRIu64, engine.data_entries);

@@ -135,6 +135,7 @@ struct EngineStats {
   uint64_t hint_entries = 0;
   uint64_t commits = 0;
   uint64_t syncs = 0;
+  uint64_t lmdb_syncs = 0;  // The syncs that had LMDB commits to sync (mdb_env_sync).
   // The log write path (zero otherwise).
   uint64_t memtable_entries = 0;  // Records and tombstones not checkpointed yet.
   uint64_t memtable_bytes = 0;

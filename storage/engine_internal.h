@@ -258,7 +258,13 @@ struct Engine::Impl {
   size_t max_key_bytes = 511;
 
   std::atomic<uint64_t> committed_sequence{0};
+  // The committed sequence of the last LMDB commit that must be durable
+  // (every one but a checkpoint's parts before its last), and the one the
+  // last mdb_env_sync covered (Sync() is one call at a time).
+  std::atomic<uint64_t> lmdb_sequence{0};
+  std::atomic<uint64_t> lmdb_synced_sequence{0};
   std::atomic<uint64_t> syncs{0};
+  std::atomic<uint64_t> lmdb_syncs{0};
   uint64_t commits = 0;
   uint64_t persisted_live_keys = 0;
 

@@ -383,6 +383,7 @@ Status Engine::FinishCheckpoint() {
   // not go to the tree for the frozen records before they see them there.
   EndIteration();
   ++committed_sequence_;
+  impl.lmdb_sequence.store(committed_sequence_, std::memory_order_release);
   impl.committed_sequence.store(committed_sequence_, std::memory_order_release);
   log.checkpoint_failures = 0;
   log.failed_attempts_in_row = 0;

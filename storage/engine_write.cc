@@ -298,6 +298,7 @@ Status Engine::CommitTxn() {
   impl.persisted_hint_counters = hint_counters;
   if (!impl.write_log) impl.persisted_live_keys = live_keys_;
   ++committed_sequence_;
+  impl.lmdb_sequence.store(committed_sequence_, std::memory_order_release);
   impl.committed_sequence.store(committed_sequence_, std::memory_order_release);
   ++impl.commits;
   return Status::Ok();

@@ -215,6 +215,35 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a crash after a checkpoint, before i
   CHECK(LogFiles() == 1);  // Open removed what the tree holds.
 }
 
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a sync writes LMDB back only after commits that need it") {
+  options.memtable_bytes_max = 2048;
+  options.checkpoint_step_bytes = 256;  // Several parts per checkpoint.
+  Reopen();
+  auto lmdb_syncs = [&] { return Stats().lmdb_syncs; };
+  const uint64_t at_open = lmdb_syncs();
+  // Logged writes alone: the log is synced, LMDB is not.
+  Put("a", "1");
+  CommitNoWait();
+  SyncAndRelease();
+  CHECK(lmdb_syncs() == at_open);
+  CHECK(Stats().syncs >= 1);
+  // Meta (as hints) is an LMDB commit: the next sync writes it back.
+  REQUIRE(engine->PutMeta("test.meta", "x").ok());
+  CommitNoWait();
+  SyncAndRelease();
+  CHECK(lmdb_syncs() == at_open + 1);
+  SyncAndRelease();  // Nothing new.
+  CHECK(lmdb_syncs() == at_open + 1);
+  // A checkpoint: its last part needs the sync before its segments go.
+  for (int i = 0; i < 40; ++i) Put("k" + std::to_string(i), std::string(100, 'v'));
+  Commit();
+  REQUIRE(Stats().checkpoints == 1);
+  const size_t files = LogFiles();
+  SyncAndRelease();
+  CHECK(lmdb_syncs() == at_open + 2);
+  CHECK(LogFiles() < files);  // The sealed segment went, after that sync.
+}
+
 TEST_CASE_FIXTURE(LogEngineTest, "log path: a delete hides the tree's record until the next checkpoint removes it") {
   options.memtable_bytes_max = 1u << 20;
   Reopen();
