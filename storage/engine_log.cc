@@ -238,8 +238,8 @@ Status Engine::LogCommit() {
     // The records never reached the log: take them back out of the table,
     // newest first, so that no later read sees a write that was lost.
     for (auto undo = log.undo.rbegin(); undo != log.undo.rend(); ++undo) {
-      auto it = log.mem.find(
-          std::string_view(log.undo_bytes).substr(undo->key_offset, undo->key_size));
+      auto it =
+          log.mem.find(std::string_view(log.undo_bytes).substr(undo->key_offset, undo->key_size));
       if (it == log.mem.end()) continue;
       if (undo->existed) {
         SetEntry(*it, std::string_view(log.undo_bytes).substr(undo->offset, undo->size),
