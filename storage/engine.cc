@@ -139,6 +139,9 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engin
   // else: Sync() writes LMDB back only after later commits.
   rc = mdb_env_sync(impl.env, 1);
   if (rc != 0) return LmdbError("mdb_env_sync", rc);
+  impl.lmdb_synced_at_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
   rc = mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &impl.read_txn);
   if (rc != 0) return LmdbError("beginning the read transaction", rc);
   mdb_txn_reset(impl.read_txn);
@@ -301,7 +304,10 @@ Status Engine::Put(uint32_t partition, std::string_view key, std::string_view va
     record.append(value);
     return LogApply('P', impl.key_buffer, record, live_delta);
   }
-  WriteRecord record{impl.data_dbi, impl.key_buffer, value, record_bytes,
+  WriteRecord record{impl.data_dbi,
+                     impl.key_buffer,
+                     value,
+                     record_bytes,
                      kind == DataKeyKind::kHashed ? key : std::string_view(),
                      /*takes_key_away=*/live_delta < 0};
   if (Status status = WriteToTxn(record); !status.ok()) return status;
@@ -385,6 +391,10 @@ Status Engine::Sync(uint64_t* durable_sequence) {
   // The LMDB commits that need to be durable (all of them without the
   // write log): read after `sequence`, so it covers every one it counts.
   const uint64_t lmdb_sequence = impl_->lmdb_sequence.load(std::memory_order_acquire);
+  const uint64_t parts = impl_->checkpoint_parts.load(std::memory_order_acquire);
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
   if (const LogState* log = impl_->write_log.get(); log != nullptr) {
     if (Status status = log->wal->Sync(); !status.ok()) return status;
   }
@@ -393,10 +403,18 @@ Status Engine::Sync(uint64_t* durable_sequence) {
   // last one, with the meta, does). Skipping msync then spares writing
   // back pages the next parts copy again, and the write-protect faults
   // that writing back causes on the next write to each page.
-  if (lmdb_sequence > impl_->lmdb_synced_sequence.load(std::memory_order_relaxed)) {
+  // Parts are synced too once they may be checkpoint_parts_sync_ms old (the
+  // previous sync was that long ago and parts were committed since).
+  const bool stale_parts =
+      parts != impl_->checkpoint_parts_synced.load(std::memory_order_relaxed) &&
+      now_ms - impl_->lmdb_synced_at_ms.load(std::memory_order_relaxed) >=
+          options_.checkpoint_parts_sync_ms;
+  if (lmdb_sequence > impl_->lmdb_synced_sequence.load(std::memory_order_relaxed) || stale_parts) {
     int rc = mdb_env_sync(impl_->env, 1);
     if (rc != 0) return LmdbError("mdb_env_sync", rc);
     impl_->lmdb_synced_sequence.store(lmdb_sequence, std::memory_order_relaxed);
+    impl_->checkpoint_parts_synced.store(parts, std::memory_order_relaxed);
+    impl_->lmdb_synced_at_ms.store(now_ms, std::memory_order_relaxed);
     impl_->lmdb_syncs.fetch_add(1, std::memory_order_relaxed);
   }
   impl_->syncs.fetch_add(1, std::memory_order_relaxed);

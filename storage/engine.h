@@ -119,6 +119,10 @@ struct EngineOptions {
   // which wait for at most one part: about 7 ms per MB of 1 KB records on
   // the development machine.
   uint64_t checkpoint_step_bytes = 1ULL << 20;
+  // A sync writes LMDB back for a checkpoint's parts before its last only
+  // once they may be this old (the log holds their records; this bounds
+  // how out of date the map on disk gets in a long checkpoint).
+  int64_t checkpoint_parts_sync_ms = 5000;
 };
 
 // Who this node is. Created with the data directory and kept in it.
@@ -194,7 +198,10 @@ class Engine {
   // of every loop iteration, after Commit().
   void EndIteration();
 
-  // Flushes every transaction committed before the call to disk. Thread
+  // Flushes every transaction committed before the call to disk, except a
+  // checkpoint's parts before its last (the log holds their records; they
+  // are flushed once they are checkpoint_parts_sync_ms old, or with the
+  // last part). Thread
   // safe; returns the committed sequence it covers in *durable_sequence.
   // With the write log: the log first, then LMDB.
   Status Sync(uint64_t* durable_sequence);

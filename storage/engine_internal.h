@@ -260,9 +260,17 @@ struct Engine::Impl {
   std::atomic<uint64_t> committed_sequence{0};
   // The committed sequence of the last LMDB commit that must be durable
   // (every one but a checkpoint's parts before its last), and the one the
-  // last mdb_env_sync covered (Sync() is one call at a time).
+  // last mdb_env_sync covered. (Sync() runs one call at a time, but for
+  // the server's last one at shutdown: at worst an extra msync.)
   std::atomic<uint64_t> lmdb_sequence{0};
   std::atomic<uint64_t> lmdb_synced_sequence{0};
+  // Checkpoint parts committed (by the checkpoint thread), the count the
+  // last mdb_env_sync covered, and when it ran: parts are synced too once
+  // the oldest unsynced one may be checkpoint_parts_sync_ms old, so that a power loss in a long
+  // checkpoint finds LMDB's map no more out of date on disk than that.
+  std::atomic<uint64_t> checkpoint_parts{0};
+  std::atomic<uint64_t> checkpoint_parts_synced{0};
+  std::atomic<int64_t> lmdb_synced_at_ms{0};
   std::atomic<uint64_t> syncs{0};
   std::atomic<uint64_t> lmdb_syncs{0};
   uint64_t commits = 0;

@@ -606,6 +606,7 @@ int Engine::CheckpointPart(MDB_txn* read_txn, bool* last) {
                                 .count()));
   if (rc != 0) return rc;  // Nothing of this part changed.
   ++log.job_parts;
+  impl.checkpoint_parts.fetch_add(1, std::memory_order_release);
   log.frozen_next = next;
   return 0;
 }

@@ -244,6 +244,27 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a sync writes LMDB back only after c
   CHECK(LogFiles() < files);  // The sealed segment went, after that sync.
 }
 
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a long checkpoint's parts are synced once they are old enough") {
+  options.memtable_bytes_max = 4096;
+  options.checkpoint_step_bytes = 64;  // 20,000 parts: the checkpoint takes a while.
+  bool parts_synced = false;
+  SUBCASE("at once") {
+    options.checkpoint_parts_sync_ms = 0;
+    parts_synced = true;
+  }
+  SUBCASE("not within the default 5 s") {}
+  Reopen();
+  for (int i = 0; i < 20000; ++i) Put("k" + std::to_string(i), "v");
+  CommitNoWait();  // The checkpoint begins on the thread.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // Some parts committed.
+  const uint64_t before = Stats().lmdb_syncs;
+  SyncAndRelease();  // The loop has not finished the checkpoint: only parts to sync.
+  CHECK(Stats().lmdb_syncs == before + (parts_synced ? 1 : 0));
+  REQUIRE(engine->WaitForCheckpoint().ok());
+  SyncAndRelease();  // The last part, always.
+  CHECK(Stats().lmdb_syncs == before + (parts_synced ? 2 : 1));
+}
+
 TEST_CASE_FIXTURE(LogEngineTest, "log path: a delete hides the tree's record until the next checkpoint removes it") {
   options.memtable_bytes_max = 1u << 20;
   Reopen();
