@@ -73,8 +73,11 @@ Status LmdbError(std::string_view what, int rc) {
 Engine::Engine(const EngineOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {}
 
 Engine::~Engine() {
-  // The transactions first: the checkpoint thread may be waiting for the
+  // The checkpoint thread stops after its current part (asked first: it
+  // would go on with part after part once the lock below is free); the
+  // transactions go before it is joined, as it may be waiting for the
   // writer lock an open write transaction holds.
+  if (impl_->write_log != nullptr) impl_->write_log->stop.store(true);
   if (impl_->write_txn != nullptr) mdb_txn_abort(impl_->write_txn);
   if (impl_->read_txn != nullptr) mdb_txn_abort(impl_->read_txn);
   impl_->write_txn = nullptr;
@@ -170,7 +173,12 @@ Status Engine::BeginWrite() {
   // Reads move to the write transaction; dropping the snapshot lets this
   // transaction reuse the pages the last one freed.
   EndIteration();
+  // LMDB's writer lock is not fair: the checkpoint thread, which takes it
+  // again right after each part, would keep the loop waiting for the whole
+  // checkpoint. It lets the loop in first while this is set.
+  impl.loop_wants_writer.store(true, std::memory_order_release);
   int rc = mdb_txn_begin(impl.env, nullptr, 0, &impl.write_txn);
+  impl.loop_wants_writer.store(false, std::memory_order_release);
   if (rc != 0) {
     impl.write_txn = nullptr;
     return LmdbError("beginning a write transaction", rc);

@@ -269,6 +269,9 @@ struct Engine::Impl {
   // the oldest unsynced one may be checkpoint_parts_sync_ms old, so that a power loss in a long
   // checkpoint finds LMDB's map no more out of date on disk than that.
   std::atomic<uint64_t> checkpoint_parts{0};
+  // Set while the loop waits for LMDB's writer lock (BeginWrite): the
+  // checkpoint thread does not begin its next part meanwhile.
+  std::atomic<bool> loop_wants_writer{false};
   std::atomic<uint64_t> checkpoint_parts_synced{0};
   std::atomic<int64_t> lmdb_synced_at_ms{0};
   std::atomic<uint64_t> syncs{0};

@@ -513,6 +513,13 @@ void Engine::RunCheckpoint() {
 int Engine::CheckpointPart(MDB_txn* read_txn, bool* last) {
   Impl& impl = *impl_;
   LogState& log = *impl.write_log;
+  // The loop first, if it waits for the writer lock (Engine::BeginWrite):
+  // it gets the lock as soon as it is free, which it is between parts.
+  // Bounded, in case it is slow to: the lock then decides.
+  for (int spins = 0; spins < 100000 && impl.loop_wants_writer.load(std::memory_order_acquire);
+       ++spins) {
+    std::this_thread::yield();
+  }
   const auto started = std::chrono::steady_clock::now();
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(impl.env, nullptr, 0, &txn);
