@@ -33,6 +33,12 @@ uint32_t PartitionOf(std::string_view key, uint32_t partition_count) {
 
 namespace {
 
+int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 Status CheckHashedRecord(std::string_view key, std::string_view* record) {
   std::string_view stored_key;
   std::string_view payload;
@@ -142,9 +148,7 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engin
   // else: Sync() writes LMDB back only after later commits.
   rc = mdb_env_sync(impl.env, 1);
   if (rc != 0) return LmdbError("mdb_env_sync", rc);
-  impl.lmdb_synced_at_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
+  impl.lmdb_synced_at_ms.store(SteadyNowMs());
   rc = mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &impl.read_txn);
   if (rc != 0) return LmdbError("beginning the read transaction", rc);
   mdb_txn_reset(impl.read_txn);
@@ -391,6 +395,12 @@ Status Engine::ReadTreeKey(std::string_view data_key, std::string_view* value) {
   return Status::Ok();
 }
 
+void Engine::AdvanceCommittedSequence(bool lmdb) {
+  ++committed_sequence_;
+  if (lmdb) impl_->lmdb_sequence.store(committed_sequence_, std::memory_order_release);
+  impl_->committed_sequence.store(committed_sequence_, std::memory_order_release);
+}
+
 Status Engine::Sync(uint64_t* durable_sequence) {
   // Read the sequence first: every commit it counts was written to the file
   // before, so the flush below covers it.
@@ -400,9 +410,7 @@ Status Engine::Sync(uint64_t* durable_sequence) {
   // write log): read after `sequence`, so it covers every one it counts.
   const uint64_t lmdb_sequence = impl_->lmdb_sequence.load(std::memory_order_acquire);
   const uint64_t parts = impl_->checkpoint_parts.load(std::memory_order_acquire);
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::steady_clock::now().time_since_epoch())
-                             .count();
+  const int64_t now_ms = SteadyNowMs();
   if (const LogState* log = impl_->write_log.get(); log != nullptr) {
     if (Status status = log->wal->Sync(); !status.ok()) return status;
   }

@@ -326,6 +326,11 @@ class Engine {
   Status CommitIfLogFull();
   Status CommitTxn();
   void AdjustLiveKeys(int live_delta);
+  // Counts a commit: advances committed_sequence() and publishes it to
+  // Sync(). `lmdb` says whether it was an LMDB commit that must be durable
+  // (Sync() then runs mdb_env_sync for it); published before the sequence,
+  // so a Sync() that reads the sequence sees it.
+  void AdvanceCommittedSequence(bool lmdb);
   // The write log (engine_log.cc).
   Status OpenWriteLog();
   // Appends a put ('P', `record` as stored) or delete ('D') of data key

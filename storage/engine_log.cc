@@ -257,8 +257,7 @@ Status Engine::LogCommit() {
   log.undo.clear();
   log.undo_bytes.clear();
   if (log.undo_bytes.capacity() > (8u << 20)) std::string().swap(log.undo_bytes);
-  ++committed_sequence_;
-  impl_->committed_sequence.store(committed_sequence_, std::memory_order_release);
+  AdvanceCommittedSequence(/*lmdb=*/false);
   return Status::Ok();
 }
 
@@ -382,9 +381,7 @@ Status Engine::FinishCheckpoint() {
   // The loop's read snapshot may be older than the last part: reads must
   // not go to the tree for the frozen records before they see them there.
   EndIteration();
-  ++committed_sequence_;
-  impl.lmdb_sequence.store(committed_sequence_, std::memory_order_release);
-  impl.committed_sequence.store(committed_sequence_, std::memory_order_release);
+  AdvanceCommittedSequence(/*lmdb=*/true);
   log.checkpoint_failures = 0;
   log.failed_attempts_in_row = 0;
   log.map_full = false;

@@ -297,9 +297,7 @@ Status Engine::CommitTxn() {
   impl.hints_at_begin.reset();
   impl.persisted_hint_counters = hint_counters;
   if (!impl.write_log) impl.persisted_live_keys = live_keys_;
-  ++committed_sequence_;
-  impl.lmdb_sequence.store(committed_sequence_, std::memory_order_release);
-  impl.committed_sequence.store(committed_sequence_, std::memory_order_release);
+  AdvanceCommittedSequence(/*lmdb=*/true);
   ++impl.commits;
   return Status::Ok();
 }
