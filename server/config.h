@@ -44,6 +44,9 @@ struct Config {
   bool write_log = true;
   int64_t memtable_bytes_max = 64LL << 20;
   int64_t log_bytes_max = 256LL << 20;
+  // When checkpoints are written back to disk (storage::EngineOptions).
+  int64_t checkpoint_sync_ms = 30000;
+  int64_t log_retained_bytes_max = 1LL << 30;
 
   // [limits] (Redis's names and defaults where Redis has the limit)
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;

@@ -173,6 +173,7 @@ void PersistenceSection(Server& server, std::string* out) {
   Line(out, "log_checkpoint_failures:%" PRIu64, engine.checkpoint_failures);
   Line(out, "log_checkpoint_step_max_us:%" PRIu64, engine.checkpoint_step_max_us);
   Line(out, "log_checkpoint_waits:%" PRIu64, engine.checkpoint_waits);
+  Line(out, "log_retained_bytes:%" PRIu64, engine.log_retained_bytes);
 }
 
 void StatsSection(Server& server, std::string* out) {

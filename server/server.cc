@@ -84,6 +84,8 @@ bool Server::Start(std::string* error) {
   options.write_log = config_.write_log;
   options.memtable_bytes_max = static_cast<uint64_t>(config_.memtable_bytes_max);
   options.log_bytes_max = static_cast<uint64_t>(config_.log_bytes_max);
+  options.checkpoint_sync_ms = config_.checkpoint_sync_ms;
+  options.log_retained_bytes_max = static_cast<uint64_t>(config_.log_retained_bytes_max);
   storage::Status status = storage::Engine::Open(options, &engine_);
   if (!status.ok()) {
     *error = "cannot open data directory '" + config_.data_dir + "': " + status.ToString();
@@ -368,7 +370,9 @@ void Server::StartRelease(uint64_t durable_sequence) {
 
 void Server::OnReleaseWork(uv_work_t* request) {
   Server* server = static_cast<Server*>(request->data);
-  server->release_result_ = server->engine_->ReleaseLog(server->release_through_);
+  // With fsync = "no" nothing is written back by us: no sync to wait for.
+  server->release_result_ = server->engine_->ReleaseLog(server->release_through_,
+                                                        server->config_.fsync != FsyncPolicy::kNo);
 }
 
 void Server::OnReleaseDone(uv_work_t* request, int /*status*/) {

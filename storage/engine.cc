@@ -395,45 +395,57 @@ Status Engine::ReadTreeKey(std::string_view data_key, std::string_view* value) {
   return Status::Ok();
 }
 
-void Engine::AdvanceCommittedSequence(bool lmdb) {
+void Engine::AdvanceCommittedSequence(CommitKind kind) {
   ++committed_sequence_;
-  if (lmdb) impl_->lmdb_sequence.store(committed_sequence_, std::memory_order_release);
+  if (kind == CommitKind::kLmdb) {
+    impl_->lmdb_sequence.store(committed_sequence_, std::memory_order_release);
+  } else if (kind == CommitKind::kCheckpoint) {
+    impl_->checkpoint_sequence.store(committed_sequence_, std::memory_order_release);
+  }
   impl_->committed_sequence.store(committed_sequence_, std::memory_order_release);
 }
 
 Status Engine::Sync(uint64_t* durable_sequence) {
+  Impl& impl = *impl_;
   // Read the sequence first: every commit it counts was written to the file
   // before, so the flush below covers it.
-  const uint64_t sequence = impl_->committed_sequence.load(std::memory_order_acquire);
-  // The pointer is set at Open and never changes: safe on another thread.
-  // The LMDB commits that need to be durable (all of them without the
-  // write log): read after `sequence`, so it covers every one it counts.
-  const uint64_t lmdb_sequence = impl_->lmdb_sequence.load(std::memory_order_acquire);
-  const uint64_t parts = impl_->checkpoint_parts.load(std::memory_order_acquire);
+  const uint64_t sequence = impl.committed_sequence.load(std::memory_order_acquire);
+  // The LMDB commits to write back, read after `sequence`: they cover every
+  // one it counts.
+  const uint64_t lmdb_sequence = impl.lmdb_sequence.load(std::memory_order_acquire);
+  const uint64_t checkpoint_sequence = impl.checkpoint_sequence.load(std::memory_order_acquire);
+  const uint64_t parts = impl.checkpoint_parts.load(std::memory_order_acquire);
   const int64_t now_ms = SteadyNowMs();
-  if (const LogState* log = impl_->write_log.get(); log != nullptr) {
+  // The pointer is set at Open and never changes: safe on another thread.
+  const LogState* log = impl.write_log.get();
+  if (log != nullptr) {
     if (Status status = log->wal->Sync(); !status.ok()) return status;
   }
-  // With the write log most syncs find no such commit: the log holds the
-  // writes, and a checkpoint's parts before its last need no sync (its
-  // last one, with the meta, does). Skipping msync then spares writing
-  // back pages the next parts copy again, and the write-protect faults
-  // that writing back causes on the next write to each page.
-  // Parts are synced too once they may be checkpoint_parts_sync_ms old (the
-  // previous sync was that long ago and parts were committed since).
-  const bool stale_parts =
-      parts != impl_->checkpoint_parts_synced.load(std::memory_order_relaxed) &&
-      now_ms - impl_->lmdb_synced_at_ms.load(std::memory_order_relaxed) >=
-          options_.checkpoint_parts_sync_ms;
-  if (lmdb_sequence > impl_->lmdb_synced_sequence.load(std::memory_order_relaxed) || stale_parts) {
-    int rc = mdb_env_sync(impl_->env, 1);
+  // Hints and meta (and every commit without the write log) are written
+  // back by this sync. What checkpoints wrote waits (the log holds it)
+  // until the last write-back is checkpoint_sync_ms old, or the segments
+  // waiting for it hold log_retained_bytes_max: LMDB's copy-on-write
+  // rewrites the same pages again and again meanwhile, and each page a
+  // write-back cleans costs a write-protect fault at its next write.
+  const uint64_t synced = impl.lmdb_synced_sequence.load(std::memory_order_relaxed);
+  const bool checkpoint_pending =
+      checkpoint_sequence > synced ||
+      parts != impl.checkpoint_parts_synced.load(std::memory_order_relaxed);
+  const bool checkpoint_due =
+      now_ms - impl.lmdb_synced_at_ms.load(std::memory_order_relaxed) >=
+          options_.checkpoint_sync_ms ||
+      (log != nullptr &&
+       log->retained_bytes.load(std::memory_order_relaxed) >= options_.log_retained_bytes_max);
+  if (lmdb_sequence > synced || (checkpoint_pending && checkpoint_due)) {
+    int rc = mdb_env_sync(impl.env, 1);
     if (rc != 0) return LmdbError("mdb_env_sync", rc);
-    impl_->lmdb_synced_sequence.store(lmdb_sequence, std::memory_order_relaxed);
-    impl_->checkpoint_parts_synced.store(parts, std::memory_order_relaxed);
-    impl_->lmdb_synced_at_ms.store(now_ms, std::memory_order_relaxed);
-    impl_->lmdb_syncs.fetch_add(1, std::memory_order_relaxed);
+    impl.checkpoint_parts_synced.store(parts, std::memory_order_relaxed);
+    impl.lmdb_synced_at_ms.store(now_ms, std::memory_order_relaxed);
+    impl.lmdb_synced_sequence.store(std::max({sequence, lmdb_sequence, checkpoint_sequence}),
+                                    std::memory_order_release);
+    impl.lmdb_syncs.fetch_add(1, std::memory_order_relaxed);
   }
-  impl_->syncs.fetch_add(1, std::memory_order_relaxed);
+  impl.syncs.fetch_add(1, std::memory_order_relaxed);
   *durable_sequence = sequence;
   return Status::Ok();
 }
@@ -465,6 +477,7 @@ Status Engine::GetStats(EngineStats* stats) {
     stats->checkpoint_failures = log->checkpoint_failures;
     stats->checkpoint_step_max_us = log->checkpoint_step_max_us;
     stats->checkpoint_waits = log->checkpoint_waits;
+    stats->log_retained_bytes = log->retained_bytes.load(std::memory_order_relaxed);
   }
   return Status::Ok();
 }

@@ -119,10 +119,17 @@ struct EngineOptions {
   // which wait for at most one part: about 7 ms per MB of 1 KB records on
   // the development machine.
   uint64_t checkpoint_step_bytes = 1ULL << 20;
-  // A sync writes LMDB back for a checkpoint's parts before its last only
-  // once they may be this old (the log holds their records; this bounds
-  // how out of date the map on disk gets in a long checkpoint).
-  int64_t checkpoint_parts_sync_ms = 5000;
+  // What a checkpoint wrote into the tree (its parts, and its end) is
+  // written back to disk (mdb_env_sync) by a sync only once the last such
+  // write-back is checkpoint_sync_ms old, or once the log segments that
+  // finished checkpoints covered, which go only after it, hold
+  // log_retained_bytes_max. Until then the log holds their records. Each
+  // write-back also costs a write-protect fault on the next write to every
+  // page it cleaned, and LMDB's copy-on-write rewrites the same pages many
+  // times in that interval. (Hints and meta are written back by the next
+  // sync, as before.)
+  int64_t checkpoint_sync_ms = 30000;
+  uint64_t log_retained_bytes_max = 1ULL << 30;
 };
 
 // Who this node is. Created with the data directory and kept in it.
@@ -144,6 +151,9 @@ struct EngineStats {
   uint64_t memtable_entries = 0;  // Records and tombstones not checkpointed yet.
   uint64_t memtable_bytes = 0;
   uint64_t log_segments = 0;
+  // Log bytes that finished checkpoints covered, kept until a sync writes
+  // those checkpoints back (EngineOptions::checkpoint_sync_ms).
+  uint64_t log_retained_bytes = 0;
   uint64_t checkpoints = 0;
   uint64_t checkpoint_failures = 0;
   uint64_t checkpoint_step_max_us = 0;  // The longest part of the last checkpoint.
@@ -198,20 +208,21 @@ class Engine {
   // of every loop iteration, after Commit().
   void EndIteration();
 
-  // Flushes every transaction committed before the call to disk, except a
-  // checkpoint's parts before its last (the log holds their records; they
-  // are flushed once they are checkpoint_parts_sync_ms old, or with the
-  // last part). Thread
-  // safe; returns the committed sequence it covers in *durable_sequence.
-  // With the write log: the log first, then LMDB.
+  // Flushes every transaction committed before the call to disk, except
+  // what checkpoints wrote into the tree (the log holds their records; see
+  // EngineOptions::checkpoint_sync_ms). Thread safe; returns the committed
+  // sequence it covers in *durable_sequence. With the write log: the log
+  // first, then LMDB.
   Status Sync(uint64_t* durable_sequence);
 
   // The write log: removes the log segments a checkpoint covered once
-  // `durable_sequence` covers its commit: a Sync's, or with fsync = "no"
-  // (nothing is ever synced) committed_sequence(). It unlinks and syncs
-  // the directory, so it belongs on the thread pool: thread safe, one call
-  // at a time. Does nothing without the write log.
-  Status ReleaseLog(uint64_t durable_sequence);
+  // `durable_sequence` covers its commit and, if `after_tree_sync`, a Sync
+  // wrote the checkpoint back. The server passes a Sync's sequence and
+  // true, or with fsync = "no" (nothing is ever synced)
+  // committed_sequence() and false. It unlinks and syncs the directory, so
+  // it belongs on the thread pool: thread safe, one call at a time. Does
+  // nothing without the write log.
+  Status ReleaseLog(uint64_t durable_sequence, bool after_tree_sync);
   // Whether a checkpoint left segments for ReleaseLog. Loop thread.
   bool log_release_pending() const;
   // The write log's checkpoints run on a thread of their own. `fn` is
@@ -327,10 +338,15 @@ class Engine {
   Status CommitTxn();
   void AdjustLiveKeys(int live_delta);
   // Counts a commit: advances committed_sequence() and publishes it to
-  // Sync(). `lmdb` says whether it was an LMDB commit that must be durable
-  // (Sync() then runs mdb_env_sync for it); published before the sequence,
-  // so a Sync() that reads the sequence sees it.
-  void AdvanceCommittedSequence(bool lmdb);
+  // Sync(), with what kind of commit it was (what Sync() must write back
+  // for it, and when), published before the sequence, so that a Sync() that
+  // reads the sequence sees it.
+  enum class CommitKind {
+    kLog,         // Only the write log: no LMDB write-back.
+    kLmdb,        // An LMDB commit that the next sync writes back.
+    kCheckpoint,  // A checkpoint's end: written back per checkpoint_sync_ms.
+  };
+  void AdvanceCommittedSequence(CommitKind kind);
   // The write log (engine_log.cc).
   Status OpenWriteLog();
   // Appends a put ('P', `record` as stored) or delete ('D') of data key

@@ -143,6 +143,7 @@ struct LogState {
   Table frozen;
   uint64_t frozen_bytes = 0;
   uint64_t frozen_segment = 0;
+  uint64_t frozen_log_bytes = 0;  // The log written since the last freeze.
   uint64_t live_keys_at_freeze = 0;
 
   // The checkpoint job (Engine::RunCheckpoint), on a thread of its own so
@@ -189,9 +190,12 @@ struct LogState {
   struct Removable {
     uint64_t segment = 0;
     uint64_t after_sequence = 0;
+    uint64_t log_bytes = 0;  // Of the segments it covered (and no older entry).
   };
   mutable std::mutex removable_mutex;
   std::deque<Removable> removable;
+  // The entries' log_bytes, summed: Sync() reads it without the mutex.
+  std::atomic<uint64_t> retained_bytes{0};
   // The last checkpoint found no room in the map: writes that add data
   // are refused until one succeeds.
   bool map_full = false;
@@ -258,16 +262,20 @@ struct Engine::Impl {
   size_t max_key_bytes = 511;
 
   std::atomic<uint64_t> committed_sequence{0};
-  // The committed sequence of the last LMDB commit that must be durable
-  // (every one but a checkpoint's parts before its last), and the one the
-  // last mdb_env_sync covered. (Sync() runs one call at a time, but for
-  // the server's last one at shutdown: at worst an extra msync.)
+  // The committed sequence of the last LMDB commit the next sync writes
+  // back (hints, meta, every commit without the write log), of the last
+  // finished checkpoint (written back per checkpoint_sync_ms), and the
+  // sequence the last mdb_env_sync covered. (Sync() runs one call at a
+  // time, but for the server's last one at shutdown: at worst an extra
+  // msync.)
   std::atomic<uint64_t> lmdb_sequence{0};
+  std::atomic<uint64_t> checkpoint_sequence{0};
   std::atomic<uint64_t> lmdb_synced_sequence{0};
   // Checkpoint parts committed (by the checkpoint thread), the count the
-  // last mdb_env_sync covered, and when it ran: parts are synced too once
-  // the oldest unsynced one may be checkpoint_parts_sync_ms old, so that a power loss in a long
-  // checkpoint finds LMDB's map no more out of date on disk than that.
+  // last mdb_env_sync covered, and when it ran: parts, as finished
+  // checkpoints, are written back once that is checkpoint_sync_ms ago, so
+  // that a power loss finds LMDB's map no more out of date on disk than
+  // that (or than log_retained_bytes_max of log).
   std::atomic<uint64_t> checkpoint_parts{0};
   // Set while the loop waits for LMDB's writer lock (BeginWrite): the
   // checkpoint thread does not begin its next part meanwhile.

@@ -117,6 +117,9 @@ void ThawFrozen(LogState* log) {
   }
   log->mem = std::move(log->frozen);
   log->mem_bytes = log->frozen_bytes;
+  // Not checkpointed after all: counted again until the next attempt.
+  log->log_bytes_since_checkpoint += log->frozen_log_bytes;
+  log->frozen_log_bytes = 0;
   log->frozen = LogState::Table();
   log->frozen_bytes = 0;
   log->frozen_order.clear();
@@ -257,7 +260,7 @@ Status Engine::LogCommit() {
   log.undo.clear();
   log.undo_bytes.clear();
   if (log.undo_bytes.capacity() > (8u << 20)) std::string().swap(log.undo_bytes);
-  AdvanceCommittedSequence(/*lmdb=*/false);
+  AdvanceCommittedSequence(CommitKind::kLog);
   return Status::Ok();
 }
 
@@ -316,6 +319,7 @@ Status Engine::MaybeCheckpoint() {
     log.mem = LogState::Table();
     log.frozen_bytes = log.mem_bytes;
     log.mem_bytes = 0;
+    log.frozen_log_bytes = log.log_bytes_since_checkpoint;
     log.log_bytes_since_checkpoint = 0;
     log.frozen_order.clear();
     log.frozen_next = 0;
@@ -381,7 +385,7 @@ Status Engine::FinishCheckpoint() {
   // The loop's read snapshot may be older than the last part: reads must
   // not go to the tree for the frozen records before they see them there.
   EndIteration();
-  AdvanceCommittedSequence(/*lmdb=*/true);
+  AdvanceCommittedSequence(CommitKind::kCheckpoint);
   log.checkpoint_failures = 0;
   log.failed_attempts_in_row = 0;
   log.map_full = false;
@@ -399,10 +403,16 @@ Status Engine::FinishCheckpoint() {
   log.frozen = LogState::Table();
   ++log.checkpoints;
   std::lock_guard<std::mutex> lock(log.removable_mutex);
-  log.removable.push_back({log.frozen_segment, committed_sequence_});
+  log.removable.push_back({log.frozen_segment, committed_sequence_, log.frozen_log_bytes});
+  log.retained_bytes.fetch_add(log.frozen_log_bytes, std::memory_order_relaxed);
+  log.frozen_log_bytes = 0;
   // Bounded while no sync succeeds: the oldest entry goes, and its
-  // segments wait for the next one's sync instead.
-  if (log.removable.size() > kRemovableEntriesMax) log.removable.pop_front();
+  // segments (and bytes) wait for the next one's sync instead.
+  if (log.removable.size() > kRemovableEntriesMax) {
+    const uint64_t bytes = log.removable.front().log_bytes;
+    log.removable.pop_front();
+    log.removable.front().log_bytes += bytes;
+  }
   return Status::Ok();
 }
 
@@ -622,10 +632,15 @@ bool Engine::log_release_pending() const {
   return !log.removable.empty();
 }
 
-Status Engine::ReleaseLog(uint64_t durable_sequence) {
+Status Engine::ReleaseLog(uint64_t durable_sequence, bool after_tree_sync) {
   // The pointer is set at Open and never changes: safe on another thread.
   if (impl_->write_log == nullptr) return Status::Ok();
   LogState& log = *impl_->write_log;
+  // A checkpoint's segments go once the tree it wrote is on disk.
+  if (after_tree_sync) {
+    durable_sequence =
+        std::min(durable_sequence, impl_->lmdb_synced_sequence.load(std::memory_order_acquire));
+  }
   // The newest checkpoint the sync covers: it covers the older ones too.
   uint64_t segment = 0;
   {
@@ -641,6 +656,7 @@ Status Engine::ReleaseLog(uint64_t durable_sequence) {
   if (Status status = log.wal->RemoveThrough(segment); !status.ok()) return status;
   std::lock_guard<std::mutex> lock(log.removable_mutex);
   while (!log.removable.empty() && log.removable.front().segment <= segment) {
+    log.retained_bytes.fetch_sub(log.removable.front().log_bytes, std::memory_order_relaxed);
     log.removable.pop_front();
   }
   return Status::Ok();

@@ -297,7 +297,7 @@ Status Engine::CommitTxn() {
   impl.hints_at_begin.reset();
   impl.persisted_hint_counters = hint_counters;
   if (!impl.write_log) impl.persisted_live_keys = live_keys_;
-  AdvanceCommittedSequence(/*lmdb=*/true);
+  AdvanceCommittedSequence(CommitKind::kLmdb);
   ++impl.commits;
   return Status::Ok();
 }

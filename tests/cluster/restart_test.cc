@@ -4,6 +4,9 @@
 // quorum includes an up-to-date replica).
 #include <sys/wait.h>
 
+#include <chrono>
+#include <thread>
+
 #include "cluster/cluster_harness.h"
 #include "cluster/cluster_replies.h"
 
@@ -80,8 +83,15 @@ TEST_CASE("cluster: a node stopped cleanly or killed comes back with its data an
   int held_before = CountLocal(cluster.Connect(victim).get());
   CHECK(held_before > 0);
   if (options.write_path == "log") {
+    // The checkpoint the writes began runs on the engine's thread: it may
+    // not have ended when the replies came (up to 10 s, a busy machine).
     RedisContext context = cluster.Connect(victim);
-    CHECK(InfoInteger(context.get(), "log_checkpoints", "persistence") > 0);
+    int64_t checkpoints = 0;
+    for (int attempt = 0; attempt < 200 && checkpoints == 0; ++attempt) {
+      checkpoints = InfoInteger(context.get(), "log_checkpoints", "persistence");
+      if (checkpoints == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(checkpoints > 0);
   }
 
   if (kill9) {

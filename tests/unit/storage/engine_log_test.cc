@@ -41,6 +41,9 @@ struct LogEngineTest {
     options.partition_count = kPartitions;
     options.node_name = "node-a";
     options.write_log = true;
+    // Every sync writes back what checkpoints wrote (the tests of the
+    // default's delay set it themselves).
+    options.checkpoint_sync_ms = 0;
     Reopen();
   }
 
@@ -103,7 +106,7 @@ struct LogEngineTest {
   void SyncAndRelease() {
     uint64_t durable = 0;
     REQUIRE(engine->Sync(&durable).ok());
-    REQUIRE(engine->ReleaseLog(durable).ok());
+    REQUIRE(engine->ReleaseLog(durable, /*after_tree_sync=*/true).ok());
   }
 };
 
@@ -186,7 +189,7 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a sync releases the checkpoints it c
   // ...still removes the segments of the checkpoint it covers (a single
   // mark, moved on by each checkpoint, starved the removal under a steady
   // load), and only those.
-  REQUIRE(engine->ReleaseLog(durable).ok());
+  REQUIRE(engine->ReleaseLog(durable, /*after_tree_sync=*/true).ok());
   CHECK(LogFiles() == before - 1);
   CHECK(engine->log_release_pending());
   SyncAndRelease();
@@ -244,25 +247,96 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a sync writes LMDB back only after c
   CHECK(LogFiles() < files);  // The sealed segment went, after that sync.
 }
 
-TEST_CASE_FIXTURE(LogEngineTest, "log path: a long checkpoint's parts are synced once they are old enough") {
+TEST_CASE_FIXTURE(LogEngineTest, "log path: a long checkpoint's parts are written back only once checkpoint_sync_ms passed") {
   options.memtable_bytes_max = 4096;
   options.checkpoint_step_bytes = 64;  // 20,000 parts: the checkpoint takes a while.
-  bool parts_synced = false;
+  bool written_back = false;
   SUBCASE("at once") {
-    options.checkpoint_parts_sync_ms = 0;
-    parts_synced = true;
+    options.checkpoint_sync_ms = 0;
+    written_back = true;
   }
-  SUBCASE("not within the default 5 s") {}
+  SUBCASE("not within an hour") { options.checkpoint_sync_ms = 3600 * 1000; }
   Reopen();
   for (int i = 0; i < 20000; ++i) Put("k" + std::to_string(i), "v");
   CommitNoWait();  // The checkpoint begins on the thread.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // Some parts committed.
   const uint64_t before = Stats().lmdb_syncs;
   SyncAndRelease();  // The loop has not finished the checkpoint: only parts to sync.
-  CHECK(Stats().lmdb_syncs == before + (parts_synced ? 1 : 0));
+  CHECK(Stats().lmdb_syncs == before + (written_back ? 1 : 0));
   REQUIRE(engine->WaitForCheckpoint().ok());
-  SyncAndRelease();  // The last part, always.
-  CHECK(Stats().lmdb_syncs == before + (parts_synced ? 2 : 1));
+  const size_t files = LogFiles();
+  SyncAndRelease();  // The checkpoint's end, and its segments with it.
+  CHECK(Stats().lmdb_syncs == before + (written_back ? 2 : 0));
+  CHECK((LogFiles() < files) == written_back);
+}
+
+TEST_CASE_FIXTURE(LogEngineTest, "log path: finished checkpoints are written back after checkpoint_sync_ms, at log_retained_bytes_max, or with meta") {
+  options.memtable_bytes_max = 1;  // Every commit checkpoints.
+  options.checkpoint_sync_ms = 3600 * 1000;
+  options.log_retained_bytes_max = 1ULL << 30;
+  Reopen();
+  const uint64_t at_open = Stats().lmdb_syncs;
+  for (int i = 0; i < 3; ++i) {
+    Put("a" + std::to_string(i), std::string(100, 'v'));
+    Commit();
+  }
+  REQUIRE(Stats().checkpoints == 3);
+  const size_t files = LogFiles();
+  CHECK(files == 4);
+  SyncAndRelease();
+  // Deferred: not written back, the segments kept (the log holds the data).
+  CHECK(Stats().lmdb_syncs == at_open);
+  CHECK(LogFiles() == files);
+  const uint64_t retained = Stats().log_retained_bytes;
+  CHECK(retained >= 3 * 100);
+  CHECK(Get("a1") == std::string(100, 'v'));
+
+  SUBCASE("a crash meanwhile loses nothing") {
+    Reopen();
+    for (int i = 0; i < 3; ++i) CHECK(Get("a" + std::to_string(i)) == std::string(100, 'v'));
+    CHECK(LogFiles() == 1);  // Open wrote the tree back and removed them.
+    CHECK(Stats().log_retained_bytes == 0);
+  }
+  SUBCASE("meta needs the next sync, which writes the checkpoints back too") {
+    REQUIRE(engine->PutMeta("test.meta", "x").ok());
+    CommitNoWait();
+    SyncAndRelease();
+    CHECK(Stats().lmdb_syncs == at_open + 1);
+    CHECK(LogFiles() == 1);
+    CHECK(Stats().log_retained_bytes == 0);
+  }
+  SUBCASE("the interval passed") {
+    options.checkpoint_sync_ms = 1;
+    Reopen();  // Opening writes back what is there: start again.
+    Put("b", std::string(100, 'v'));
+    Commit();
+    REQUIRE(LogFiles() == 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const uint64_t before = Stats().lmdb_syncs;
+    SyncAndRelease();
+    CHECK(Stats().lmdb_syncs == before + 1);
+    CHECK(LogFiles() == 1);
+  }
+  SUBCASE("the retained log reached its bound") {
+    options.log_retained_bytes_max = retained;  // Three checkpoints' log.
+    Reopen();
+    const uint64_t at_reopen = Stats().lmdb_syncs;
+    for (int i = 0; i < 3; ++i) {
+      Put("c" + std::to_string(i), std::string(100, 'v'));
+      Commit();
+      SyncAndRelease();
+      // Below the bound after one or two checkpoints; at it after three.
+      CHECK(Stats().lmdb_syncs == at_reopen + (i == 2 ? 1 : 0));
+      CHECK(LogFiles() == (i == 2 ? 1u : static_cast<size_t>(i) + 2));
+    }
+    CHECK(Stats().log_retained_bytes == 0);
+  }
+  SUBCASE("with fsync = no, nothing waits for a write-back") {
+    const uint64_t durable = engine->committed_sequence();
+    REQUIRE(engine->ReleaseLog(durable, /*after_tree_sync=*/false).ok());
+    CHECK(LogFiles() == 1);
+    CHECK(Stats().lmdb_syncs == at_open);
+  }
 }
 
 TEST_CASE_FIXTURE(LogEngineTest, "log path: a delete hides the tree's record until the next checkpoint removes it") {
