@@ -341,7 +341,8 @@ void Server::OnSyncDone(uv_work_t* request, int status) {
     if (server->sync_result_sequence_ > server->durable_sequence_) {
       server->durable_sequence_ = server->sync_result_sequence_;
     }
-    // Log segments a checkpoint covered go once a sync covers it.
+    // Log segments a checkpoint covered go once a write-back of LMDB
+    // covers it (the release job runs it when it is due).
     server->StartRelease(server->sync_result_sequence_);
   }
   if (server->stopping_) return;
@@ -354,11 +355,16 @@ void Server::OnSyncDone(uv_work_t* request, int status) {
 }
 
 // The write log's segments a checkpoint covered, removed on the thread pool
-// (an unlink and a directory sync each) once `durable_sequence` covers the
-// checkpoint. A job of its own, beside the syncs: replies held for a sync
-// (fsync = "always") do not wait for the removals.
+// (an unlink and a directory sync each) once `durable_sequence` and a
+// write-back of LMDB cover the checkpoint; the job runs that write-back
+// first when it is due (storage.checkpoint_sync_ms). A job of its own,
+// beside the syncs: replies held for a sync (fsync = "always") wait for
+// neither.
 void Server::StartRelease(uint64_t durable_sequence) {
-  if (release_in_flight_ || stopping_ || !engine_->log_release_pending()) return;
+  if (release_in_flight_ || stopping_ ||
+      !(engine_->log_release_pending() || engine_->tree_write_back_due())) {
+    return;
+  }
   release_in_flight_ = true;
   release_through_ = durable_sequence;
   int rc = uv_queue_work(&loop_, &release_request_, OnReleaseWork, OnReleaseDone);
@@ -418,9 +424,12 @@ void Server::OnCron(uv_timer_t* handle) {
     server->StartSync();
   }
   // With fsync = "no" nothing is synced: checkpointed segments go as soon
-  // as a cron tick sees them.
+  // as a cron tick sees them. Otherwise a write-back that fell due without
+  // a sync (no writes since) is run here.
   if (server->config_.fsync == FsyncPolicy::kNo) {
     server->StartRelease(server->engine_->committed_sequence());
+  } else if (server->engine_->tree_write_back_due()) {
+    server->StartRelease(server->durable_sequence_);
   }
 }
 

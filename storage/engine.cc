@@ -31,13 +31,13 @@ uint32_t PartitionOf(std::string_view key, uint32_t partition_count) {
                                64);
 }
 
-namespace {
-
 int64_t SteadyNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+namespace {
 
 Status CheckHashedRecord(std::string_view key, std::string_view* record) {
   std::string_view stored_key;
@@ -415,38 +415,39 @@ Status Engine::Sync(uint64_t* durable_sequence) {
   const uint64_t lmdb_sequence = impl.lmdb_sequence.load(std::memory_order_acquire);
   const uint64_t checkpoint_sequence = impl.checkpoint_sequence.load(std::memory_order_acquire);
   const uint64_t parts = impl.checkpoint_parts.load(std::memory_order_acquire);
-  const int64_t now_ms = SteadyNowMs();
   // The pointer is set at Open and never changes: safe on another thread.
-  const LogState* log = impl.write_log.get();
-  if (log != nullptr) {
+  if (const LogState* log = impl.write_log.get(); log != nullptr) {
     if (Status status = log->wal->Sync(); !status.ok()) return status;
   }
   // Hints and meta (and every commit without the write log) are written
-  // back by this sync. What checkpoints wrote waits (the log holds it)
-  // until the last write-back is checkpoint_sync_ms old, or the segments
-  // waiting for it hold log_retained_bytes_max: LMDB's copy-on-write
-  // rewrites the same pages again and again meanwhile, and each page a
-  // write-back cleans costs a write-protect fault at its next write.
-  const uint64_t synced = impl.lmdb_synced_sequence.load(std::memory_order_relaxed);
-  const bool checkpoint_pending =
-      checkpoint_sequence > synced ||
-      parts != impl.checkpoint_parts_synced.load(std::memory_order_relaxed);
-  const bool checkpoint_due =
-      now_ms - impl.lmdb_synced_at_ms.load(std::memory_order_relaxed) >=
-          options_.checkpoint_sync_ms ||
-      (log != nullptr &&
-       log->retained_bytes.load(std::memory_order_relaxed) >= options_.log_retained_bytes_max);
-  if (lmdb_sequence > synced || (checkpoint_pending && checkpoint_due)) {
-    int rc = mdb_env_sync(impl.env, 1);
-    if (rc != 0) return LmdbError("mdb_env_sync", rc);
-    impl.checkpoint_parts_synced.store(parts, std::memory_order_relaxed);
-    impl.lmdb_synced_at_ms.store(now_ms, std::memory_order_relaxed);
-    impl.lmdb_synced_sequence.store(std::max({sequence, lmdb_sequence, checkpoint_sequence}),
-                                    std::memory_order_release);
-    impl.lmdb_syncs.fetch_add(1, std::memory_order_relaxed);
+  // back by this sync; what checkpoints wrote (the log holds it) with them,
+  // or by ReleaseLog once that is due.
+  if (lmdb_sequence > impl.lmdb_synced_sequence.load(std::memory_order_relaxed)) {
+    if (Status status =
+            WriteBackLmdb(std::max({sequence, lmdb_sequence, checkpoint_sequence}), parts);
+        !status.ok()) {
+      return status;
+    }
   }
   impl.syncs.fetch_add(1, std::memory_order_relaxed);
   *durable_sequence = sequence;
+  return Status::Ok();
+}
+
+Status Engine::WriteBackLmdb(uint64_t covers, uint64_t parts) {
+  Impl& impl = *impl_;
+  const int64_t now_ms = SteadyNowMs();
+  int rc = mdb_env_sync(impl.env, 1);
+  if (rc != 0) return LmdbError("mdb_env_sync", rc);
+  // Sync() and ReleaseLog() may both write back at once: the marks only
+  // move forward.
+  uint64_t synced = impl.lmdb_synced_sequence.load(std::memory_order_relaxed);
+  while (synced < covers && !impl.lmdb_synced_sequence.compare_exchange_weak(
+                                synced, covers, std::memory_order_release)) {
+  }
+  impl.checkpoint_parts_synced.store(parts, std::memory_order_relaxed);
+  impl.lmdb_synced_at_ms.store(now_ms, std::memory_order_relaxed);
+  impl.lmdb_syncs.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
 

@@ -119,15 +119,15 @@ struct EngineOptions {
   // which wait for at most one part: about 7 ms per MB of 1 KB records on
   // the development machine.
   uint64_t checkpoint_step_bytes = 1ULL << 20;
-  // What a checkpoint wrote into the tree (its parts, and its end) is
-  // written back to disk (mdb_env_sync) by a sync only once the last such
-  // write-back is checkpoint_sync_ms old, or once the log segments that
-  // finished checkpoints covered, which go only after it, hold
-  // log_retained_bytes_max. Until then the log holds their records. Each
-  // write-back also costs a write-protect fault on the next write to every
-  // page it cleaned, and LMDB's copy-on-write rewrites the same pages many
-  // times in that interval. (Hints and meta are written back by the next
-  // sync, as before.)
+  // What checkpoints wrote into the tree (their parts, and their ends) is
+  // written back to disk (mdb_env_sync) by ReleaseLog, before it removes
+  // the segments they covered, once the last write-back is
+  // checkpoint_sync_ms old, or those segments hold log_retained_bytes_max,
+  // or 64 finished checkpoints wait (tree_write_back_due()); 0 for either
+  // bound: at every release. Until then the log holds their records. LMDB's
+  // copy-on-write rewrites the same pages many times in that interval, and
+  // each write-back costs a write-protect fault on the next write to every
+  // page it cleaned. (Hints and meta are written back by the next Sync().)
   int64_t checkpoint_sync_ms = 30000;
   uint64_t log_retained_bytes_max = 1ULL << 30;
 };
@@ -209,20 +209,24 @@ class Engine {
   void EndIteration();
 
   // Flushes every transaction committed before the call to disk, except
-  // what checkpoints wrote into the tree (the log holds their records; see
-  // EngineOptions::checkpoint_sync_ms). Thread safe; returns the committed
-  // sequence it covers in *durable_sequence. With the write log: the log
-  // first, then LMDB.
+  // what checkpoints wrote into the tree (the log holds their records;
+  // ReleaseLog writes it back). Thread safe; returns the committed sequence
+  // it covers in *durable_sequence. With the write log: the log first, then
+  // LMDB.
   Status Sync(uint64_t* durable_sequence);
 
   // The write log: removes the log segments a checkpoint covered once
-  // `durable_sequence` covers its commit and, if `after_tree_sync`, a Sync
-  // wrote the checkpoint back. The server passes a Sync's sequence and
-  // true, or with fsync = "no" (nothing is ever synced)
-  // committed_sequence() and false. It unlinks and syncs the directory, so
-  // it belongs on the thread pool: thread safe, one call at a time. Does
-  // nothing without the write log.
+  // `durable_sequence` covers its commit and, if `after_tree_sync`, a
+  // write-back of LMDB (mdb_env_sync) ran after it; first runs that
+  // write-back if tree_write_back_due(). The server passes a Sync's
+  // sequence (or, from its cron, the committed one) and true; with fsync =
+  // "no" (nothing is ever synced) committed_sequence() and false. It
+  // unlinks and syncs the directory, so it belongs on the thread pool:
+  // thread safe, one call at a time. Does nothing without the write log.
   Status ReleaseLog(uint64_t durable_sequence, bool after_tree_sync);
+  // Whether what checkpoints wrote waits for a write-back that is due
+  // (EngineOptions::checkpoint_sync_ms). Thread safe.
+  bool tree_write_back_due() const;
   // Whether a checkpoint left segments for ReleaseLog. Loop thread.
   bool log_release_pending() const;
   // The write log's checkpoints run on a thread of their own. `fn` is
@@ -347,6 +351,10 @@ class Engine {
     kCheckpoint,  // A checkpoint's end: written back per checkpoint_sync_ms.
   };
   void AdvanceCommittedSequence(CommitKind kind);
+  // mdb_env_sync, then records that it covers the committed sequence
+  // `covers` and `parts` checkpoint parts (read before the call). Thread
+  // safe.
+  Status WriteBackLmdb(uint64_t covers, uint64_t parts);
   // The write log (engine_log.cc).
   Status OpenWriteLog();
   // Appends a put ('P', `record` as stored) or delete ('D') of data key

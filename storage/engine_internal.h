@@ -95,6 +95,8 @@ inline constexpr size_t kHintCountersBytes = 32;
 
 // Turns an LMDB error code into a Status (MapFull for MDB_MAP_FULL).
 Status LmdbError(std::string_view what, int rc);
+// The steady clock in milliseconds.
+int64_t SteadyNowMs();
 
 // Writes the meta entry storage.live_keys in `txn`; returns an LMDB code.
 int PutLiveKeys(MDB_txn* txn, MDB_dbi meta_dbi, uint64_t live_keys);
@@ -182,11 +184,11 @@ struct LogState {
   uint64_t live_keys_at_iteration = 0;
   uint64_t log_bytes_since_checkpoint = 0;
   // Per finished checkpoint, oldest first: the newest segment it covered,
-  // removed once a sync covers the checkpoint's commit (its sequence).
-  // One entry per checkpoint, not a single mark that each one moves on: a
-  // sync always starts before the newest checkpoint under a steady load,
-  // and would never cover the mark. Guarded by removable_mutex:
-  // ReleaseLog runs on the thread pool.
+  // removed once a write-back of LMDB covers the checkpoint's commit (its
+  // sequence). One entry per checkpoint, not a single mark that each one
+  // moves on: a sync always starts before the newest checkpoint under a
+  // steady load, and would never cover the mark. Guarded by
+  // removable_mutex: ReleaseLog runs on the thread pool.
   struct Removable {
     uint64_t segment = 0;
     uint64_t after_sequence = 0;
@@ -194,8 +196,10 @@ struct LogState {
   };
   mutable std::mutex removable_mutex;
   std::deque<Removable> removable;
-  // The entries' log_bytes, summed: Sync() reads it without the mutex.
+  // The entries' log_bytes, summed, and their count: read without the
+  // mutex (tree_write_back_due).
   std::atomic<uint64_t> retained_bytes{0};
+  std::atomic<size_t> removable_count{0};
   // The last checkpoint found no room in the map: writes that add data
   // are refused until one succeeds.
   bool map_full = false;
@@ -273,9 +277,8 @@ struct Engine::Impl {
   std::atomic<uint64_t> lmdb_synced_sequence{0};
   // Checkpoint parts committed (by the checkpoint thread), the count the
   // last mdb_env_sync covered, and when it ran: parts, as finished
-  // checkpoints, are written back once that is checkpoint_sync_ms ago, so
-  // that a power loss finds LMDB's map no more out of date on disk than
-  // that (or than log_retained_bytes_max of log).
+  // checkpoints, are written back once that is checkpoint_sync_ms ago
+  // (Engine::tree_write_back_due).
   std::atomic<uint64_t> checkpoint_parts{0};
   // Set while the loop waits for LMDB's writer lock (BeginWrite): the
   // checkpoint thread does not begin its next part meanwhile.

@@ -10,8 +10,8 @@
 // engine's checkpoint thread sorts it and writes it into the data tree in
 // key order, a part per LMDB transaction (the last with the live-key count
 // and the sealed segment's number in meta), and the loop finishes it with
-// its next commit; the sealed segments are removed once a sync covers that
-// commit. Open replays
+// its next commit; the sealed segments are removed once a write-back of
+// LMDB covers that commit (ReleaseLog, every checkpoint_sync_ms). Open replays
 // the segments after the last checkpoint into the table. Records are whole
 // record images, so replaying one the tree already holds changes nothing.
 #include <lmdb.h>
@@ -406,13 +406,15 @@ Status Engine::FinishCheckpoint() {
   log.removable.push_back({log.frozen_segment, committed_sequence_, log.frozen_log_bytes});
   log.retained_bytes.fetch_add(log.frozen_log_bytes, std::memory_order_relaxed);
   log.frozen_log_bytes = 0;
-  // Bounded while no sync succeeds: the oldest entry goes, and its
-  // segments (and bytes) wait for the next one's sync instead.
+  // Bounded while no write-back succeeds (at kRemovableEntriesMax one is
+  // due): the oldest entry goes, and its segments (and bytes) wait for the
+  // next one's instead.
   if (log.removable.size() > kRemovableEntriesMax) {
     const uint64_t bytes = log.removable.front().log_bytes;
     log.removable.pop_front();
     log.removable.front().log_bytes += bytes;
   }
+  log.removable_count.store(log.removable.size(), std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -632,12 +634,35 @@ bool Engine::log_release_pending() const {
   return !log.removable.empty();
 }
 
+bool Engine::tree_write_back_due() const {
+  const Impl& impl = *impl_;
+  // The pointer is set at Open and never changes: safe on another thread.
+  const LogState* log = impl.write_log.get();
+  if (log == nullptr) return false;
+  const bool pending = impl.checkpoint_sequence.load(std::memory_order_acquire) >
+                           impl.lmdb_synced_sequence.load(std::memory_order_acquire) ||
+                       impl.checkpoint_parts.load(std::memory_order_acquire) !=
+                           impl.checkpoint_parts_synced.load(std::memory_order_relaxed);
+  if (!pending) return false;
+  return SteadyNowMs() - impl.lmdb_synced_at_ms.load(std::memory_order_relaxed) >=
+             options_.checkpoint_sync_ms ||
+         log->retained_bytes.load(std::memory_order_relaxed) >= options_.log_retained_bytes_max ||
+         log->removable_count.load(std::memory_order_relaxed) >= kRemovableEntriesMax;
+}
+
 Status Engine::ReleaseLog(uint64_t durable_sequence, bool after_tree_sync) {
   // The pointer is set at Open and never changes: safe on another thread.
   if (impl_->write_log == nullptr) return Status::Ok();
   LogState& log = *impl_->write_log;
-  // A checkpoint's segments go once the tree it wrote is on disk.
+  // A checkpoint's segments go once the tree it wrote is on disk: written
+  // back here when that is due (the sequences read before the write-back
+  // starts: it covers them).
   if (after_tree_sync) {
+    if (tree_write_back_due()) {
+      const uint64_t covers = impl_->committed_sequence.load(std::memory_order_acquire);
+      const uint64_t parts = impl_->checkpoint_parts.load(std::memory_order_acquire);
+      if (Status status = WriteBackLmdb(covers, parts); !status.ok()) return status;
+    }
     durable_sequence =
         std::min(durable_sequence, impl_->lmdb_synced_sequence.load(std::memory_order_acquire));
   }
@@ -659,6 +684,7 @@ Status Engine::ReleaseLog(uint64_t durable_sequence, bool after_tree_sync) {
     log.retained_bytes.fetch_sub(log.removable.front().log_bytes, std::memory_order_relaxed);
     log.removable.pop_front();
   }
+  log.removable_count.store(log.removable.size(), std::memory_order_relaxed);
   return Status::Ok();
 }
 

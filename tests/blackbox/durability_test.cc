@@ -98,6 +98,39 @@ TEST_CASE("data survives a clean restart") {
   }
 }
 
+TEST_CASE("write log: checkpoints are written back and their segments go once writes stopped" *
+          RingkvOnly()) {
+  // Written back every 2 s at most: after the writes the node is idle, no
+  // sync runs, and the cron's release job must do it.
+  ServerOptions options;
+  options.extra_toml =
+      "[storage]\nfsync = \"everysec\"\nwrite_path = \"log\"\nmemtable_bytes_max = 65536\n"
+      "checkpoint_sync_ms = 2000\n";
+  ServerProcess server(options);
+  server.Start();
+  RedisContext c = Connect(server.port());
+  std::vector<std::vector<std::string>> commands;
+  for (int i = 0; i < 2000; ++i) {
+    commands.push_back({"SET", "idle:" + std::to_string(i), std::string(100, 'v')});
+  }
+  for (const Reply& reply : Pipeline(c.get(), commands)) {
+    REQUIRE(Render(reply.get(), c.get()) == "+OK");
+  }
+  REQUIRE(Checkpoints(server.port()) > 0);
+  // Bounded: 2 s to be due, a cron tick, the job; 15 s for a busy machine.
+  int64_t retained = -1;
+  int64_t segments = -1;
+  for (int attempt = 0; attempt < 150; ++attempt) {
+    retained = InfoInteger(c.get(), "log_retained_bytes", "persistence");
+    segments = InfoInteger(c.get(), "log_segments", "persistence");
+    if (retained == 0 && segments == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(retained == 0);
+  CHECK(segments == 1);
+  CHECK(Do(c.get(), {"GET", "idle:1999"}) == "$" + std::string(100, 'v'));
+}
+
 TEST_CASE("kill -9 during a write load loses no acknowledged write") {
   const std::string path = WritePath();
   ServerProcess server(DurableOptions(path));

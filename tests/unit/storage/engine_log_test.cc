@@ -308,14 +308,33 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: finished checkpoints are written bac
   SUBCASE("the interval passed") {
     options.checkpoint_sync_ms = 1;
     Reopen();  // Opening writes back what is there: start again.
+    CHECK_FALSE(engine->tree_write_back_due());
     Put("b", std::string(100, 'v'));
     Commit();
     REQUIRE(LogFiles() == 2);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Due with no sync at all (a node that took no write since: the
+    // server's cron asks).
+    CHECK(engine->tree_write_back_due());
     const uint64_t before = Stats().lmdb_syncs;
-    SyncAndRelease();
+    REQUIRE(engine->ReleaseLog(engine->committed_sequence(), /*after_tree_sync=*/true).ok());
     CHECK(Stats().lmdb_syncs == before + 1);
     CHECK(LogFiles() == 1);
+    CHECK_FALSE(engine->tree_write_back_due());
+  }
+  SUBCASE("64 checkpoints wait") {
+    for (int i = 3; i < 64; ++i) {
+      CHECK_FALSE(engine->tree_write_back_due());
+      Put("a" + std::to_string(i), "v");
+      Commit();
+    }
+    REQUIRE(Stats().checkpoints == 64);
+    CHECK(engine->tree_write_back_due());
+    SyncAndRelease();
+    CHECK(Stats().lmdb_syncs == at_open + 1);
+    CHECK(LogFiles() == 1);
+    CHECK(Stats().log_retained_bytes == 0);
+    CHECK_FALSE(engine->tree_write_back_due());
   }
   SUBCASE("the retained log reached its bound") {
     options.log_retained_bytes_max = retained;  // Three checkpoints' log.
