@@ -368,6 +368,14 @@ class Engine {
   // its retry is due). Waits for the one in progress only when the new
   // table reached twice its bound meanwhile. Loop thread.
   Status MaybeCheckpoint();
+  // Freezes the table for a checkpoint that covers segment `sealed`.
+  void FreezeTable(uint64_t sealed);
+  // Clears the checkpoint job's results. Under job_mutex, or before the
+  // thread starts.
+  void ResetJob();
+  // Open: checkpoints the table replayed so far (segments up to `sealed`)
+  // on the calling thread.
+  Status CheckpointReplayed(uint64_t sealed);
   // The loop's side of a job that ended: makes its outcome visible
   // (counters, the tables, the segments to release, a retry).
   Status FinishCheckpoint();

@@ -12,7 +12,8 @@
 // and the sealed segment's number in meta), and the loop finishes it with
 // its next commit; the sealed segments are removed once a write-back of
 // LMDB covers that commit (ReleaseLog, every checkpoint_sync_ms). Open replays
-// the segments after the last checkpoint into the table. Records are whole
+// the segments after the last checkpoint into the table (checkpointing at a
+// segment's end when the table is past its bound). Records are whole
 // record images, so replaying one the tree already holds changes nothing.
 #include <lmdb.h>
 #include <sys/resource.h>
@@ -143,9 +144,25 @@ Status Engine::OpenWriteLog() {
   Status status = ReadCheckpoint(txn, impl.meta_dbi, &checkpointed);
   mdb_txn_abort(txn);
   if (!status.ok()) return status;
-  // Segments up to the checkpoint are in the tree: not read.
+  // Segments up to the checkpoint are in the tree: not read. Past a
+  // segment's end with the table over its bound, a checkpoint of what was
+  // read: LMDB's last checkpoint on disk can be far behind the log after a
+  // power loss (checkpoint_sync_ms), and the table would hold it all. After
+  // one that fails (a full map, say, which the later segments' deletes may
+  // make room in) the rest is read into the table as without it, and
+  // writes are taken (a full map refuses them once a checkpoint with all
+  // of it, the usual retry, finds no room either).
+  uint64_t replaying = 0;
+  bool replay_checkpoint_failed = false;
   status = log.wal->Replay(checkpointed, [&](uint64_t segment, std::string_view payload) {
     if (segment <= checkpointed) return Status::Ok();  // The newest, if ever.
+    if (segment != replaying && replaying != 0 && !replay_checkpoint_failed &&
+        (log.mem_bytes >= options_.memtable_bytes_max ||
+         log.log_bytes_since_checkpoint >= options_.log_bytes_max)) {
+      // Counted in checkpoint_failures if it fails.
+      replay_checkpoint_failed = !CheckpointReplayed(replaying).ok();
+    }
+    replaying = segment;
     char kind = 0;
     int live_delta = 0;
     std::string_view data_key;
@@ -162,6 +179,7 @@ Status Engine::OpenWriteLog() {
     return Status::Ok();
   });
   if (!status.ok()) return status;
+  if (replay_checkpoint_failed) log.map_full = false;
   // Segments a checkpoint covered but a crash kept: the tree holds them.
   // Make that commit durable before they go.
   if (checkpointed != 0 && log.wal->segments().front() <= checkpointed) {
@@ -315,30 +333,49 @@ Status Engine::MaybeCheckpoint() {
     } else if (Status status = log.wal->Rotate(&sealed); !status.ok()) {
       return status;
     }
-    log.frozen = std::move(log.mem);
-    log.mem = LogState::Table();
-    log.frozen_bytes = log.mem_bytes;
-    log.mem_bytes = 0;
-    log.frozen_log_bytes = log.log_bytes_since_checkpoint;
-    log.log_bytes_since_checkpoint = 0;
-    log.frozen_order.clear();
-    log.frozen_next = 0;
-    log.order_room_first = log.map_full;
-    log.frozen_segment = sealed;
-    log.live_keys_at_freeze = live_keys_;
+    FreezeTable(sealed);
   }
   // The loop's read snapshot would keep the pages the parts free from
   // being reused (its next one is newer than the job's start).
   EndIteration();
   std::lock_guard<std::mutex> lock(log.job_mutex);
+  ResetJob();
+  log.job.store(LogState::kRunning, std::memory_order_release);
+  log.job_cv.notify_one();
+  return finished;
+}
+
+void Engine::FreezeTable(uint64_t sealed) {
+  LogState& log = *impl_->write_log;
+  log.frozen = std::move(log.mem);
+  log.mem = LogState::Table();
+  log.frozen_bytes = log.mem_bytes;
+  log.mem_bytes = 0;
+  log.frozen_log_bytes = log.log_bytes_since_checkpoint;
+  log.log_bytes_since_checkpoint = 0;
+  log.frozen_order.clear();
+  log.frozen_next = 0;
+  log.order_room_first = log.map_full;
+  log.frozen_segment = sealed;
+  log.live_keys_at_freeze = live_keys_;
+}
+
+void Engine::ResetJob() {
+  LogState& log = *impl_->write_log;
   log.job_rc = 0;
   log.job_stopped = false;
   log.job_parts = 0;
   log.job_part_max_us = 0;
   log.job_learn_map_pages = 0;
-  log.job.store(LogState::kRunning, std::memory_order_release);
-  log.job_cv.notify_one();
-  return finished;
+}
+
+Status Engine::CheckpointReplayed(uint64_t sealed) {
+  LogState& log = *impl_->write_log;
+  FreezeTable(sealed);
+  ResetJob();
+  RunCheckpoint();  // Here: the thread starts after the replay.
+  log.job.store(LogState::kDone, std::memory_order_release);
+  return FinishCheckpoint();
 }
 
 Status Engine::WaitForCheckpoint() {
