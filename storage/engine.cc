@@ -410,11 +410,9 @@ Status Engine::Sync(uint64_t* durable_sequence) {
   // Read the sequence first: every commit it counts was written to the file
   // before, so the flush below covers it.
   const uint64_t sequence = impl.committed_sequence.load(std::memory_order_acquire);
-  // The LMDB commits to write back, read after `sequence`: they cover every
-  // one it counts.
+  // The last LMDB commit to write back, read after `sequence`: it covers
+  // every one `sequence` counts.
   const uint64_t lmdb_sequence = impl.lmdb_sequence.load(std::memory_order_acquire);
-  const uint64_t checkpoint_sequence = impl.checkpoint_sequence.load(std::memory_order_acquire);
-  const uint64_t parts = impl.checkpoint_parts.load(std::memory_order_acquire);
   // The pointer is set at Open and never changes: safe on another thread.
   if (const LogState* log = impl.write_log.get(); log != nullptr) {
     if (Status status = log->wal->Sync(); !status.ok()) return status;
@@ -423,19 +421,22 @@ Status Engine::Sync(uint64_t* durable_sequence) {
   // back by this sync; what checkpoints wrote (the log holds it) with them,
   // or by ReleaseLog once that is due.
   if (lmdb_sequence > impl.lmdb_synced_sequence.load(std::memory_order_relaxed)) {
-    if (Status status =
-            WriteBackLmdb(std::max({sequence, lmdb_sequence, checkpoint_sequence}), parts);
-        !status.ok()) {
-      return status;
-    }
+    if (Status status = WriteBackLmdb(); !status.ok()) return status;
   }
   impl.syncs.fetch_add(1, std::memory_order_relaxed);
   *durable_sequence = sequence;
   return Status::Ok();
 }
 
-Status Engine::WriteBackLmdb(uint64_t covers, uint64_t parts) {
+Status Engine::WriteBackLmdb() {
   Impl& impl = *impl_;
+  // What the write-back covers, read before it starts: every commit and
+  // checkpoint part these count was written to the map before.
+  const uint64_t covers =
+      std::max({impl.committed_sequence.load(std::memory_order_acquire),
+                impl.lmdb_sequence.load(std::memory_order_acquire),
+                impl.checkpoint_sequence.load(std::memory_order_acquire)});
+  const uint64_t parts = impl.checkpoint_parts.load(std::memory_order_acquire);
   const int64_t now_ms = SteadyNowMs();
   int rc = mdb_env_sync(impl.env, 1);
   if (rc != 0) return LmdbError("mdb_env_sync", rc);

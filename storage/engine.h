@@ -351,10 +351,9 @@ class Engine {
     kCheckpoint,  // A checkpoint's end: written back per checkpoint_sync_ms.
   };
   void AdvanceCommittedSequence(CommitKind kind);
-  // mdb_env_sync, then records that it covers the committed sequence
-  // `covers` and `parts` checkpoint parts (read before the call). Thread
-  // safe.
-  Status WriteBackLmdb(uint64_t covers, uint64_t parts);
+  // mdb_env_sync, then records the committed sequence and the checkpoint
+  // parts it covers (read before it starts). Thread safe.
+  Status WriteBackLmdb();
   // The write log (engine_log.cc).
   Status OpenWriteLog();
   // Appends a put ('P', `record` as stored) or delete ('D') of data key

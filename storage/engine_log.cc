@@ -1,6 +1,4 @@
-// storage/engine_log.cc: the log write path (EngineOptions::write_log),
-// and ScanPartition, which merges its tables with the tree (and is a plain
-// tree scan without them).
+// storage/engine_log.cc: the log write path (EngineOptions::write_log).
 //
 // A data write is appended to the write log (one record: kind, live-key
 // delta, data key, the record as the data tree would store it) and applied
@@ -692,13 +690,10 @@ Status Engine::ReleaseLog(uint64_t durable_sequence, bool after_tree_sync) {
   if (impl_->write_log == nullptr) return Status::Ok();
   LogState& log = *impl_->write_log;
   // A checkpoint's segments go once the tree it wrote is on disk: written
-  // back here when that is due (the sequences read before the write-back
-  // starts: it covers them).
+  // back here when that is due.
   if (after_tree_sync) {
     if (tree_write_back_due()) {
-      const uint64_t covers = impl_->committed_sequence.load(std::memory_order_acquire);
-      const uint64_t parts = impl_->checkpoint_parts.load(std::memory_order_acquire);
-      if (Status status = WriteBackLmdb(covers, parts); !status.ok()) return status;
+      if (Status status = WriteBackLmdb(); !status.ok()) return status;
     }
     durable_sequence =
         std::min(durable_sequence, impl_->lmdb_synced_sequence.load(std::memory_order_acquire));
@@ -722,92 +717,6 @@ Status Engine::ReleaseLog(uint64_t durable_sequence, bool after_tree_sync) {
     log.removable.pop_front();
   }
   log.removable_count.store(log.removable.size(), std::memory_order_relaxed);
-  return Status::Ok();
-}
-
-// The data tree's records of `partition` merged with the write log's
-// tables, if any: a table record replaces the tree's, a tombstone hides
-// it. Costs a pass over the tables per call.
-Status Engine::ScanPartition(
-    uint32_t partition, std::string_view start_after, size_t limit,
-    const std::function<bool(std::string_view key, std::string_view value)>& fn) {
-  if (Status status = CheckPartition(partition); !status.ok()) return status;
-  Impl& impl = *impl_;
-  const std::string prefix = PartitionPrefix(partition);
-  std::string seek = prefix;
-  if (!start_after.empty()) EncodeDataKey(partition, start_after, impl.max_key_bytes, &seek);
-  // The new table's records, then the frozen table's that it does not
-  // replace (none without the write log).
-  std::vector<const LogState::Entry*> table;
-  if (const LogState* log = impl.write_log.get(); log != nullptr) {
-    auto wanted = [&](const LogState::Entry& entry) {
-      return entry.first.starts_with(prefix) &&
-             (start_after.empty() ? entry.first >= seek : entry.first > seek);
-    };
-    for (const LogState::Entry& entry : log->mem) {
-      if (wanted(entry)) table.push_back(&entry);
-    }
-    for (const LogState::Entry& entry : log->frozen) {
-      if (wanted(entry) && log->mem.find(entry.first) == log->mem.end()) {
-        table.push_back(&entry);
-      }
-    }
-  }
-  std::sort(table.begin(), table.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
-  Status status;
-  MDB_txn* txn = impl.ReadTxn(&status);
-  if (txn == nullptr) return status;
-  MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn, impl.data_dbi, &cursor);
-  if (rc != 0) return LmdbError("mdb_cursor_open", rc);
-  CursorGuard guard(cursor);
-  MDB_val lmdb_key = ToVal(seek);
-  MDB_val lmdb_value;
-  rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_SET_RANGE);
-  if (rc == 0 && !start_after.empty() && FromVal(lmdb_key) == seek) {
-    rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
-  }
-  auto tree_key = [&]() -> std::string_view {
-    if (rc != 0) return {};
-    std::string_view key = FromVal(lmdb_key);
-    return key.starts_with(prefix) ? key : std::string_view();
-  };
-  size_t next = 0;
-  size_t count = 0;
-  while (count < limit) {
-    std::string_view from_tree = tree_key();
-    const bool table_left = next < table.size();
-    if (from_tree.empty() && !table_left) break;
-    std::string_view stored_key;
-    std::string_view value;
-    bool skip = false;
-    if (table_left && (from_tree.empty() || table[next]->first <= from_tree)) {
-      const bool replaces = !from_tree.empty() && table[next]->first == from_tree;
-      stored_key = table[next]->first;
-      value = table[next]->second.bytes;
-      skip = table[next]->second.tombstone;
-      ++next;
-      if (replaces) rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
-    } else {
-      stored_key = from_tree;
-      value = FromVal(lmdb_value);
-      rc = mdb_cursor_get(cursor, &lmdb_key, &lmdb_value, MDB_NEXT);
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("mdb_cursor_get", rc);
-    if (skip) continue;
-    uint32_t stored_partition = 0;
-    DataKeyKind kind;
-    std::string_view user_key;
-    if (!ParseDataKey(stored_key, &stored_partition, &kind, &user_key)) {
-      return Status::Corruption("malformed data key in partition " + std::to_string(partition));
-    }
-    if (kind == DataKeyKind::kHashed && !SplitHashedRecord(value, &user_key, &value)) {
-      return Status::Corruption("data record of a long key does not start with its key");
-    }
-    ++count;
-    if (!fn(user_key, value)) break;
-  }
   return Status::Ok();
 }
 
