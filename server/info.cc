@@ -169,6 +169,7 @@ void PersistenceSection(Server& server, std::string* out) {
   Line(out, "memtable_records:%" PRIu64, engine.memtable_entries);
   Line(out, "memtable_bytes:%" PRIu64, engine.memtable_bytes);
   Line(out, "log_segments:%" PRIu64, engine.log_segments);
+  Line(out, "log_spare_segments:%" PRIu64, engine.log_spares);
   Line(out, "log_checkpoints:%" PRIu64, engine.checkpoints);
   Line(out, "log_checkpoint_failures:%" PRIu64, engine.checkpoint_failures);
   Line(out, "log_checkpoint_step_max_us:%" PRIu64, engine.checkpoint_step_max_us);

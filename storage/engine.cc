@@ -475,6 +475,7 @@ Status Engine::GetStats(EngineStats* stats) {
     stats->memtable_entries = log->mem.size() + log->frozen.size();
     stats->memtable_bytes = log->mem_bytes + log->frozen_bytes;
     stats->log_segments = log->wal->segments().size();
+    stats->log_spares = log->wal->spares();
     stats->checkpoints = log->checkpoints;
     stats->checkpoint_failures = log->checkpoint_failures;
     stats->checkpoint_step_max_us = log->checkpoint_step_max_us;

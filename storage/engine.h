@@ -151,6 +151,7 @@ struct EngineStats {
   uint64_t memtable_entries = 0;  // Records and tombstones not checkpointed yet.
   uint64_t memtable_bytes = 0;
   uint64_t log_segments = 0;
+  uint64_t log_spares = 0;  // Removed segments kept for reuse (WriteLog).
   // Log bytes that finished checkpoints covered, kept until a sync writes
   // those checkpoints back (EngineOptions::checkpoint_sync_ms).
   uint64_t log_retained_bytes = 0;

@@ -134,6 +134,10 @@ Status Engine::OpenWriteLog() {
   LogState& log = *impl.write_log;
   WriteLogOptions log_options;
   log_options.dir = options_.data_dir + "/log";
+  // Segments removed at a write-back are reused by the rotations until the
+  // next: about what the log retains between write-backs, or one segment
+  // when it writes back at every release.
+  log_options.spare_bytes_max = std::max(options_.log_retained_bytes_max, options_.log_bytes_max);
   if (Status status = WriteLog::Open(log_options, &log.wal); !status.ok()) return status;
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &txn);

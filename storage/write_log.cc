@@ -20,24 +20,37 @@ namespace ringkv::storage {
 
 namespace {
 
-constexpr std::string_view kMagic = "RKWLOG01";
+constexpr std::string_view kMagicV1 = "RKWLOG01";  // No seals; seeds without the segment.
+constexpr std::string_view kMagic = "RKWLOG02";
 constexpr size_t kSegmentNameDigits = 20;
 constexpr std::string_view kSegmentSuffix = ".log";
+constexpr std::string_view kSpareSuffix = ".spare";
+constexpr uint32_t kSealLength = UINT32_MAX;
 
 Status Errno(std::string_view what, const std::string& path) {
   return Status::IoError(std::string(what) + " " + path + ": " + std::strerror(errno));
 }
 
-// The length is the seed, so that a damaged length field fails the check
-// even when the bytes it then frames happen to be whole.
-uint64_t RecordChecksum(uint32_t length, std::string_view payload) {
-  return XXH3_64bits_withSeed(payload.data(), payload.size(), length);
+// The length is in the seed, so that a damaged length field fails the
+// check even when the bytes it then frames happen to be whole; so is the
+// segment number (version 2), so that what a recycled file held in an
+// earlier life fails it too.
+uint64_t RecordChecksum(int version, uint64_t segment, uint32_t length, std::string_view payload) {
+  const uint64_t seed = version == 1 ? length : segment << 32 | length;
+  return XXH3_64bits_withSeed(payload.data(), payload.size(), seed);
 }
 
-// Parses "<20 digits>.log"; false for any other name.
-bool ParseSegmentName(std::string_view name, uint64_t* number) {
-  if (name.size() != kSegmentNameDigits + kSegmentSuffix.size() ||
-      !name.ends_with(kSegmentSuffix)) {
+// A seal's checksum covers its offset, so that a seal a recycled file held
+// elsewhere does not end the segment early.
+uint64_t SealChecksum(uint64_t segment, uint64_t offset) {
+  std::string bytes;
+  coding::PutFixed64(&bytes, offset);
+  return RecordChecksum(2, segment, kSealLength, bytes);
+}
+
+// Parses "<20 digits><suffix>"; false for any other name.
+bool ParseNumberedName(std::string_view name, std::string_view suffix, uint64_t* number) {
+  if (name.size() != kSegmentNameDigits + suffix.size() || !name.ends_with(suffix)) {
     return false;
   }
   uint64_t value = 0;
@@ -52,8 +65,8 @@ bool ParseSegmentName(std::string_view name, uint64_t* number) {
   return value != 0;
 }
 
-std::string HeaderOf(uint64_t segment) {
-  std::string header(kMagic);
+std::string HeaderOf(uint64_t segment, std::string_view magic = kMagic) {
+  std::string header(magic);
   coding::PutFixed64(&header, segment);
   return header;
 }
@@ -86,10 +99,16 @@ std::string WriteLog::PathOf(uint64_t segment) const {
   return options_.dir + "/" + name + std::string(kSegmentSuffix);
 }
 
+std::string WriteLog::SparePathOf(uint64_t segment) const {
+  char name[kSegmentNameDigits + 1];
+  std::snprintf(name, sizeof(name), "%020" PRIu64, segment);
+  return options_.dir + "/" + name + std::string(kSpareSuffix);
+}
+
 Status WriteLog::Open(const WriteLogOptions& options, std::unique_ptr<WriteLog>* log) {
   if (options.dir.empty()) return Status::InvalidArgument("write log: no directory");
-  if (options.payload_bytes_max > UINT32_MAX) {
-    return Status::InvalidArgument("write log: payload_bytes_max above 4 GiB - 1");
+  if (options.payload_bytes_max >= kSealLength) {
+    return Status::InvalidArgument("write log: payload_bytes_max not below 4 GiB - 1");
   }
   if (::mkdir(options.dir.c_str(), 0750) == 0) {
     // The new directory's entry must survive a crash with the records.
@@ -105,12 +124,30 @@ Status WriteLog::Open(const WriteLogOptions& options, std::unique_ptr<WriteLog>*
   DIR* dir = ::opendir(options.dir.c_str());
   if (dir == nullptr) return Errno("listing", options.dir);
   std::vector<uint64_t> numbers;
+  std::vector<uint64_t> spares;
   while (dirent* entry = ::readdir(dir)) {
     uint64_t number = 0;
-    if (ParseSegmentName(entry->d_name, &number)) numbers.push_back(number);
+    if (ParseNumberedName(entry->d_name, kSegmentSuffix, &number)) numbers.push_back(number);
+    if (ParseNumberedName(entry->d_name, kSpareSuffix, &number)) spares.push_back(number);
   }
   ::closedir(dir);
   std::sort(numbers.begin(), numbers.end());
+  // The spares left by the last run, the newest kept within the bounds
+  // (they may have shrunk since), the others deleted.
+  std::sort(spares.begin(), spares.end(), std::greater<>());
+  for (uint64_t number : spares) {
+    const std::string path = opened->SparePathOf(number);
+    struct stat info;
+    if (::stat(path.c_str(), &info) != 0) return Errno("stat of", path);
+    const auto bytes = static_cast<uint64_t>(info.st_size);
+    if (opened->spares_.size() < kSparesMax &&
+        opened->spare_bytes_ + bytes <= options.spare_bytes_max) {
+      opened->spares_.insert(opened->spares_.begin(), Spare{path, bytes});
+      opened->spare_bytes_ += bytes;
+    } else if (::unlink(path.c_str()) != 0) {
+      return Errno("removing", path);
+    }
+  }
   for (size_t i = 1; i < numbers.size(); ++i) {
     if (numbers[i] != numbers[i - 1] + 1) {
       return Status::Corruption("write log: segment " + std::to_string(numbers[i - 1] + 1) +
@@ -139,7 +176,10 @@ Status WriteLog::Open(const WriteLogOptions& options, std::unique_ptr<WriteLog>*
 // records that follow them.
 Status WriteLog::StartSegment(uint64_t number, bool sync) {
   const std::string path = PathOf(number);
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  // Only Rotate reuses a spare: a crash could leave Open's first segment
+  // with the spare's old header, which names a higher number than 1.
+  int fd = sync ? -1 : OpenSpareAs(path);
+  if (fd < 0) fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) return Errno("creating", path);
   const std::string header = HeaderOf(number);
   const ssize_t written = ::pwrite(fd, header.data(), header.size(), 0);
@@ -163,8 +203,31 @@ Status WriteLog::StartSegment(uint64_t number, bool sync) {
     newest_ = number;
   }
   newest_fd_ = fd;
+  newest_version_ = 2;
   flushed_bytes_ = kHeaderBytes;
   return Status::Ok();
+}
+
+// Renames the newest spare to `path` and opens it; -1 if there is none or
+// that fails (the spare is deleted then: the caller creates a new file).
+// A crash after the rename leaves a segment whose header names its old
+// number: damage at offset 0 (ReplaySegment).
+int WriteLog::OpenSpareAs(const std::string& path) {
+  Spare spare;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (spares_.empty()) return -1;
+    spare = std::move(spares_.back());
+    spares_.pop_back();
+    spare_bytes_ -= spare.bytes;
+  }
+  if (::rename(spare.path.c_str(), path.c_str()) != 0) {
+    ::unlink(spare.path.c_str());
+    return -1;
+  }
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) ::unlink(path.c_str());
+  return fd;
 }
 
 Status WriteLog::Replay(uint64_t skip_through,
@@ -224,12 +287,18 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
   const std::string expected = HeaderOf(segment.number);
   std::string header;
   if (Status status = read_at(0, kHeaderBytes, &header); !status.ok()) return status;
-  if (header != expected) {
+  const bool version_1 = header == HeaderOf(segment.number, kMagicV1);
+  if (header != expected && !version_1) {
     // Rotate does not sync a new segment's header: a power loss before the
     // next Sync() can leave it short or zeroed (blocks allocated, data not
-    // written), and nothing in the segment was synced then. That is a torn
-    // tail at offset 0. Any other header is not a crash's doing.
-    if (header.find_first_not_of('\0') != std::string::npos && header.size() == kHeaderBytes) {
+    // written), or, in a recycled file, the header of its earlier life;
+    // nothing in the segment was synced then. That is a torn tail at
+    // offset 0. Any other header is not a crash's doing.
+    const bool zeroed = header.find_first_not_of('\0') == std::string::npos;
+    const bool recycled = header.size() == kHeaderBytes &&
+                          (header.starts_with(kMagic) || header.starts_with(kMagicV1)) &&
+                          coding::DecodeFixed64(header.data() + kMagic.size()) < segment.number;
+    if (header.size() == kHeaderBytes && !zeroed && !recycled) {
       return Status::Corruption("write log: " + path + " has a wrong header");
     }
     if (::ftruncate(segment.fd, 0) != 0 ||
@@ -238,16 +307,21 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
         ::fdatasync(segment.fd) != 0) {
       return Errno("rewriting the header of", path);
     }
+    segment.version = 2;
+    if (newest) newest_version_ = 2;
     // An older segment had its header before the next one began: empty,
     // it lost what it held (never synced), and so did the later ones.
     *damaged = file_bytes > 0 || !newest;
     if (newest || *damaged) flushed_bytes_ = kHeaderBytes;
     return Status::Ok();
   }
+  segment.version = version_1 ? 1 : 2;
+  if (newest) newest_version_ = segment.version;
 
   uint64_t offset = kHeaderBytes;
   std::string record_header;
   std::string payload;
+  bool sealed = false;
   while (offset < file_bytes) {
     std::string damage;
     if (file_bytes - offset < kRecordOverheadBytes) {
@@ -258,6 +332,11 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
       }
       const uint32_t length = coding::DecodeFixed32(record_header.data());
       const uint64_t checksum = coding::DecodeFixed64(record_header.data() + 4);
+      if (length == kSealLength && segment.version == 2 &&
+          checksum == SealChecksum(segment.number, offset)) {
+        sealed = true;  // What follows is an earlier life's (recycling).
+        break;
+      }
       if (length > options_.payload_bytes_max) {
         damage = "a record length of " + std::to_string(length);
       } else if (file_bytes - offset - kRecordOverheadBytes < length) {
@@ -267,7 +346,7 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
             !status.ok()) {
           return status;
         }
-        if (RecordChecksum(length, payload) != checksum) {
+        if (RecordChecksum(segment.version, segment.number, length, payload) != checksum) {
           damage = "a record whose checksum does not match";
         } else {
           if (Status status = fn(segment.number, payload); !status.ok()) return status;
@@ -276,13 +355,26 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
         }
       }
     }
-    // Damage: where a crash stopped the writes that were not synced. Keep
-    // what precedes it (point-in-time recovery; Replay drops what follows).
+    // Damage: where a crash stopped the writes that were not synced, or
+    // where a recycled file's earlier life begins. Keep what precedes it
+    // (point-in-time recovery; Replay drops what follows).
     if (::ftruncate(segment.fd, static_cast<off_t>(offset)) != 0 || ::fdatasync(segment.fd) != 0) {
       return Errno("truncating the torn tail of", path);
     }
     *damaged = true;
     break;
+  }
+  if (newest && sealed) {
+    // Rotate wrote the seal but did not start the next segment (a crash,
+    // or a failure that failed the log): the segment goes on, from the
+    // seal's offset.
+    if (::ftruncate(segment.fd, static_cast<off_t>(offset)) != 0 || ::fdatasync(segment.fd) != 0) {
+      return Errno("truncating the seal of", path);
+    }
+  } else if (!newest && !sealed && segment.version == 2) {
+    // Rotate sealed it before the next segment began, and Sync() synced the
+    // seal before anything in the next one: the seal's loss is damage.
+    *damaged = true;
   }
   if (newest || *damaged) flushed_bytes_ = offset;
   return Status::Ok();
@@ -306,7 +398,7 @@ Status WriteLog::Append(std::string_view payload) {
   }
   const auto length = static_cast<uint32_t>(payload.size());
   coding::PutFixed32(&buffer_, length);
-  coding::PutFixed64(&buffer_, RecordChecksum(length, payload));
+  coding::PutFixed64(&buffer_, RecordChecksum(newest_version_, newest_, length, payload));
   buffer_.append(payload);
   if (buffer_.size() > kBufferBytesMax) return Flush();
   return Status::Ok();
@@ -351,6 +443,12 @@ Status WriteLog::Flush() {
 }
 
 Status WriteLog::Rotate(uint64_t* sealed) {
+  if (!replayed_) return Status::InvalidArgument("write log: Replay() before writing");
+  if (newest_version_ == 2) {
+    const uint64_t seal_offset = flushed_bytes_ + buffer_.size();
+    coding::PutFixed32(&buffer_, kSealLength);
+    coding::PutFixed64(&buffer_, SealChecksum(newest_, seal_offset));
+  }
   if (Status status = Flush(); !status.ok()) return status;
   // The sealed segment is synced by the next Sync(), before the new one
   // (number order) and the directory; nothing is synced on the caller's
@@ -420,13 +518,35 @@ Status WriteLog::RemoveThrough(uint64_t segment) {
       number = oldest.number;
     }
     const std::string path = PathOf(number);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("removing", path);
+    // Kept for reuse if it fits the bounds. Only this function adds
+    // spares, so they still hold once the lock is taken again below.
+    struct stat info;
+    bool keep = false;
+    if (options_.spare_bytes_max > 0 && ::fstat(fd, &info) == 0) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      keep = spares_.size() < kSparesMax &&
+             spare_bytes_ + static_cast<uint64_t>(info.st_size) <= options_.spare_bytes_max;
+    }
+    const std::string spare = SparePathOf(number);
+    if (keep ? ::rename(path.c_str(), spare.c_str()) != 0
+             : ::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Errno("removing", path);
+    }
     if (Status status = SyncDirectory(options_.dir); !status.ok()) return status;
     std::lock_guard<std::mutex> lock(mutex_);
     ::close(fd);
     segments_.erase(segments_.begin());
+    if (keep) {
+      spares_.push_back(Spare{spare, static_cast<uint64_t>(info.st_size)});
+      spare_bytes_ += static_cast<uint64_t>(info.st_size);
+    }
   }
   return Status::Ok();
+}
+
+size_t WriteLog::spares() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return spares_.size();
 }
 
 std::vector<uint64_t> WriteLog::segments() const {

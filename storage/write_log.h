@@ -3,17 +3,33 @@
 // (storage.write_path = "log", storage/engine_log.cc).
 //
 // Files: `dir/<20-digit segment number>.log`, each starting with a 16-byte
-// header (the magic "RKWLOG01", then the segment number as u64le), then
+// header (the magic "RKWLOG02", then the segment number as u64le), then
 // records:
 //
 //   u32le payload length | u64le XXH3-64 of the payload, seeded with the
-//   length | payload
+//   segment number << 32 | the length | payload
+//
+// and, once the segment is sealed (Rotate), a seal: u32le 0xFFFFFFFF |
+// u64le XXH3-64 of its own offset (u64le), seeded likewise. Segments
+// written before the seal existed ("RKWLOG01") have no seal and records
+// seeded with the length alone; they are read as before.
 //
 // Appends go to a buffer; Flush() writes it to the newest segment with
-// write(2), so a kill -9 after Flush() loses nothing. Sync() makes every
+// pwrite(2), so a kill -9 after Flush() loses nothing. Sync() makes every
 // flushed record durable (fdatasync). Rotate() starts a new segment, so that
 // older ones can be removed once what they hold is stored elsewhere
 // (RemoveThrough).
+//
+// Recycling: RemoveThrough renames a removed segment to
+// `<its number>.spare` while the spares hold at most
+// options.spare_bytes_max bytes (and kSparesMax files), and Rotate reuses
+// one as the next segment, overwriting it from the start. Writing into a
+// file whose pages and blocks exist costs about half the CPU of appending
+// to a new one (no page-cache or block allocation), and its fdatasync has
+// no size change to journal. What the file held before stays behind the
+// new records until overwritten: its records are seeded with the old
+// segment number, so they fail the checksum, and a sealed segment ends at
+// its seal.
 //
 // Recovery (Replay): records are returned in order across segments. A
 // power loss can leave any unsynced part of the log missing or garbled, so
@@ -22,9 +38,11 @@
 // default WAL recovery mode): records after it are dropped too, which is
 // right for a crash (Sync() syncs segments in number order, so nothing
 // after unsynced damage was synced) and loses them if the damage is
-// anything else. A segment header cut short or zeroed is such damage, at
-// offset 0 (Rotate leaves a new header for the next Sync to make durable).
-// Any other wrong header, or a missing segment number, is kCorruption.
+// anything else. A sealed segment (RKWLOG02, not the newest) without its
+// seal is such damage. So is a segment header cut short, zeroed, or naming
+// a lower segment (a recycled file), at offset 0: Rotate leaves a new
+// header for the next Sync to make durable. Any other wrong header, or a
+// missing segment number, is kCorruption.
 //
 // A failed write, truncation or fdatasync fails the log for good: every
 // later call returns that error (an fsync error is never retried: the
@@ -33,8 +51,8 @@
 // Thread safety: every method must be called from one thread (the loop),
 // except Sync() and RemoveThrough(), which may run on another thread
 // concurrently with the others (and with themselves). Nothing the loop
-// calls after Replay() waits for the disk: the syncs run on that thread. The caller keeps other processes out of the
-// directory (the engine's lock on its data directory).
+// calls after Replay() waits for the disk: the syncs run on that thread. The caller keeps other
+// processes out of the directory (the engine's lock on its data directory).
 #ifndef RINGKV_STORAGE_WRITE_LOG_H_
 #define RINGKV_STORAGE_WRITE_LOG_H_
 
@@ -55,7 +73,11 @@ struct WriteLogOptions {
   std::string dir;  // Created if missing.
   // The largest payload Append accepts (a record holds one write: a key
   // and its record, both bounded by the server's own limits below this).
+  // Below 4 GiB - 1 (that length marks a seal).
   size_t payload_bytes_max = 1u << 30;
+  // Removed segments kept for reuse hold at most this many bytes (0: every
+  // removed segment is deleted).
+  uint64_t spare_bytes_max = 0;
 };
 
 class WriteLog {
@@ -65,6 +87,8 @@ class WriteLog {
   static constexpr size_t kBufferBytesMax = 8u << 20;
   static constexpr size_t kHeaderBytes = 16;
   static constexpr size_t kRecordOverheadBytes = 12;
+  static constexpr size_t kSealBytes = 12;
+  static constexpr size_t kSparesMax = 64;
 
   // Opens the log in options.dir (creating the directory and a first
   // segment if there is none). Call Replay() before the first Append.
@@ -102,12 +126,14 @@ class WriteLog {
   Status Sync();
 
   // Deletes the segments numbered <= `segment` (never the newest one),
-  // oldest first, each with a directory sync. Thread safe: it may run on
+  // oldest first, each with a directory sync; those that fit the spares'
+  // bound are renamed to spares instead (see above). Thread safe: it may run on
   // another thread concurrently with the loop's calls and with Sync().
   Status RemoveThrough(uint64_t segment);
 
   uint64_t newest_segment() const { return newest_; }
   std::vector<uint64_t> segments() const;  // Oldest first.
+  size_t spares() const;                   // Files kept for reuse.
   uint64_t flushed_bytes() const { return flushed_bytes_; }  // Of the newest segment.
   size_t buffered_bytes() const { return buffer_.size(); }
 
@@ -116,10 +142,17 @@ class WriteLog {
     uint64_t number = 0;
     int fd = -1;
     bool dirty = false;  // Written since its last sync.
+    int version = 2;     // Of its format: 1 (RKWLOG01) or 2.
+  };
+  struct Spare {
+    std::string path;
+    uint64_t bytes = 0;
   };
 
   explicit WriteLog(WriteLogOptions options);
   std::string PathOf(uint64_t segment) const;
+  std::string SparePathOf(uint64_t segment) const;
+  int OpenSpareAs(const std::string& path);
   Status StartSegment(uint64_t number, bool sync);
   Status ReplaySegment(Segment& segment, bool newest, bool* damaged,
                        const std::function<Status(uint64_t, std::string_view)>& fn);
@@ -131,14 +164,18 @@ class WriteLog {
   std::string buffer_;
   uint64_t flushed_bytes_ = 0;
   int newest_fd_ = -1;  // The newest segment's, for the loop's writes.
+  int newest_version_ = 2;
   bool replayed_ = false;
   // Guarded by mutex_: the open segments and their dirty flags (Sync and
-  // RemoveThrough use them from another thread), the newest number (written
-  // only by the loop, so it reads it without the lock).
+  // RemoveThrough use them from another thread), the spares (RemoveThrough
+  // adds them, Rotate takes them), the newest number (written only by the
+  // loop, so it reads it without the lock).
   mutable std::mutex mutex_;
   std::vector<Segment> segments_;
   uint64_t newest_ = 0;
   bool directory_dirty_ = false;  // A segment was created since the last Sync.
+  std::vector<Spare> spares_;     // Oldest first.
+  uint64_t spare_bytes_ = 0;
   Status failure_;  // The first failure; the log refuses everything after it.
   std::mutex sync_mutex_;  // Held by Sync() throughout.
   std::mutex remove_mutex_;  // Held by RemoveThrough() throughout.

@@ -8,10 +8,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <csignal>
+#include <xxhash.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/coding.h"
 #include "unit/storage/storage_test_util.h"
 #include "unit/temp_dir.h"
 
@@ -81,6 +82,26 @@ std::string SegmentPath(const WriteLogOptions& options, uint64_t segment) {
 }
 
 uint64_t FileBytes(const std::string& path) { return std::filesystem::file_size(path); }
+
+std::string ReadFile(const std::string& path) {
+  std::string bytes(FileBytes(path), '\0');
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  REQUIRE(file != nullptr);
+  CHECK(std::fread(bytes.data(), 1, bytes.size(), file) == bytes.size());
+  std::fclose(file);
+  return bytes;
+}
+
+uint64_t InodeOf(const std::string& path) {
+  struct stat info;
+  REQUIRE(::stat(path.c_str(), &info) == 0);
+  return info.st_ino;
+}
+
+std::string SparePath(const WriteLogOptions& options, uint64_t segment) {
+  std::string path = SegmentPath(options, segment);
+  return path.substr(0, path.size() - 4) + ".spare";
+}
 
 void Overwrite(const std::string& path, uint64_t offset, std::string_view bytes) {
   int fd = ::open(path.c_str(), O_WRONLY);
@@ -193,9 +214,19 @@ TEST_CASE_FIXTURE(LogTest, "write log: damage in an older segment drops it and e
     Overwrite(SegmentPath(options, 1), WriteLog::kHeaderBytes + 12 + 3, "\x7f");
     kept = 0;
   }
-  SUBCASE("segment 1 cut short") {
-    std::filesystem::resize_file(SegmentPath(options, 1), FileBytes(SegmentPath(options, 1)) - 1);
+  SUBCASE("segment 1 cut inside its last record") {
+    std::filesystem::resize_file(SegmentPath(options, 1),
+                                 FileBytes(SegmentPath(options, 1)) - WriteLog::kSealBytes - 1);
     kept = 4;
+  }
+  SUBCASE("segment 1 cut inside its seal") {
+    std::filesystem::resize_file(SegmentPath(options, 1), FileBytes(SegmentPath(options, 1)) - 1);
+    kept = 5;
+  }
+  SUBCASE("segment 1 without its seal") {
+    std::filesystem::resize_file(SegmentPath(options, 1),
+                                 FileBytes(SegmentPath(options, 1)) - WriteLog::kSealBytes);
+    kept = 5;
   }
   auto log = OpenAndReplay(options, &records);
   REQUIRE(records.size() == kept);
@@ -263,6 +294,17 @@ TEST_CASE_FIXTURE(LogTest, "write log: a header a power loss zeroed or cut is da
   }
   SUBCASE("the newest segment's header zeroed") {
     Overwrite(SegmentPath(options, 3), 0, std::string(WriteLog::kHeaderBytes, '\0'));
+    kept = {"in segment 1", "in segment 2"};
+    segments = {1, 2, 3};
+  }
+  // A recycled file renamed to its new number, the header naming its old.
+  SUBCASE("a sealed segment's header naming a lower segment: it and the later ones are dropped") {
+    Overwrite(SegmentPath(options, 2), 0, ReadFile(SegmentPath(options, 1)).substr(0, 16));
+    kept = {"in segment 1"};
+    segments = {1, 2};
+  }
+  SUBCASE("the newest segment's header naming a lower segment") {
+    Overwrite(SegmentPath(options, 3), 0, ReadFile(SegmentPath(options, 2)).substr(0, 16));
     kept = {"in segment 1", "in segment 2"};
     segments = {1, 2, 3};
   }
@@ -341,6 +383,177 @@ TEST_CASE_FIXTURE(LogTest, "write log: RemoveThrough deletes sealed segments, ne
   log.reset();
   OpenAndReplay(options, &records);
   CHECK(records.empty());  // Segment 4 was started empty.
+}
+
+TEST_CASE_FIXTURE(LogTest,
+                  "write log: a removed segment is reused as a later one, and nothing it held "
+                  "before is read again") {
+  options.spare_bytes_max = 1ULL << 30;
+  uint64_t sealed = 0;
+  uint64_t inode = 0;
+  {
+    auto log = OpenAndReplay(options, &records);
+    for (int i = 0; i < 20; ++i)
+      REQUIRE(log->Append(std::string(2000, static_cast<char>('a' + i))).ok());
+    REQUIRE(log->Rotate(&sealed).ok());
+    REQUIRE(log->Append("in segment 2").ok());
+    REQUIRE(log->Rotate(&sealed).ok());
+    inode = InodeOf(SegmentPath(options, 1));
+    REQUIRE(log->RemoveThrough(1).ok());
+    CHECK(log->segments() == std::vector<uint64_t>{2, 3});
+    CHECK(log->spares() == 1);
+    CHECK_FALSE(std::filesystem::exists(SegmentPath(options, 1)));
+    CHECK(std::filesystem::exists(SparePath(options, 1)));
+    REQUIRE(log->Append("in segment 3").ok());
+    REQUIRE(log->Rotate(&sealed).ok());
+    // Segment 4 is segment 1's file, its old records behind the new header.
+    CHECK(log->spares() == 0);
+    CHECK_FALSE(std::filesystem::exists(SparePath(options, 1)));
+    CHECK(InodeOf(SegmentPath(options, 4)) == inode);
+    REQUIRE(log->Append(std::string(2000, '4')).ok());
+    REQUIRE(log->Rotate(&sealed).ok());  // Sealed with the old records behind.
+    REQUIRE(log->Append("in segment 5").ok());
+    REQUIRE(log->Flush().ok());
+    REQUIRE(log->Sync().ok());
+  }
+  CHECK(FileBytes(SegmentPath(options, 4)) > 20 * 2000);
+  std::vector<std::string> expected = {"in segment 2", "in segment 3", std::string(2000, '4'),
+                                       "in segment 5"};
+  auto check = [&](const std::vector<uint64_t>& segments) {
+    std::vector<std::string> payloads;
+    std::vector<uint64_t> seen;
+    for (const Record& record : records) {
+      payloads.push_back(record.payload);
+      if (seen.empty() || seen.back() != record.segment) seen.push_back(record.segment);
+    }
+    CHECK(payloads == expected);
+    CHECK(seen == segments);
+  };
+  auto log = OpenAndReplay(options, &records);
+  check({2, 3, 4, 5});
+  // The sealed segment ends at its seal: its old records stay, unread.
+  CHECK(FileBytes(SegmentPath(options, 4)) > 20 * 2000);
+  // The newest segment reuses it again. Its two records end where segment
+  // 1's third began: that record is whole, but its checksum is seeded with
+  // segment 1, so the reopen cuts the file there.
+  REQUIRE(log->RemoveThrough(4).ok());
+  CHECK(log->spares() == 3);
+  REQUIRE(log->Rotate(&sealed).ok());
+  CHECK(InodeOf(SegmentPath(options, 6)) == inode);
+  REQUIRE(log->Append(std::string(2000, '6')).ok());
+  REQUIRE(log->Append(std::string(2000, '6')).ok());
+  REQUIRE(log->Flush().ok());
+  CHECK(log->flushed_bytes() ==
+        WriteLog::kHeaderBytes + 2 * (WriteLog::kRecordOverheadBytes + 2000));
+  log.reset();
+  log = OpenAndReplay(options, &records);
+  CHECK(FileBytes(SegmentPath(options, 6)) ==
+        WriteLog::kHeaderBytes + 2 * (WriteLog::kRecordOverheadBytes + 2000));
+  expected = {"in segment 5", std::string(2000, '6'), std::string(2000, '6')};
+  check({5, 6});
+  REQUIRE(log->Append("after reopen").ok());
+  REQUIRE(log->Flush().ok());
+  log.reset();
+  OpenAndReplay(options, &records);
+  expected.push_back("after reopen");
+  check({5, 6});
+}
+
+TEST_CASE_FIXTURE(
+    LogTest,
+    "write log: a crash after a seal, before the next segment began, leaves the segment open") {
+  {
+    auto log = OpenAndReplay(options, &records);
+    REQUIRE(log->Append("one").ok());
+    uint64_t sealed = 0;
+    REQUIRE(log->Rotate(&sealed).ok());
+  }
+  std::filesystem::remove(SegmentPath(options, 2));
+  const uint64_t before_seal = FileBytes(SegmentPath(options, 1)) - WriteLog::kSealBytes;
+  auto log = OpenAndReplay(options, &records);
+  REQUIRE(records.size() == 1);
+  CHECK(FileBytes(SegmentPath(options, 1)) == before_seal);
+  // Appended where the seal was, so the next replay reads them.
+  REQUIRE(log->Append("after").ok());
+  REQUIRE(log->Flush().ok());
+  log.reset();
+  OpenAndReplay(options, &records);
+  REQUIRE(records.size() == 2);
+  CHECK(records[1].payload == "after");
+}
+
+TEST_CASE_FIXTURE(LogTest, "write log: spares stay within their bounds, also across a reopen") {
+  options.spare_bytes_max = 3000;
+  auto log = OpenAndReplay(options, &records);
+  uint64_t sealed = 0;
+  REQUIRE(log->Append(std::string(5000, 'x')).ok());  // Segment 1: past the bound alone.
+  REQUIRE(log->Rotate(&sealed).ok());
+  REQUIRE(log->Append("small").ok());  // Segment 2.
+  REQUIRE(log->Rotate(&sealed).ok());
+  REQUIRE(log->RemoveThrough(2).ok());
+  CHECK(log->spares() == 1);
+  CHECK_FALSE(std::filesystem::exists(SparePath(options, 1)));
+  CHECK(std::filesystem::exists(SparePath(options, 2)));
+  // At most kSparesMax files, however small.
+  options.spare_bytes_max = 1ULL << 30;
+  log.reset();
+  log = OpenAndReplay(options, &records);
+  CHECK(log->spares() == 1);
+  const uint64_t rotations = WriteLog::kSparesMax + 5;
+  for (uint64_t i = 0; i < rotations; ++i) REQUIRE(log->Rotate(&sealed).ok());
+  REQUIRE(log->RemoveThrough(sealed).ok());
+  CHECK(log->spares() == WriteLog::kSparesMax);
+  // Opened with no room for spares, the log deletes them.
+  options.spare_bytes_max = 0;
+  log.reset();
+  log = OpenAndReplay(options, &records);
+  CHECK(log->spares() == 0);
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(options.dir)) {
+    (void)entry;
+    ++files;
+  }
+  CHECK(files == 1);
+}
+
+TEST_CASE_FIXTURE(LogTest,
+                  "write log: a segment written before seals existed is read, continued and sealed "
+                  "by a rotation as before") {
+  // RKWLOG01: checksums seeded with the length alone, no seal.
+  std::filesystem::create_directories(options.dir);
+  std::string bytes = "RKWLOG01";
+  coding::PutFixed64(&bytes, 1);
+  for (std::string payload : {"old one", "old two"}) {
+    const auto length = static_cast<uint32_t>(payload.size());
+    coding::PutFixed32(&bytes, length);
+    coding::PutFixed64(&bytes, XXH3_64bits_withSeed(payload.data(), payload.size(), length));
+    bytes += payload;
+  }
+  {
+    std::FILE* file = std::fopen(SegmentPath(options, 1).c_str(), "wb");
+    REQUIRE(file != nullptr);
+    REQUIRE(std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size());
+    std::fclose(file);
+  }
+  {
+    auto log = OpenAndReplay(options, &records);
+    REQUIRE(records.size() == 2);
+    CHECK(records[1].payload == "old two");
+    REQUIRE(log->Append("new in segment 1").ok());
+    uint64_t sealed = 0;
+    REQUIRE(log->Rotate(&sealed).ok());
+    REQUIRE(log->Append("in segment 2").ok());
+    REQUIRE(log->Flush().ok());
+  }
+  // No seal in the old format: the file ends with the new record.
+  CHECK(FileBytes(SegmentPath(options, 1)) ==
+        bytes.size() + WriteLog::kRecordOverheadBytes + std::string("new in segment 1").size());
+  auto log = OpenAndReplay(options, &records);
+  std::vector<std::string> payloads;
+  for (const Record& record : records) payloads.push_back(record.payload);
+  CHECK(payloads ==
+        std::vector<std::string>{"old one", "old two", "new in segment 1", "in segment 2"});
+  CHECK(ReadFile(SegmentPath(options, 2)).substr(0, 8) == "RKWLOG02");
 }
 
 TEST_CASE("write log: bad input is refused with a clear error") {
@@ -436,6 +649,8 @@ TEST_CASE_FIXTURE(LogTest, "write log: segment numbers go on after a reopen") {
 TEST_CASE_FIXTURE(LogTest, "write log: Sync and RemoveThrough on another thread while the loop appends, flushes and rotates") {
   // As in the server: the loop writes and rotates, the thread pool syncs
   // and removes what the loop marked removable.
+  SUBCASE("removed segments deleted") {}
+  SUBCASE("removed segments recycled") { options.spare_bytes_max = 1ULL << 30; }
   auto log = OpenAndReplay(options, &records);
   std::atomic<bool> stop{false};
   std::atomic<int> syncs{0};
