@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "storage/engine.h"
+#include "storage/inline_bytes.h"
 #include "storage/map_space.h"
 #include "storage/write_log.h"
 
@@ -106,7 +107,9 @@ int PutLiveKeys(MDB_txn* txn, MDB_dbi meta_dbi, uint64_t live_keys);
 // tree only at checkpoints.
 struct LogState {
   struct MemRecord {
-    std::string bytes;       // The record as the data tree would store it.
+    // The record as the data tree would store it; inline up to 47 bytes
+    // (a record holds a value of up to about 15 bytes).
+    InlineBytes<47> bytes;
     bool tombstone = false;  // A delete: hides the tree's record.
   };
   // How to undo one write of the iteration if its log write fails: the
@@ -132,7 +135,8 @@ struct LogState {
   // std::unordered_map's bucket, node before and node, and it is the
   // hottest code of a replica's write (docs/benchmarks.md). Entries move
   // when it grows: nothing keeps a pointer into `mem` across a write.
-  using Table = absl::flat_hash_map<std::string, MemRecord, KeyHash, std::equal_to<>>;
+  // Keys up to 31 bytes are held in the slot itself (TableKey).
+  using Table = absl::flat_hash_map<TableKey, MemRecord, KeyHash, std::equal_to<>>;
   using Entry = Table::value_type;
 
   std::unique_ptr<WriteLog> wal;

@@ -173,7 +173,7 @@ Status Engine::OpenWriteLog() {
       return Status::Corruption("write log: a record of segment " + std::to_string(segment) +
                                 " does not decode");
     }
-    auto [it, inserted] = log.mem.try_emplace(std::string(data_key));
+    auto [it, inserted] = log.mem.try_emplace(data_key);
     if (inserted) log.mem_bytes += it->first.size();
     SetEntry(*it, record, kind == kDelete, &log.mem_bytes);
     log.log_bytes_since_checkpoint += payload.size() + WriteLog::kRecordOverheadBytes;
