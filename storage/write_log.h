@@ -29,7 +29,9 @@
 // no size change to journal. What the file held before stays behind the
 // new records until overwritten: its records are seeded with the old
 // segment number, so they fail the checksum, and a sealed segment ends at
-// its seal.
+// its seal. Open deletes the spares a last run left: after a power loss
+// one may hold records of the number it was about to take, which recovery
+// gives out again (within a run, numbers never repeat).
 //
 // Recovery (Replay): records are returned in order across segments. A
 // power loss can leave any unsynced part of the log missing or garbled, so

@@ -107,8 +107,9 @@ TEST_CASE("the event loop never waits for the disk" * RingkvOnly()) {
   std::remove(trace_path.c_str());
   INFO("loop thread: " << Describe(calls.loop));
   INFO("other threads: " << Describe(calls.others));
-  // Rotate takes a spare segment for the next one by a rename on the loop:
-  // that waits for no disk (the next sync on the pool makes it durable).
+  // Rotate takes a spare segment for the next one by a rename on the loop,
+  // as it created a new file there before: neither waits for the disk (the
+  // next sync on the pool makes the entry durable).
   std::map<std::string, int> loop = calls.loop;
   for (const char* rename : {"rename", "renameat", "renameat2"}) loop.erase(rename);
   CHECK(loop.empty());
