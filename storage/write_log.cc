@@ -94,16 +94,18 @@ WriteLog::~WriteLog() {
   }
 }
 
-std::string WriteLog::PathOf(uint64_t segment) const {
+std::string WriteLog::NumberedPath(uint64_t segment, std::string_view suffix) const {
   char name[kSegmentNameDigits + 1];
   std::snprintf(name, sizeof(name), "%020" PRIu64, segment);
-  return options_.dir + "/" + name + std::string(kSegmentSuffix);
+  return options_.dir + "/" + name + std::string(suffix);
+}
+
+std::string WriteLog::PathOf(uint64_t segment) const {
+  return NumberedPath(segment, kSegmentSuffix);
 }
 
 std::string WriteLog::SparePathOf(uint64_t segment) const {
-  char name[kSegmentNameDigits + 1];
-  std::snprintf(name, sizeof(name), "%020" PRIu64, segment);
-  return options_.dir + "/" + name + std::string(kSpareSuffix);
+  return NumberedPath(segment, kSpareSuffix);
 }
 
 Status WriteLog::Open(const WriteLogOptions& options, std::unique_ptr<WriteLog>* log) {
@@ -253,9 +255,11 @@ Status WriteLog::Replay(uint64_t skip_through,
       newest_ = segments_.back().number;
     }
     newest_fd_ = segments_.back().fd;
-    newest_version_ = segments_.back().version;  // Appends go on in its format.
     break;
   }
+  // Appends go on in the format of the segment left newest (ReplaySegment
+  // read it: the newest is never skipped).
+  newest_version_ = segments_.back().version;
   replayed_ = true;
   return Status::Ok();
 }
@@ -306,7 +310,6 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
       return Errno("rewriting the header of", path);
     }
     segment.version = 2;
-    if (newest) newest_version_ = 2;
     // An older segment had its header before the next one began: empty,
     // it lost what it held (never synced), and so did the later ones.
     *damaged = file_bytes > 0 || !newest;
@@ -314,8 +317,14 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
     return Status::Ok();
   }
   segment.version = version_1 ? 1 : 2;
-  if (newest) newest_version_ = segment.version;
 
+  // Cuts the segment at `at` (durably): what follows goes.
+  auto cut_at = [&](uint64_t at) -> Status {
+    if (::ftruncate(segment.fd, static_cast<off_t>(at)) != 0 || ::fdatasync(segment.fd) != 0) {
+      return Errno("truncating", path);
+    }
+    return Status::Ok();
+  };
   uint64_t offset = kHeaderBytes;
   std::string record_header;
   std::string payload;
@@ -356,9 +365,7 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
     // Damage: where a crash stopped the writes that were not synced, or
     // where a recycled file's earlier life begins. Keep what precedes it
     // (point-in-time recovery; Replay drops what follows).
-    if (::ftruncate(segment.fd, static_cast<off_t>(offset)) != 0 || ::fdatasync(segment.fd) != 0) {
-      return Errno("truncating the torn tail of", path);
-    }
+    if (Status status = cut_at(offset); !status.ok()) return status;
     *damaged = true;
     break;
   }
@@ -366,9 +373,7 @@ Status WriteLog::ReplaySegment(Segment& segment, bool newest, bool* damaged,
     // Rotate wrote the seal but did not start the next segment (a crash,
     // or a failure that failed the log): the segment goes on, from the
     // seal's offset.
-    if (::ftruncate(segment.fd, static_cast<off_t>(offset)) != 0 || ::fdatasync(segment.fd) != 0) {
-      return Errno("truncating the seal of", path);
-    }
+    if (Status status = cut_at(offset); !status.ok()) return status;
   } else if (!newest && !sealed && segment.version == 2) {
     // Rotate sealed it before the next segment began, and Sync() synced the
     // seal before anything in the next one: the seal's loss is damage.

@@ -154,6 +154,7 @@ class WriteLog {
   explicit WriteLog(WriteLogOptions options);
   std::string PathOf(uint64_t segment) const;
   std::string SparePathOf(uint64_t segment) const;
+  std::string NumberedPath(uint64_t segment, std::string_view suffix) const;
   int OpenSpareAs(const std::string& path);
   Status StartSegment(uint64_t number, bool sync);
   Status ReplaySegment(Segment& segment, bool newest, bool* damaged,
