@@ -428,7 +428,10 @@ class Coordinator {
                     SettledCallback settled);
 
   // Write path (coordinator side).
-  void SendWriteTo(WriteOp* op, uint32_t slot, const std::string& name, bool stand_in);
+  // With `take_encoded`, the request takes op->encoded_set (no later
+  // request needs it: they send op->set).
+  void SendWriteTo(WriteOp* op, uint32_t slot, const std::string& name, bool stand_in,
+                   bool take_encoded = false);
   bool AssignWriteStandIn(WriteOp* op, uint32_t slot);
   void HandlePutReply(const std::string& from, const PutReply& reply, int64_t now_ms);
   void OnHintAfter(uint64_t id);

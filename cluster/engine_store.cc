@@ -140,7 +140,8 @@ storage::Status EngineStore::Update(std::string_view key, const Updater& apply,
   // The engine was not touched since ReadAt's Get: the Put reuses its position.
   const int live_delta = (storage::IsLive(*set) ? 1 : 0) - (was_live ? 1 : 0);
   status = Store(partition, key, *set, live_delta);
-  if (status.ok() && stored_bytes != nullptr) stored_bytes->assign(encoded_);
+  // Handed over, not copied: the next Store encodes into a fresh buffer.
+  if (status.ok() && stored_bytes != nullptr) stored_bytes->swap(encoded_);
   return status;
 }
 

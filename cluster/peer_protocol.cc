@@ -239,12 +239,19 @@ bool CheckName(std::string_view name, std::string* error) {
 
 // ---- Replica messages -------------------------------------------------------
 
-bool DecodePut(std::span<const std::string> args, Message* out, std::string* error) {
+// With `take_set` (args[3] itself), its bytes are moved, not copied.
+bool DecodePut(std::span<const std::string> args, std::string* take_set, Message* out,
+               std::string* error) {
   if (!CheckShape(args, kPut, 4, 5, error)) return false;
   PutRequest request;
   if (!ParseId(args[1], &request.id, error)) return false;
   if (!DecodeSet(args[3], &request.set, error)) return false;
-  request.encoded_set = args[3];  // Checked by decoding it.
+  // Checked by decoding it.
+  if (take_set != nullptr) {
+    request.encoded_set = std::move(*take_set);
+  } else {
+    request.encoded_set = args[3];
+  }
   if (args.size() == 5) {
     // The encoder omits an empty hint, so an empty one is a malformed message.
     if (!CheckName(args[4], error)) return false;
@@ -446,11 +453,14 @@ void EncodeMessage(const GetReply& reply, std::string* out) {
   }
 }
 
-bool DecodeMessage(std::span<const std::string> args, Message* out, std::string* error) {
+namespace {
+
+bool Decode(std::span<const std::string> args, std::string* take_set, Message* out,
+            std::string* error) {
   if (args.empty()) return Fail(error, "empty message");
   switch (Classify(args[0])) {
     case PeerCommandKind::kPut:
-      return DecodePut(args, out, error);
+      return DecodePut(args, take_set, out, error);
     case PeerCommandKind::kPutReply:
       return DecodePutReply(args, out, error);
     case PeerCommandKind::kGet:
@@ -460,6 +470,16 @@ bool DecodeMessage(std::span<const std::string> args, Message* out, std::string*
     default:
       return Fail(error, "not a replica message");
   }
+}
+
+}  // namespace
+
+bool DecodeMessage(std::span<const std::string> args, Message* out, std::string* error) {
+  return Decode(args, nullptr, out, error);
+}
+
+bool DecodeMessageTaking(std::span<std::string> args, Message* out, std::string* error) {
+  return Decode(args, args.size() > 3 ? &args[3] : nullptr, out, error);
 }
 
 void PutReplyBatch::Add(const PutReply& reply) {

@@ -70,6 +70,9 @@ void EncodeMessage(const GetReply& reply, std::string* out);
 // sets *error and leaves *out unchanged. A hint_for, when present, is a
 // member name (1..kPeerNameBytesMax bytes).
 bool DecodeMessage(std::span<const std::string> args, Message* out, std::string* error);
+// The same, moving what it keeps out of `args` (an RK.PUT's set bytes)
+// rather than copying them; `args` is left valid but unspecified.
+bool DecodeMessageTaking(std::span<std::string> args, Message* out, std::string* error);
 
 // ---- Batched put replies --------------------------------------------------
 //

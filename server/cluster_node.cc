@@ -297,7 +297,7 @@ void ClusterNode::OnPeerMessage(PeerConnection* connection, std::span<std::strin
     case PeerCommandKind::kGetReply: {
       bool is_request = kind == PeerCommandKind::kPut || kind == PeerCommandKind::kGet;
       cluster::Message message;
-      ok = is_request == inbound && cluster::DecodeMessage(args, &message, &error);
+      ok = is_request == inbound && cluster::DecodeMessageTaking(args, &message, &error);
       if (ok) {
         CoordinatorCall call(this);
         coordinator_->OnMessage(connection->member(), std::move(message), server_->now_ms());

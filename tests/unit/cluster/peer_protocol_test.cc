@@ -242,6 +242,40 @@ TEST_CASE("peer protocol: a put request's pre-encoded set goes out as the set wo
   }
 }
 
+TEST_CASE("peer protocol: decoding by taking the arguments gives the same messages") {
+  std::vector<Message> messages = {
+      PutRequest{7, "k", SampleSet(), "", ""},
+      PutRequest{8, "k2", {}, "n4", EncodedSet(SampleSet())},
+      PutReply{9, true, ""},
+      GetRequest{10, "k3", std::nullopt},
+  };
+  for (const Message& message : messages) {
+    std::string bytes;
+    EncodeMessage(message, &bytes);
+    std::vector<std::string> args = Parse(bytes);
+    Message copied, taken;
+    std::string error;
+    REQUIRE_MESSAGE(DecodeMessage(args, &copied, &error), error);
+    REQUIRE_MESSAGE(DecodeMessageTaking(args, &taken, &error), error);
+    CHECK(taken.index() == copied.index());
+    if (const auto* put = std::get_if<PutRequest>(&taken)) {
+      const auto& expected = std::get<PutRequest>(copied);
+      CHECK(put->id == expected.id);
+      CHECK(put->key == expected.key);
+      CHECK(put->set == expected.set);
+      CHECK(put->hint_for == expected.hint_for);
+      CHECK(put->encoded_set == EncodedSet(SampleSet()));
+      CHECK(put->encoded_set == expected.encoded_set);
+    }
+  }
+  // Bad input is refused the same way.
+  std::vector<std::string> bad = {"RK.PUT", "1", "k", "not a set"};
+  Message decoded;
+  std::string error;
+  CHECK_FALSE(DecodeMessageTaking(bad, &decoded, &error));
+  CHECK_FALSE(error.empty());
+}
+
 TEST_CASE("peer protocol: encoding into a warm buffer allocates nothing") {
   PutRequest put{1, "key", SampleSet(), "n2"};
   GetReply found{2, true, true, SampleSet(), ""};
