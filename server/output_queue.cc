@@ -1,5 +1,6 @@
 #include "server/output_queue.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace ringkv::server {
@@ -12,22 +13,31 @@ struct OutputQueue::WriteRequest {
 };
 
 OutputQueue::OutputQueue(uv_stream_t* stream, std::function<void()> on_error,
-                         std::function<void()> on_drained, uint64_t* written_bytes)
+                         std::function<void()> on_drained, uint64_t* written_bytes,
+                         size_t keep_capacity_bytes)
     : stream_(stream),
       on_error_(std::move(on_error)),
       on_drained_(std::move(on_drained)),
-      written_bytes_(written_bytes) {}
+      written_bytes_(written_bytes),
+      keep_capacity_bytes_(keep_capacity_bytes) {}
 
 void OutputQueue::Seal(uint64_t required_sequence, uint64_t durable_sequence) {
   if (buffer_.empty()) return;
+  const size_t bytes = buffer_.size();
   if (held_.empty() && required_sequence <= durable_sequence) {
     Write(std::move(buffer_));
     buffer_.clear();
-    return;
+  } else {
+    held_bytes_ += bytes;
+    held_.push_back({std::move(buffer_), required_sequence});
+    buffer_.clear();
   }
-  held_bytes_ += buffer_.size();
-  held_.push_back({std::move(buffer_), required_sequence});
-  buffer_.clear();
+  KeepRoom(bytes);
+}
+
+void OutputQueue::KeepRoom(size_t last_bytes) {
+  const size_t room = std::min(last_bytes, keep_capacity_bytes_);
+  if (!stopped_ && buffer_.capacity() < room) buffer_.reserve(room);
 }
 
 void OutputQueue::FlushReady(uint64_t durable_sequence) {
@@ -55,7 +65,7 @@ void OutputQueue::Write(std::string data) {
   if (written_bytes_) *written_bytes_ += data.size();
   if (sent == data.size()) {
     // Keep the capacity for the next iteration.
-    if (buffer_.capacity() < data.capacity() && data.capacity() <= 64 * 1024) {
+    if (buffer_.capacity() < data.capacity() && data.capacity() <= keep_capacity_bytes_) {
       buffer_.swap(data);
       buffer_.clear();
     }

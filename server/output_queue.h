@@ -32,9 +32,12 @@ class OutputQueue {
   // `stream` is not owned. `on_error` runs when a write fails (the owner
   // closes the connection); `on_drained` when the last write request
   // completes. `written_bytes` (may be null) counts bytes handed to the
-  // socket.
-  OutputQueue(uv_stream_t* stream, std::function<void()> on_error,
-              std::function<void()> on_drained, uint64_t* written_bytes);
+  // socket. The buffer keeps up to `keep_capacity_bytes` of room between
+  // iterations (as much as the last iteration wrote), so that appending an
+  // iteration's output does not grow it from nothing, copying as it goes.
+  static constexpr size_t kKeepCapacityDefault = 64 * 1024;
+  OutputQueue(uv_stream_t* stream, std::function<void()> on_error, std::function<void()> on_drained,
+              uint64_t* written_bytes, size_t keep_capacity_bytes = kKeepCapacityDefault);
   OutputQueue(const OutputQueue&) = delete;
   OutputQueue& operator=(const OutputQueue&) = delete;
 
@@ -60,11 +63,14 @@ class OutputQueue {
   struct WriteRequest;
   static void OnWritten(uv_write_t* request, int status);
   void Write(std::string data);
+  // After the buffer was handed on: room for about as much again.
+  void KeepRoom(size_t last_bytes);
 
   uv_stream_t* stream_;  // Not owned.
   std::function<void()> on_error_;
   std::function<void()> on_drained_;
   uint64_t* written_bytes_;  // Not owned; may be null.
+  size_t keep_capacity_bytes_;
   std::string buffer_;
   struct Held {
     std::string data;

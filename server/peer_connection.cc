@@ -10,6 +10,10 @@ namespace {
 
 constexpr size_t kReadBufferBytes = 64 * 1024;
 char g_peer_read_buffer[kReadBufferBytes];
+// A coordinator under pipelined 1 KB writes sends each replica hundreds of
+// kilobytes per iteration; a node has a few peer links, so each keeps that
+// much room.
+constexpr size_t kOutputKeepCapacityBytes = 4 * 1024 * 1024;
 
 // A peer message carries a whole sibling set: allow several values of the
 // largest size a client may send.
@@ -28,11 +32,12 @@ PeerConnection::PeerConnection(ClusterNode* node, Role role, std::string member)
       role_(role),
       member_(std::move(member)),
       parser_(PeerLimits(node->server().config())),
-      output_(reinterpret_cast<uv_stream_t*>(&handle_), [this] { Close(); },
-              [this] {
-                if (close_after_flush_) Close();
-              },
-              nullptr) {
+      output_(
+          reinterpret_cast<uv_stream_t*>(&handle_), [this] { Close(); },
+          [this] {
+            if (close_after_flush_) Close();
+          },
+          nullptr, kOutputKeepCapacityBytes) {
   uv_tcp_init(node->server().loop(), &handle_);
   handle_.data = this;
   connect_request_.data = this;
