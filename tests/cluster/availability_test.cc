@@ -231,6 +231,11 @@ TEST_CASE("cluster: a coordinator paused past the timeout answers from the repli
   RedisContext context = cluster.Connect(0);
   REQUIRE(Do(context.get(), {"SET", "paused-coordinator:warm", "x"}) == "+OK");
 
+  RedisContext observer = cluster.Connect(0);
+  const int64_t processed_before =
+      blackbox::InfoInteger(observer.get(), "total_commands_processed", "stats");
+  const int64_t served_before[] = {InfoInteger(cluster, 1, "replica_puts_served"),
+                                   InfoInteger(cluster, 2, "replica_puts_served")};
   cluster.Pause(1);
   cluster.Pause(2);
   const int64_t sent_ms = NowMs();
@@ -240,13 +245,30 @@ TEST_CASE("cluster: a coordinator paused past the timeout answers from the repli
   }
   for (int done = 0; done == 0;) REQUIRE(redisBufferWrite(context.get(), &done) == REDIS_OK);
   // The coordinator writes its own copy and forwards to the paused replicas
-  // (W = 2: it waits for one of them).
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // (W = 2: it waits for one of them). An INFO that counts the writes runs
+  // in a later iteration than theirs, so the forwards have left by then.
+  bool forwarded = false;
+  for (int poll = 1; poll <= 500 && !forwarded; ++poll) {
+    const int64_t processed =
+        blackbox::InfoInteger(observer.get(), "total_commands_processed", "stats");
+    forwarded = processed - processed_before - poll >= kWrites;
+    if (!forwarded) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(forwarded);
   cluster.Pause(0);
   cluster.Resume(1);
   cluster.Resume(2);
-  // The replicas answer into the paused coordinator's socket; then the
-  // deadline passes.
+  // The replicas answer into the paused coordinator's socket (served, and
+  // answered in the iteration that served them); then the deadline passes.
+  for (int replica : {1, 2}) {
+    bool served = false;
+    for (int poll = 0; poll < 500 && !served; ++poll) {
+      served = InfoInteger(cluster, replica, "replica_puts_served") - served_before[replica - 1] >=
+               kWrites;
+      if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(served);
+  }
   const int64_t resume_at_ms = sent_ms + options.request_timeout_ms + 300;
   std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(300, resume_at_ms - NowMs())));
   cluster.Resume(0);

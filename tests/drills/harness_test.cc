@@ -286,9 +286,14 @@ TEST_CASE(
     if (write.outcome == Outcome::kOk) acknowledged.push_back(&write);
   }
   REQUIRE(acknowledged.size() >= 10);
-  // A healthy cluster: every write acknowledged and in place.
+  // A healthy cluster: every write acknowledged and in place, once the
+  // third copies of the last writes (acknowledged at W = 2) have landed.
   CHECK(acknowledged.size() == writes.size());
   PlacementVerdict placement = CheckPlacement(cluster, writes);
+  for (int attempt = 0; attempt < 20 && !placement.ok(); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    placement = CheckPlacement(cluster, writes);
+  }
   CHECK_MESSAGE(placement.ok(), placement.Summary());
   CHECK(placement.keys_checked == static_cast<int64_t>(acknowledged.size()));
 

@@ -260,7 +260,16 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a long checkpoint's parts are writte
   Reopen();
   for (int i = 0; i < 20000; ++i) Put("k" + std::to_string(i), "v");
   CommitNoWait();  // The checkpoint begins on the thread.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // Some parts committed.
+  if (written_back) {
+    // Some parts committed: due at once (bounded, however slow the machine).
+    for (int i = 0; i < 1000 && !engine->tree_write_back_due(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(engine->tree_write_back_due());
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // Some parts committed.
+    CHECK_FALSE(engine->tree_write_back_due());
+  }
   const uint64_t before = Stats().lmdb_syncs;
   SyncAndRelease();  // The loop has not finished the checkpoint: only parts to sync.
   CHECK(Stats().lmdb_syncs == before + (written_back ? 1 : 0));
