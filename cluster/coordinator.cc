@@ -223,13 +223,6 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
   op.settled = std::move(settled);
   SlotsOf(key, consistency.n, &op.slots, &op.candidates);
   op.targets.reserve(consistency.n + 1);  // Room for a stand-in without moving.
-  // The last owner asked takes the stored bytes rather than a copy of them
-  // (a stand-in asked later sends `set`).
-  uint32_t last_sent = consistency.n;
-  for (uint32_t i = 0; i < consistency.n; ++i) {
-    const Slot& slot = op.slots[i];
-    if (slot.owner != self_ && !(options_.sloppy_quorum && IsDown(slot.owner))) last_sent = i;
-  }
   // Slots in preference order, so that down owners get stand-ins in ring
   // order.
   for (uint32_t i = 0; i < consistency.n; ++i) {
@@ -244,7 +237,7 @@ void Coordinator::Write(std::string_view key, storage::Sibling version,
       // fails its slot at once anyway.
       AssignWriteStandIn(&op, i);
     } else {
-      SendWriteTo(&op, i, slot.owner, /*stand_in=*/false, /*take_encoded=*/i == last_sent);
+      SendWriteTo(&op, i, slot.owner, /*stand_in=*/false);
     }
   }
   assert(op.acks == 1);
@@ -267,8 +260,7 @@ void Coordinator::FailWriteNow(const storage::Status& status, uint32_t required,
   if (settled) settled(0);
 }
 
-void Coordinator::SendWriteTo(WriteOp* op, uint32_t slot, const std::string& name, bool stand_in,
-                              bool take_encoded) {
+void Coordinator::SendWriteTo(WriteOp* op, uint32_t slot, const std::string& name, bool stand_in) {
   assert(name != self_);
   op->targets.push_back(WriteTarget{name, slot, stand_in, ReplyState::kPending});
   ++op->slots[slot].pending;
@@ -279,11 +271,9 @@ void Coordinator::SendWriteTo(WriteOp* op, uint32_t slot, const std::string& nam
     ++stats_.write_stand_ins;
   }
   // The bytes the local store wrote stand in for the set: no second
-  // encoding, and no copy for the last owner asked.
+  // encoding, and one buffer for every replica.
   if (!op->encoded_set.empty()) {
-    std::string encoded = take_encoded ? std::move(op->encoded_set) : op->encoded_set;
-    if (take_encoded) op->encoded_set.clear();
-    Send(name, PutRequest{op->id, op->key, {}, std::move(hint_for), std::move(encoded)});
+    Send(name, PutRequest{op->id, op->key, {}, std::move(hint_for), op->encoded_set});
   } else {
     Send(name, PutRequest{op->id, op->key, op->set, std::move(hint_for), {}});
   }

@@ -345,7 +345,7 @@ class Coordinator {
     uint32_t acks = 0;  // Slots acked.
     bool done_fired = false;
     storage::SiblingSet set;  // Kept for stand-ins until the request ends.
-    std::string encoded_set;  // Its bytes as stored here, or empty.
+    SharedBytes encoded_set;  // Its bytes as stored here, or empty.
     storage::Dot dot;
     WriteCallback done;
     SettledCallback settled;
@@ -428,10 +428,7 @@ class Coordinator {
                     SettledCallback settled);
 
   // Write path (coordinator side).
-  // With `take_encoded`, the request takes op->encoded_set (no later
-  // request needs it: they send op->set).
-  void SendWriteTo(WriteOp* op, uint32_t slot, const std::string& name, bool stand_in,
-                   bool take_encoded = false);
+  void SendWriteTo(WriteOp* op, uint32_t slot, const std::string& name, bool stand_in);
   bool AssignWriteStandIn(WriteOp* op, uint32_t slot);
   void HandlePutReply(const std::string& from, const PutReply& reply, int64_t now_ms);
   void OnHintAfter(uint64_t id);

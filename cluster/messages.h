@@ -11,6 +11,7 @@
 #define RINGKV_CLUSTER_MESSAGES_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,24 @@
 #include "storage/sibling_set.h"
 
 namespace ringkv::cluster {
+
+// Bytes that never change once made, shared by every copy: a write's set
+// as its coordinator stored it goes to each replica without a copy per
+// request.
+class SharedBytes {
+ public:
+  SharedBytes() = default;
+  SharedBytes(std::string bytes)  // NOLINT: implicit, as a std::string would be.
+      : bytes_(bytes.empty() ? nullptr : std::make_shared<const std::string>(std::move(bytes))) {}
+  std::string_view view() const { return bytes_ ? std::string_view(*bytes_) : std::string_view(); }
+  operator std::string_view() const { return view(); }  // NOLINT: a view of the bytes.
+  bool empty() const { return bytes_ == nullptr; }
+  size_t size() const { return view().size(); }
+  bool operator==(std::string_view other) const { return view() == other; }
+
+ private:
+  std::shared_ptr<const std::string> bytes_;
+};
 
 // Merge `set` into your copy of `key` (replication, read repair, hinted
 // handoff). `hint_for` is empty when the receiver is one of the key's
@@ -35,7 +54,7 @@ struct PutRequest {
   // as it is. On the receiving side DecodeMessage fills both: the bytes as
   // received (checked by decoding them), so a replica whose record becomes
   // the incoming set can store them without encoding it again.
-  std::string encoded_set;
+  SharedBytes encoded_set;
 };
 
 struct PutReply {

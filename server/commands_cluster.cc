@@ -299,8 +299,10 @@ void ClusterSet(CommandContext& ctx, bool nx, bool xx, bool get) {
   Server* server = &ctx.server;
   Client* client = &ctx.client;
   ReplyToken token = ctx.Defer();
-  std::string key = ctx.args[1];
-  std::string value = ctx.args[2];
+  // Taken from the parsed request (Defer above has read its keys; nothing
+  // reads the arguments after the handler): a value is not copied.
+  std::string key = std::move(ctx.args[1]);
+  std::string value = std::move(ctx.args[2]);
   if (!nx && !xx && !get) {
     // A plain SET supersedes what the coordinating replica has seen.
     TrackedWrite(server, *client, key, NewVersion(server, std::move(value), false), nullptr,

@@ -226,7 +226,7 @@ TEST_CASE("peer protocol: a get reply's pre-encoded set goes out as the set woul
 
 TEST_CASE("peer protocol: a put request's pre-encoded set goes out as the set would") {
   for (const char* hint : {"", "n4"}) {
-    PutRequest decoded{7, "k", SampleSet(), hint, ""};
+    PutRequest decoded{7, "k", SampleSet(), hint, {}};
     PutRequest raw{7, "k", {}, hint, EncodedSet(SampleSet())};
     std::string from_set, from_bytes;
     EncodeMessage(decoded, &from_set);
@@ -244,7 +244,7 @@ TEST_CASE("peer protocol: a put request's pre-encoded set goes out as the set wo
 
 TEST_CASE("peer protocol: decoding by taking the arguments gives the same messages") {
   std::vector<Message> messages = {
-      PutRequest{7, "k", SampleSet(), "", ""},
+      PutRequest{7, "k", SampleSet(), "", {}},
       PutRequest{8, "k2", {}, "n4", EncodedSet(SampleSet())},
       PutReply{9, true, ""},
       GetRequest{10, "k3", std::nullopt},
