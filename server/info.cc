@@ -40,6 +40,7 @@ struct AllocatorStats {
   uint64_t active = 0;
   uint64_t resident = 0;
   std::string version = "libc";
+  std::string thp = "n/a";  // jemalloc's opt.thp: always, default or never.
 };
 
 AllocatorStats ReadAllocatorStats() {
@@ -62,6 +63,9 @@ AllocatorStats ReadAllocatorStats() {
     size_t dash = stats.version.find('-', 9);
     if (dash != std::string::npos) stats.version.resize(dash);
   }
+  const char* thp = nullptr;
+  length = sizeof(thp);
+  if (mallctl("opt.thp", &thp, &length, nullptr, 0) == 0 && thp) stats.thp = thp;
   stats.available = true;
   return stats;
 }
@@ -138,6 +142,7 @@ void MemorySection(Server& server, std::string* out) {
   Line(out, "allocator_active:%" PRIu64, allocator.active);
   Line(out, "allocator_resident:%" PRIu64, allocator.resident);
   Line(out, "mem_allocator:%s", allocator.version.c_str());
+  Line(out, "allocator_thp:%s", allocator.thp.c_str());
   Line(out, "maxmemory:0");
   Line(out, "storage_map_size:%" PRIu64, engine.map_size_bytes);
   Line(out, "storage_used_bytes:%" PRIu64, engine.used_bytes);

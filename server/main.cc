@@ -6,6 +6,19 @@
 #include "server/log.h"
 #include "server/server.h"
 
+#ifdef RINGKV_WITH_JEMALLOC
+// jemalloc's options, read at its first allocation: every extent it maps is
+// advised for transparent huge pages (with the kernel's THP set to
+// "madvise", Debian's default). The memory table, records and buffers are
+// reached at random, and a TLB miss on 4 KB pages cost each lookup a page
+// walk: 1 KB SET through the cluster +10% (docs/benchmarks.md). MALLOC_CONF
+// in the environment overrides it (MALLOC_CONF=thp:default turns it off).
+extern "C" {
+extern const char* malloc_conf;
+const char* malloc_conf = "thp:always";
+}
+#endif
+
 namespace {
 
 constexpr const char* kUsage =

@@ -95,6 +95,34 @@ TEST_CASE("info has every section and the fields tools look for") {
   CHECK(info.find("\r\ndb0:keys=1") != std::string::npos);
 }
 
+// The server binary asks jemalloc for transparent huge pages (server/main.cc);
+// MALLOC_CONF in its environment overrides that. Sanitizer builds run on
+// their own allocator and say so.
+TEST_CASE("info memory: the allocator's huge-page mode, and MALLOC_CONF overriding it") {
+  auto thp_of = [](ServerProcess& server, std::string* allocator) {
+    server.Start();
+    RedisContext c = Connect(server.port());
+    const std::string info = Do(c.get(), {"INFO", "memory"});
+    *allocator = InfoField(info, "mem_allocator").value_or("");
+    return InfoField(info, "allocator_thp").value_or("missing");
+  };
+  std::string allocator;
+  {
+    ServerProcess server;
+    const std::string thp = thp_of(server, &allocator);
+    if (allocator.rfind("jemalloc", 0) != 0) {
+      CHECK(thp == "n/a");
+      return;
+    }
+    CHECK(thp == "always");
+  }
+  REQUIRE(setenv("MALLOC_CONF", "thp:never", 1) == 0);
+  ServerProcess server;
+  const std::string thp = thp_of(server, &allocator);
+  unsetenv("MALLOC_CONF");
+  CHECK(thp == "never");
+}
+
 TEST_CASE("info with a section name answers only that section") {
   ServerProcess server;
   server.Start();
