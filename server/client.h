@@ -14,6 +14,7 @@
 #ifndef RINGKV_SERVER_CLIENT_H_
 #define RINGKV_SERVER_CLIENT_H_
 
+#include <absl/container/flat_hash_map.h>
 #include <uv.h>
 
 #include <cstdint>
@@ -21,7 +22,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "resp/parser.h"
@@ -145,7 +145,9 @@ class Client {
   // Keys of the deferred commands, by 64-bit hash (storage::KeyHash), with
   // how many hold each. Two keys sharing a hash only make a command wait
   // when it need not: never the other way round.
-  std::unordered_map<uint64_t, uint32_t> busy_keys_;
+  // Open addressing: a deferred command inserts and erases here without an
+  // allocation of its own.
+  absl::flat_hash_map<uint64_t, uint32_t> busy_keys_;
   void ReleaseKey(uint64_t key_hash);
   // A parsed command waiting for earlier deferred ones, and the input after it.
   bool parked_ = false;
