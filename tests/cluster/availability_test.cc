@@ -245,8 +245,9 @@ TEST_CASE("cluster: a coordinator paused past the timeout answers from the repli
   }
   for (int done = 0; done == 0;) REQUIRE(redisBufferWrite(context.get(), &done) == REDIS_OK);
   // The coordinator writes its own copy and forwards to the paused replicas
-  // (W = 2: it waits for one of them). An INFO that counts the writes runs
-  // in a later iteration than theirs, so the forwards have left by then.
+  // (W = 2: it waits for one of them). Once an INFO counts the writes, a
+  // PING sent after its reply runs in a later iteration than theirs: the
+  // iteration that ran them (perhaps the INFO's own) has sent the forwards.
   bool forwarded = false;
   for (int poll = 1; poll <= 500 && !forwarded; ++poll) {
     const int64_t processed =
@@ -255,6 +256,7 @@ TEST_CASE("cluster: a coordinator paused past the timeout answers from the repli
     if (!forwarded) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   REQUIRE(forwarded);
+  REQUIRE(Do(observer.get(), {"PING"}) == "+PONG");
   cluster.Pause(0);
   cluster.Resume(1);
   cluster.Resume(2);
