@@ -33,7 +33,6 @@ class SharedBytes {
   std::string_view view() const { return bytes_ ? std::string_view(*bytes_) : std::string_view(); }
   operator std::string_view() const { return view(); }  // NOLINT: a view of the bytes.
   bool empty() const { return bytes_ == nullptr; }
-  size_t size() const { return view().size(); }
   bool operator==(std::string_view other) const { return view() == other; }
 
  private:
