@@ -466,6 +466,7 @@ class Coordinator {
                                 std::optional<ReadDigest>* digest = nullptr);
   void ServePut(const std::string& from, const PutRequest& request, int64_t now_ms);
   void ServeGet(const std::string& from, const GetRequest& request);
+  bool SameVersions(std::string_view key, const ReadDigest& digest);
 
   // Hinted handoff (coordinator_hints.cc).
   void StoreHint(const PutRequest& request, int64_t now_ms, PutReply* reply);

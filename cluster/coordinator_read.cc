@@ -162,13 +162,10 @@ void Coordinator::AddReadTarget(ReadOp* op, uint32_t slot, const std::string& na
 const ReadDigest& Coordinator::LocalDigest(ReadOp* op) {
   if (!op->local_digest) {
     const ReadTarget& local = op->targets[static_cast<size_t>(op->local_target)];
-    if (!local.found) {
-      op->local_digest = DigestOf({});
-    } else {
-      std::string bytes;
-      storage::EncodeSiblingSet(local.set, &bytes);
-      op->local_digest = DigestOf(bytes);
-    }
+    std::string bytes;
+    if (local.found) storage::EncodeSiblingSet(local.set, &bytes);
+    op->local_digest = DigestOf(bytes);
+    assert(op->local_digest);  // Our own encoding parses.
   }
   return *op->local_digest;
 }

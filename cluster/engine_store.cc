@@ -43,19 +43,34 @@ storage::Status EngineStore::ReadDigested(std::string_view key, storage::Sibling
   storage::Status status =
       engine_->Get(storage::PartitionOf(key, engine_->partition_count()), key, &encoded);
   if (status.IsNotFound()) {
-    *digest = DigestOf({});
+    *digest = *DigestOf({});
     return storage::Status::Ok();
   }
   if (!status.ok()) return status;
   // Both before anything else touches the engine: `encoded` views LMDB's
-  // map only until the next write.
-  *digest = DigestOf(encoded);
+  // map only until the next write. A record that decodes has a digest.
   status = storage::DecodeSiblingSet(encoded, set);
   if (!status.ok()) {
     *set = storage::SiblingSet();
     return status;
   }
+  *digest = *DigestOf(encoded);
   *found = true;
+  return storage::Status::Ok();
+}
+
+storage::Status EngineStore::ReadVersionDigest(std::string_view key, ReadDigest* digest) {
+  std::string_view encoded;
+  storage::Status status =
+      engine_->Get(storage::PartitionOf(key, engine_->partition_count()), key, &encoded);
+  if (status.IsNotFound())
+    encoded = {};
+  else if (!status.ok())
+    return status;
+  // Neither a copy nor the values: `encoded` views the stored bytes.
+  std::optional<ReadDigest> value = DigestOf(encoded);
+  if (!value) return storage::Status::Corruption("record does not parse");
+  *digest = *value;
   return storage::Status::Ok();
 }
 

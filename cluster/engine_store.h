@@ -36,6 +36,7 @@ class EngineStore : public ReplicaStore {
   storage::Status ReadEncoded(std::string_view key, std::string* encoded, bool* found) override;
   storage::Status ReadDigested(std::string_view key, storage::SiblingSet* set, bool* found,
                                ReadDigest* digest) override;
+  storage::Status ReadVersionDigest(std::string_view key, ReadDigest* digest) override;
   bool encoded_records() const override { return true; }
   // Also keeps the engine's live-key counter: +1 when the key becomes live
   // (storage::IsLive), -1 when it stops being live.

@@ -62,14 +62,19 @@ struct PutReply {
   std::string error;  // When !ok.
 };
 
-// A 128-bit XXH3 of a copy as a replica would send it: the encoded set
-// (docs/storage_format.md), or no bytes at all for no record.
+// A 128-bit XXH3 of a copy's versions: of the version bytes of its encoded
+// set (storage::AppendSiblingSetVersionBytes: the record without its
+// values' bytes), or of no bytes at all for no record. Equal digests stand
+// for equal copies (docs/coordination.md, "Conditional reads"), and a
+// replica reads none of a value to tell.
 struct ReadDigest {
   uint64_t high = 0;
   uint64_t low = 0;
   bool operator==(const ReadDigest&) const = default;
 };
-ReadDigest DigestOf(std::string_view encoded_set);
+// The digest of `encoded_set` (empty for no record); nullopt when its
+// structure does not parse.
+std::optional<ReadDigest> DigestOf(std::string_view encoded_set);
 
 // Send me your copy of `key`; with `digest`, only if it differs from the
 // copy with that digest (else answer `same`).

@@ -421,9 +421,16 @@ void EncodeMessage(const PutReply& reply, std::string* out) {
   }
 }
 
-ReadDigest DigestOf(std::string_view encoded_set) {
-  const XXH128_hash_t hash = XXH3_128bits(encoded_set.data(), encoded_set.size());
-  return {hash.high64, hash.low64};
+std::optional<ReadDigest> DigestOf(std::string_view encoded_set) {
+  // Scratch kept per thread: a record's version bytes are some tens of
+  // bytes, and this runs for every read.
+  thread_local std::string versions;
+  versions.clear();
+  if (!encoded_set.empty() && !storage::AppendSiblingSetVersionBytes(encoded_set, &versions).ok()) {
+    return std::nullopt;
+  }
+  const XXH128_hash_t hash = XXH3_128bits(versions.data(), versions.size());
+  return ReadDigest{hash.high64, hash.low64};
 }
 
 void EncodeMessage(const GetRequest& request, std::string* out) {

@@ -50,8 +50,16 @@ class ReplicaStore {
     if (!status.ok()) return status;
     std::string bytes;
     if (*found) storage::EncodeSiblingSet(*set, &bytes);
-    *digest = DigestOf(bytes);
+    *digest = *DigestOf(bytes);  // Our own encoding parses.
     return status;
+  }
+  // Only the digest of the record of `key`, as ReadDigested gives it; a
+  // store may read no more of the record than its versions (a record whose
+  // structure does not parse is kCorruption). The default is ReadDigested.
+  virtual storage::Status ReadVersionDigest(std::string_view key, ReadDigest* digest) {
+    storage::SiblingSet set;
+    bool found = false;
+    return ReadDigested(key, &set, &found, digest);
   }
   // True if the store keeps records encoded and this node's messages pass
   // through the wire codec, so record bytes may travel as they are: a

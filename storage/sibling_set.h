@@ -64,6 +64,16 @@ Status DecodeSiblingSet(std::string_view bytes, SiblingSet* set);
 // after it was encoded, though not one encoded wrong in the first place.
 Status CheckSiblingSetChecksum(std::string_view bytes);
 
+// Appends to *out the bytes of the encoded set `bytes` that tell its
+// versions apart: all of them but the values' bytes (each value's length
+// stays) and the checksum. Two sets with the same version bytes hold the
+// same siblings, because a dot names one write and its value
+// (docs/coordination.md, "Conditional reads"). Only the record's
+// structure is read, not its values, so the checksum is not verified; a
+// record whose structure does not parse is kCorruption (*out then holds
+// an unspecified prefix).
+Status AppendSiblingSetVersionBytes(std::string_view bytes, std::string* out);
+
 // A zero-copy reading of an encoded sibling set, for the read path: values
 // are views into the encoded bytes, which must outlive the view.
 struct SiblingRef {

@@ -223,6 +223,36 @@ Status CheckSiblingSetChecksum(std::string_view bytes) {
   return check == RecordCheck::kOk ? Status::Ok() : RecordError(bytes, check);
 }
 
+Status AppendSiblingSetVersionBytes(std::string_view bytes, std::string* out) {
+  if (bytes.size() < 1 + 1 + 1 + kChecksumBytes) return RecordError(bytes, RecordCheck::kTooShort);
+  const std::string_view body = bytes.substr(0, bytes.size() - kChecksumBytes);
+  if (static_cast<uint8_t>(body.front()) != kFormatVersion) {
+    return RecordError(bytes, RecordCheck::kUnknownVersion);
+  }
+  std::string_view input = body.substr(1);
+  thread_local VersionVector clock;
+  clock.Clear();
+  if (Status status = ParseClock(&input, &clock); !status.ok()) return status;
+  uint64_t count = 0;
+  if (!coding::GetVarint64(&input, &count))
+    return Status::Corruption("sibling set: bad sibling count");
+  if (count > input.size() / kSiblingBytesMin) {
+    return Status::Corruption("sibling set: sibling count exceeds the record");
+  }
+  // Everything up to each value (its length included), then what follows
+  // the last one.
+  const char* next = body.data();
+  for (size_t i = 0; i < count; ++i) {
+    SiblingRef sibling;
+    if (Status status = ParseSibling(&input, i, &sibling); !status.ok()) return status;
+    out->append(next, static_cast<size_t>(sibling.value.data() - next));
+    next = sibling.value.data() + sibling.value.size();
+  }
+  if (!input.empty()) return Status::Corruption("sibling set: trailing bytes");
+  out->append(next, static_cast<size_t>(body.data() + body.size() - next));
+  return Status::Ok();
+}
+
 Status DecodeSiblingSet(std::string_view bytes, SiblingSet* set) {
   // Scratch kept per thread, so a decode allocates only what the set holds.
   thread_local std::vector<SiblingRef> refs;

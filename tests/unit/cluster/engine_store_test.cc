@@ -364,6 +364,81 @@ TEST_CASE("engine store: a replica answers a peer's read with the record's bytes
   CHECK(coordinator.stats().store_errors == 1);
 }
 
+TEST_CASE("engine store: a conditional read answers SAME from the record's versions alone") {
+  TempDir dir;
+  std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
+  EngineStore store(engine.get());
+  Coordinator coordinator("node-a", &store);
+  coordinator.SetRing(Ring::Claim(16, {{"node-a"}, {"node-b"}, {"node-c"}}));
+  auto serve = [&coordinator](const std::string& key, std::optional<ReadDigest> digest) {
+    coordinator.OnMessage("node-b", GetRequest{7, key, digest}, 0);
+    std::vector<Envelope> outbox = coordinator.TakeOutbox();
+    REQUIRE(outbox.size() == 1);
+    REQUIRE(std::holds_alternative<GetReply>(outbox[0].message));
+    return std::get<GetReply>(std::move(outbox[0].message));
+  };
+
+  // No record: the digest of no bytes.
+  ReadDigest digest;
+  REQUIRE(store.ReadVersionDigest("k", &digest).ok());
+  CHECK(digest == *DigestOf({}));
+  CHECK(serve("k", digest).same);
+
+  const storage::SiblingSet record = Written({}, 0x1, "x");
+  REQUIRE(store.Merge("k", record, nullptr).ok());
+  std::string bytes;
+  storage::EncodeSiblingSet(record, &bytes);
+  REQUIRE(store.ReadVersionDigest("k", &digest).ok());
+  CHECK(digest == *DigestOf(bytes));
+  // As ReadDigested gives it.
+  storage::SiblingSet read;
+  bool found = false;
+  ReadDigest read_digest;
+  REQUIRE(store.ReadDigested("k", &read, &found, &read_digest).ok());
+  CHECK(found);
+  CHECK(read_digest == digest);
+
+  GetReply same = serve("k", digest);
+  CHECK(same.ok);
+  CHECK(same.same);
+  CHECK(!same.found);
+  CHECK(same.encoded_set.empty());
+  // Another digest: the record in full.
+  GetReply differs = serve("k", *DigestOf({}));
+  CHECK(differs.ok);
+  CHECK(!differs.same);
+  CHECK(differs.found);
+  CHECK(differs.encoded_set == bytes);
+
+  // A damaged value behind intact versions still answers SAME (the values
+  // are not read); a record whose structure does not parse is an error.
+  const uint32_t partition = storage::PartitionOf("k", engine->partition_count());
+  std::string damaged = bytes;
+  damaged[damaged.find('x')] = 'X';
+  REQUIRE(engine->Put(partition, "k", damaged, 0).ok());
+  CHECK(serve("k", digest).same);
+  CHECK(store.ReadVersionDigest("k", &digest).ok());
+  REQUIRE(engine->Put(partition, "k", "not a sibling set", 0).ok());
+  CHECK(store.ReadVersionDigest("k", &digest).IsCorruption());
+  GetReply failed = serve("k", digest);
+  CHECK(!failed.ok);
+  CHECK(!failed.same);
+  CHECK(failed.error.find("Corruption") != std::string::npos);
+
+  // With a hint held for the key the answer is the merge, decided in full.
+  REQUIRE(store.Merge("h", record, nullptr).ok());
+  const storage::SiblingSet hint = Written({}, 0x2, "y");
+  bool dropped = true;
+  REQUIRE(store.PutHint("node-c", "h", hint, 0, &dropped).ok());
+  REQUIRE(!dropped);
+  storage::SiblingSet merged = record;
+  storage::Merge(&merged, hint);
+  std::string merged_bytes;
+  storage::EncodeSiblingSet(merged, &merged_bytes);
+  CHECK(!serve("h", *DigestOf(bytes)).same);
+  CHECK(serve("h", *DigestOf(merged_bytes)).same);
+}
+
 TEST_CASE("engine store: hints are the engine's, merged, read back, scanned and deleted") {
   TempDir dir;
   std::unique_ptr<storage::Engine> engine = OpenEngine(dir);

@@ -141,9 +141,26 @@ TEST_CASE("peer protocol: exact bytes of a get request") {
 }
 
 TEST_CASE("peer protocol: a get request's digest and the SAME reply") {
-  const ReadDigest digest = DigestOf("some record bytes");
-  CHECK(digest == DigestOf("some record bytes"));
-  CHECK_FALSE(digest == DigestOf("some record bytez"));
+  // The digest is of the record's versions, not its values.
+  storage::SiblingSet set;
+  storage::Sibling version;
+  version.value = "one";
+  storage::ApplyWrite(&set, storage::VersionVector{}, 7, version);
+  std::string record;
+  storage::EncodeSiblingSet(set, &record);
+  const std::optional<ReadDigest> found = DigestOf(record);
+  REQUIRE(found);
+  const ReadDigest digest = *found;
+  set.siblings[0].value = "two";
+  std::string same_dot;
+  storage::EncodeSiblingSet(set, &same_dot);
+  CHECK(DigestOf(same_dot) == digest);
+  storage::ApplyWrite(&set, set.clock, 7, version);
+  std::string next;
+  storage::EncodeSiblingSet(set, &next);
+  CHECK_FALSE(DigestOf(next) == digest);
+  CHECK_FALSE(DigestOf("") == digest);
+  CHECK_FALSE(DigestOf("not a record").has_value());
   auto get = std::get<GetRequest>(RoundTrip(GetRequest{9, "k", digest}));
   REQUIRE(get.digest.has_value());
   CHECK(*get.digest == digest);

@@ -254,6 +254,67 @@ TEST_CASE("sibling set codec: structural checks name the problem") {
   CHECK(decoded == set);
 }
 
+TEST_CASE("sibling set codec: version bytes are the record without its values") {
+  SiblingSet set;
+  Sibling version;
+  version.value = "value";
+  version.timestamp_ms = -1;
+  ApplyWrite(&set, VersionVector{}, 0x0102030405060708ULL, version);
+  const std::string actor("\x08\x07\x06\x05\x04\x03\x02\x01", 8);
+  std::string versions = "prefix";
+  REQUIRE(AppendSiblingSetVersionBytes(Encode(set), &versions).ok());
+  // As the documented layout, with the value's bytes (not its length) and
+  // the checksum left out; appended.
+  CHECK(versions == "prefix\x01\x01" + actor + "\x01\x01" + actor + "\x01\x01\x00\x05"s);
+
+  // Every sibling's value goes, tombstones and expiries stay.
+  const SiblingSet sample = Sample();
+  const std::string bytes = Encode(sample);
+  std::string sample_versions;
+  REQUIRE(AppendSiblingSetVersionBytes(bytes, &sample_versions).ok());
+  size_t values = 0;
+  for (const Sibling& sibling : sample.siblings) values += sibling.value.size();
+  CHECK(sample_versions.size() == bytes.size() - 4 - values);
+  CHECK(sample_versions.find("hello") == std::string::npos);
+  CHECK(sample_versions.find("expiring") == std::string::npos);
+
+  // Another value under the same dots has the same version bytes; another
+  // length, timestamp or dot does not.
+  SiblingSet other_value = set;
+  other_value.siblings[0].value = "VALUE";
+  std::string same;
+  REQUIRE(AppendSiblingSetVersionBytes(Encode(other_value), &same).ok());
+  CHECK("prefix" + same == versions);
+  auto differs = [&](const SiblingSet& changed) {
+    std::string out;
+    REQUIRE(AppendSiblingSetVersionBytes(Encode(changed), &out).ok());
+    return "prefix" + out != versions;
+  };
+  SiblingSet longer = set;
+  longer.siblings[0].value = "values";
+  CHECK(differs(longer));
+  SiblingSet later = set;
+  later.siblings[0].timestamp_ms = 5;
+  CHECK(differs(later));
+  SiblingSet rewritten = set;
+  ApplyWrite(&rewritten, rewritten.clock, 0x0102030405060708ULL, version);
+  CHECK(differs(rewritten));
+
+  // The values (and so the checksum) are not read; the structure is.
+  std::string damaged_value = bytes;
+  damaged_value[bytes.find("hello")] ^= 0x20;
+  std::string unchecked;
+  REQUIRE(AppendSiblingSetVersionBytes(damaged_value, &unchecked).ok());
+  CHECK(unchecked == sample_versions);
+  for (size_t cut = 0; cut < bytes.size() - 4; ++cut) {
+    std::string out;
+    CHECK(AppendSiblingSetVersionBytes(WithChecksum(bytes.substr(0, cut)), &out).IsCorruption());
+  }
+  std::string out;
+  CHECK(AppendSiblingSetVersionBytes(WithChecksum(WithoutChecksum(bytes) + "x"), &out)
+            .IsCorruption());
+}
+
 TEST_CASE("sibling set codec: an empty set is valid and not live") {
   SiblingSetView view;
   REQUIRE(view.Parse(Encode(SiblingSet{})).ok());
