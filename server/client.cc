@@ -17,6 +17,9 @@ namespace {
 // no connection holds a read buffer of its own between reads.
 constexpr size_t kReadBufferBytes = 64 * 1024;
 char g_read_buffer[kReadBufferBytes];
+// A client held for the command budget keeps reading until its backlog
+// reaches this; then reading stops until the backlog is taken in.
+constexpr size_t kHeldBacklogBytes = 64 * 1024;
 
 resp::ParserLimits LimitsFrom(const Config& config) {
   resp::ParserLimits limits;
@@ -127,12 +130,16 @@ void Client::ProcessInput(std::string_view input) {
   while (!input.empty() && !closing_ && !close_after_reply_) {
     if (!parked_ && !held_ && !server_->TakeCommandBudget()) {
       held_ = true;
-      StopReading();
       server_->HoldInput(this);
     }
     if (parked_ || held_) {
-      // Reading is stopped while parked or held, so this holds at most one read.
+      // Reading is stopped while parked, so that holds at most one read. A
+      // held client is taken in again at the next iteration: it goes on
+      // reading (stopping and starting to read costs two epoll_ctl calls,
+      // 6% of a coordinator's CPU under 3-byte GETs at -P 16) up to a
+      // bound.
       backlog_.append(input);
+      if (held_ && backlog_.size() >= kHeldBacklogBytes) StopReading();
       break;
     }
     size_t consumed = 0;
@@ -205,12 +212,14 @@ void Client::ResumeHeldInput() {
 }
 
 // The input kept while parked or held, then reading again unless it parked
-// or held the connection anew.
+// the connection anew, or held it with a full backlog.
 void Client::ProcessBacklog() {
   std::string backlog = std::move(backlog_);
   backlog_.clear();
   ProcessInput(backlog);
-  if (!parked_ && !held_ && !closing_ && !close_after_reply_ && !reading_) {
+  const bool may_read = !parked_ && !closing_ && !close_after_reply_ &&
+                        (!held_ || backlog_.size() < kHeldBacklogBytes);
+  if (may_read && !reading_) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), OnAlloc, OnRead) == 0;
   }
 }
@@ -366,16 +375,17 @@ std::string Client::Describe(int64_t now_ms) const {
   uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd);
   char line[1024];
   snprintf(line, sizeof(line),
-           "id=%" PRIu64 " addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=0 "
+           "id=%" PRIu64
+           " addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=0 "
            "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 "
            "rbs=%zu rbp=0 obl=%zu oll=%zu omem=%zu tot-mem=%zu events=r cmd=%s user=default "
            "redir=-1 resp=%d lib-name=%s lib-ver=%s",
-           id_, peer_address_.c_str(), local_address_.c_str(), static_cast<int>(fd),
-           name_.c_str(), static_cast<long long>((now_ms - created_ms_) / 1000),
+           id_, peer_address_.c_str(), local_address_.c_str(), static_cast<int>(fd), name_.c_str(),
+           static_cast<long long>((now_ms - created_ms_) / 1000),
            static_cast<long long>((now_ms - last_interaction_ms_) / 1000),
-           parser_.buffered_bytes(), kReadBufferBytes, out_.size(), output_.held_chunks(),
-           output_.held_bytes() + output_.in_flight_bytes(),
-           parser_.buffered_bytes() + PendingOutputBytes(),
+           parser_.buffered_bytes() + backlog_.size(), kReadBufferBytes, out_.size(),
+           output_.held_chunks(), output_.held_bytes() + output_.in_flight_bytes(),
+           parser_.buffered_bytes() + backlog_.size() + PendingOutputBytes(),
            last_command_.empty() ? "NULL" : last_command_.c_str(), protocol_, lib_name.c_str(),
            lib_version.c_str());
   return line;

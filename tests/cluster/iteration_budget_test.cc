@@ -171,6 +171,53 @@ TEST_CASE("cluster: a client held behind a long pipeline gets its turn before th
   }
 }
 
+// The value of `field` (as "qbuf=") in the CLIENT LIST line of the
+// connection named `name`.
+int64_t ClientListField(redisContext* context, const std::string& name, const std::string& field) {
+  Reply list(static_cast<redisReply*>(redisCommand(context, "CLIENT LIST")));
+  REQUIRE(list);
+  REQUIRE(list->type == REDIS_REPLY_STRING);
+  const std::string text(list->str, list->len);
+  const size_t line = text.find("name=" + name + " ");
+  REQUIRE(line != std::string::npos);
+  const size_t at = text.find(" " + field + "=", text.rfind('\n', line) + 1);
+  REQUIRE(at != std::string::npos);
+  return std::stoll(text.substr(at + field.size() + 2));
+}
+
+TEST_CASE("cluster: a held client reads on, but no more than a bounded backlog") {
+  Cluster cluster(BudgetOfOne());
+  RedisContext heavy = cluster.Connect(0);
+  RedisContext observer = cluster.Connect(0);
+  REQUIRE(Do(heavy.get(), {"CLIENT", "SETNAME", "heavy"}) == "+OK");
+  // 300 KB of pings in one go: with a budget of one command per iteration
+  // the node takes in a few pings while the rest arrives, far more than a
+  // held client may keep (64 KB, plus the read that reached it).
+  constexpr int kManyPings = 21000;
+  std::string pings;
+  for (int i = 0; i < kManyPings; ++i) pings += "*1\r\n$4\r\nPING\r\n";
+  REQUIRE(redisAppendFormattedCommand(heavy.get(), pings.data(), pings.size()) == REDIS_OK);
+  int done = 0;
+  for (int round = 0; round < 100000 && !done; ++round) {
+    REQUIRE(redisBufferWrite(heavy.get(), &done) == REDIS_OK);
+  }
+  REQUIRE(done);
+  // The pings take thousands of iterations; meanwhile the heavy client's
+  // query buffer (what it read and has not run) stays bounded.
+  const int64_t qbuf = ClientListField(observer.get(), "heavy", "qbuf");
+  CHECK_MESSAGE(qbuf <= 2 * 64 * 1024 + 64, "qbuf=" << qbuf);
+  CHECK(qbuf > 0);  // The bound was reached for: pings were still waiting.
+  for (int i = 0; i < kManyPings; ++i) {
+    void* raw = nullptr;
+    REQUIRE(redisGetReply(heavy.get(), &raw) == REDIS_OK);
+    Reply reply(static_cast<redisReply*>(raw));
+    REQUIRE(blackbox::Render(reply.get(), heavy.get()) == "+PONG");
+  }
+  // Nothing waits any more (the parser may still count the last ping's
+  // argument).
+  CHECK(ClientListField(observer.get(), "heavy", "qbuf") <= 4);
+}
+
 // utime + stime of `pid`, in clock ticks.
 int64_t CpuTicks(pid_t pid) {
   return std::stoll(blackbox::ProcStatField(pid, 14)) +
