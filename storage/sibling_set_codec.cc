@@ -123,6 +123,25 @@ Status RecordError(std::string_view bytes, RecordCheck check) {
   return Status::Ok();
 }
 
+// The record's body (`bytes` less its checksum) up to its siblings: the
+// format version, the clock into *clock and the sibling count, bounded by
+// what the rest could hold. *input is left at the first sibling. Behind
+// both ParseSiblingSet and AppendSiblingSetVersionBytes.
+Status ParseHeader(std::string_view bytes, std::string_view body, std::string_view* input,
+                   VersionVector* clock, uint64_t* count) {
+  if (static_cast<uint8_t>(body.front()) != kFormatVersion) {
+    return RecordError(bytes, RecordCheck::kUnknownVersion);
+  }
+  *input = body.substr(1);
+  if (Status status = ParseClock(input, clock); !status.ok()) return status;
+  if (!coding::GetVarint64(input, count))
+    return Status::Corruption("sibling set: bad sibling count");
+  if (*count > input->size() / kSiblingBytesMin) {
+    return Status::Corruption("sibling set: sibling count exceeds the record");
+  }
+  return Status::Ok();
+}
+
 // The one validating parser behind DecodeSiblingSet and SiblingSetView.
 // Fills *clock and *siblings (cleared first); values view `bytes`.
 Status ParseSiblingSet(std::string_view bytes, VersionVector* clock,
@@ -137,17 +156,11 @@ Status ParseSiblingSet(std::string_view bytes, VersionVector* clock,
   if (coding::DecodeFixed32(bytes.data() + body_size) != Checksum(bytes.substr(0, body_size))) {
     return RecordError(bytes, RecordCheck::kChecksumMismatch);
   }
-  std::string_view input = bytes.substr(0, body_size);
-  if (static_cast<uint8_t>(input.front()) != kFormatVersion) {
-    return RecordError(bytes, RecordCheck::kUnknownVersion);
-  }
-  input.remove_prefix(1);
-  if (Status status = ParseClock(&input, clock); !status.ok()) return status;
+  std::string_view input;
   uint64_t count = 0;
-  if (!coding::GetVarint64(&input, &count))
-    return Status::Corruption("sibling set: bad sibling count");
-  if (count > input.size() / kSiblingBytesMin) {
-    return Status::Corruption("sibling set: sibling count exceeds the record");
+  if (Status status = ParseHeader(bytes, bytes.substr(0, body_size), &input, clock, &count);
+      !status.ok()) {
+    return status;
   }
   siblings->resize(count);
   for (size_t i = 0; i < count; ++i) {
@@ -226,18 +239,12 @@ Status CheckSiblingSetChecksum(std::string_view bytes) {
 Status AppendSiblingSetVersionBytes(std::string_view bytes, std::string* out) {
   if (bytes.size() < 1 + 1 + 1 + kChecksumBytes) return RecordError(bytes, RecordCheck::kTooShort);
   const std::string_view body = bytes.substr(0, bytes.size() - kChecksumBytes);
-  if (static_cast<uint8_t>(body.front()) != kFormatVersion) {
-    return RecordError(bytes, RecordCheck::kUnknownVersion);
-  }
-  std::string_view input = body.substr(1);
   thread_local VersionVector clock;
   clock.Clear();
-  if (Status status = ParseClock(&input, &clock); !status.ok()) return status;
+  std::string_view input;
   uint64_t count = 0;
-  if (!coding::GetVarint64(&input, &count))
-    return Status::Corruption("sibling set: bad sibling count");
-  if (count > input.size() / kSiblingBytesMin) {
-    return Status::Corruption("sibling set: sibling count exceeds the record");
+  if (Status status = ParseHeader(bytes, body, &input, &clock, &count); !status.ok()) {
+    return status;
   }
   // Everything up to each value (its length included), then what follows
   // the last one.

@@ -286,10 +286,11 @@ TEST_CASE("engine store: an encoded read returns the record's bytes, checked") {
   CHECK(encoded.empty());
 }
 
-// Serves one peer GetRequest for `key` on `coordinator` and returns its
-// reply as the coordinator queued it.
-GetReply ServeGet(Coordinator* coordinator, const std::string& key) {
-  coordinator->OnMessage("node-b", GetRequest{7, key}, 0);
+// Serves one peer GetRequest for `key` (with `digest`, a conditional read)
+// on `coordinator` and returns its reply as the coordinator queued it.
+GetReply ServeGet(Coordinator* coordinator, const std::string& key,
+                  std::optional<ReadDigest> digest = std::nullopt) {
+  coordinator->OnMessage("node-b", GetRequest{7, key, digest}, 0);
   std::vector<Envelope> outbox = coordinator->TakeOutbox();
   REQUIRE(outbox.size() == 1);
   CHECK(outbox[0].to == "node-b");
@@ -370,19 +371,12 @@ TEST_CASE("engine store: a conditional read answers SAME from the record's versi
   EngineStore store(engine.get());
   Coordinator coordinator("node-a", &store);
   coordinator.SetRing(Ring::Claim(16, {{"node-a"}, {"node-b"}, {"node-c"}}));
-  auto serve = [&coordinator](const std::string& key, std::optional<ReadDigest> digest) {
-    coordinator.OnMessage("node-b", GetRequest{7, key, digest}, 0);
-    std::vector<Envelope> outbox = coordinator.TakeOutbox();
-    REQUIRE(outbox.size() == 1);
-    REQUIRE(std::holds_alternative<GetReply>(outbox[0].message));
-    return std::get<GetReply>(std::move(outbox[0].message));
-  };
 
   // No record: the digest of no bytes.
   ReadDigest digest;
   REQUIRE(store.ReadVersionDigest("k", &digest).ok());
   CHECK(digest == *DigestOf({}));
-  CHECK(serve("k", digest).same);
+  CHECK(ServeGet(&coordinator, "k", digest).same);
 
   const storage::SiblingSet record = Written({}, 0x1, "x");
   REQUIRE(store.Merge("k", record, nullptr).ok());
@@ -398,13 +392,13 @@ TEST_CASE("engine store: a conditional read answers SAME from the record's versi
   CHECK(found);
   CHECK(read_digest == digest);
 
-  GetReply same = serve("k", digest);
+  GetReply same = ServeGet(&coordinator, "k", digest);
   CHECK(same.ok);
   CHECK(same.same);
   CHECK(!same.found);
   CHECK(same.encoded_set.empty());
   // Another digest: the record in full.
-  GetReply differs = serve("k", *DigestOf({}));
+  GetReply differs = ServeGet(&coordinator, "k", *DigestOf({}));
   CHECK(differs.ok);
   CHECK(!differs.same);
   CHECK(differs.found);
@@ -416,11 +410,11 @@ TEST_CASE("engine store: a conditional read answers SAME from the record's versi
   std::string damaged = bytes;
   damaged[damaged.find('x')] = 'X';
   REQUIRE(engine->Put(partition, "k", damaged, 0).ok());
-  CHECK(serve("k", digest).same);
+  CHECK(ServeGet(&coordinator, "k", digest).same);
   CHECK(store.ReadVersionDigest("k", &digest).ok());
   REQUIRE(engine->Put(partition, "k", "not a sibling set", 0).ok());
   CHECK(store.ReadVersionDigest("k", &digest).IsCorruption());
-  GetReply failed = serve("k", digest);
+  GetReply failed = ServeGet(&coordinator, "k", digest);
   CHECK(!failed.ok);
   CHECK(!failed.same);
   CHECK(failed.error.find("Corruption") != std::string::npos);
@@ -435,8 +429,8 @@ TEST_CASE("engine store: a conditional read answers SAME from the record's versi
   storage::Merge(&merged, hint);
   std::string merged_bytes;
   storage::EncodeSiblingSet(merged, &merged_bytes);
-  CHECK(!serve("h", *DigestOf(bytes)).same);
-  CHECK(serve("h", *DigestOf(merged_bytes)).same);
+  CHECK(!ServeGet(&coordinator, "h", *DigestOf(bytes)).same);
+  CHECK(ServeGet(&coordinator, "h", *DigestOf(merged_bytes)).same);
 }
 
 TEST_CASE("engine store: hints are the engine's, merged, read back, scanned and deleted") {
