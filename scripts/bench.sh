@@ -132,6 +132,19 @@ results="$work/results"
 mode="one ringkv node (write path: $write_path)"
 [ "$cluster" = 1 ] && mode="a 3-node ringkv cluster (N=3 W=2 R=2, write path: $write_path) through one node"
 echo "$mode vs redis-server: $rounds rounds, alternating; machine: $(nproc) cores" >&2
+# What else the machine runs bears on the figures: the load already there,
+# and the kernel's DAMON monitors, whose thread takes a core for several ms
+# at each sampling interval (docs/benchmarks.md, eleventh pass).
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for kdamond in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do
+  [ "$(cat "$kdamond/state" 2>/dev/null)" = on ] || continue
+  for context in "$kdamond"/contexts/[0-9]*; do
+    [ -d "$context" ] || continue
+    echo "DAMON monitor running: $(cat "$context/operations" 2>/dev/null) operations," \
+      "sampling every $(($(cat "$context/monitoring_attrs/intervals/sample_us" 2>/dev/null || echo 0) / 1000)) ms," \
+      "$(cat "$context/monitoring_attrs/nr_regions/min" 2>/dev/null)-$(cat "$context/monitoring_attrs/nr_regions/max" 2>/dev/null) regions" >&2
+  done
+done
 for pipeline in 1 16; do
   requests=$requests_p1
   [ "$pipeline" = 16 ] && requests=$requests_p16
