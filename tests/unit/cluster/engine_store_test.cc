@@ -313,13 +313,18 @@ std::string Reencoded(const GetReply& reply) {
   return bytes;
 }
 
-TEST_CASE("engine store: a replica answers a peer's read with the record's bytes") {
+// One node of three on an LMDB store, serving its peers' requests.
+struct ServingReplica {
   TempDir dir;
   std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
-  EngineStore store(engine.get());
-  Coordinator coordinator("node-a", &store);
-  coordinator.SetRing(Ring::Claim(16, {{"node-a"}, {"node-b"}, {"node-c"}}));
+  EngineStore store{engine.get()};
+  Coordinator coordinator{"node-a", &store};
 
+  ServingReplica() { coordinator.SetRing(Ring::Claim(16, {{"node-a"}, {"node-b"}, {"node-c"}})); }
+};
+
+TEST_CASE_FIXTURE(ServingReplica,
+                  "engine store: a replica answers a peer's read with the record's bytes") {
   GetReply none = ServeGet(&coordinator, "k");
   CHECK(none.ok);
   CHECK(!none.found);
@@ -365,13 +370,9 @@ TEST_CASE("engine store: a replica answers a peer's read with the record's bytes
   CHECK(coordinator.stats().store_errors == 1);
 }
 
-TEST_CASE("engine store: a conditional read answers SAME from the record's versions alone") {
-  TempDir dir;
-  std::unique_ptr<storage::Engine> engine = OpenEngine(dir);
-  EngineStore store(engine.get());
-  Coordinator coordinator("node-a", &store);
-  coordinator.SetRing(Ring::Claim(16, {{"node-a"}, {"node-b"}, {"node-c"}}));
-
+TEST_CASE_FIXTURE(
+    ServingReplica,
+    "engine store: a conditional read answers SAME from the record's versions alone") {
   // No record: the digest of no bytes.
   ReadDigest digest;
   REQUIRE(store.ReadVersionDigest("k", &digest).ok());
