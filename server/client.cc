@@ -373,6 +373,8 @@ void Client::OnDrained() {
 std::string Client::Describe(int64_t now_ms) const {
   uv_os_fd_t fd = -1;
   uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd);
+  // What was read and not yet run: the parser's buffer and a held backlog.
+  const size_t query_bytes = parser_.buffered_bytes() + backlog_.size();
   char line[1024];
   snprintf(line, sizeof(line),
            "id=%" PRIu64
@@ -382,10 +384,9 @@ std::string Client::Describe(int64_t now_ms) const {
            "redir=-1 resp=%d lib-name=%s lib-ver=%s",
            id_, peer_address_.c_str(), local_address_.c_str(), static_cast<int>(fd), name_.c_str(),
            static_cast<long long>((now_ms - created_ms_) / 1000),
-           static_cast<long long>((now_ms - last_interaction_ms_) / 1000),
-           parser_.buffered_bytes() + backlog_.size(), kReadBufferBytes, out_.size(),
-           output_.held_chunks(), output_.held_bytes() + output_.in_flight_bytes(),
-           parser_.buffered_bytes() + backlog_.size() + PendingOutputBytes(),
+           static_cast<long long>((now_ms - last_interaction_ms_) / 1000), query_bytes,
+           kReadBufferBytes, out_.size(), output_.held_chunks(),
+           output_.held_bytes() + output_.in_flight_bytes(), query_bytes + PendingOutputBytes(),
            last_command_.empty() ? "NULL" : last_command_.c_str(), protocol_, lib_name.c_str(),
            lib_version.c_str());
   return line;
