@@ -375,6 +375,10 @@ class Coordinator {
     bool found = false;
     bool done_fired = false;
     storage::SiblingSet merged;  // Merge of the successful replies so far.
+    // The target whose set `merged` still is, exactly: the first reply
+    // that held a record, taken as it came, while no other has been merged
+    // in (read repair then needs no comparison with it). -1: none.
+    int merged_from = -1;
     ReadCallback done;
     // Slots not asked yet, in the order they are to be asked.
     std::vector<uint32_t> spares;

@@ -200,9 +200,17 @@ void Coordinator::RecordReadReply(ReadOp* op, size_t target_index, bool ok, bool
   target.found = found;
   target.same_as_local = same_as_local;
   if (!found) return;
+  const bool first = !op->found;
   op->found = true;
   if (same_as_local) return;  // The local copy is merged already.
-  storage::Merge(&op->merged, set);
+  if (first) {
+    // The merge of one set is that set: taken as it is.
+    op->merged = set;
+    op->merged_from = static_cast<int>(target_index);
+  } else {
+    storage::Merge(&op->merged, set);
+    op->merged_from = -1;
+  }
   target.set = std::move(set);
 }
 
@@ -297,11 +305,15 @@ void Coordinator::FinishRead(ReadOp op) {
 // through delivery).
 void Coordinator::RepairReplicas(ReadOp* op) {
   if (!op->found) return;  // Nobody holds a record: nothing to spread.
-  for (ReadTarget& target : op->targets) {
+  for (size_t i = 0; i < op->targets.size(); ++i) {
+    const ReadTarget& target = op->targets[i];
     if (target.stand_in || target.state != ReplyState::kOk) continue;
-    const storage::SiblingSet& copy =
-        target.same_as_local ? op->targets[static_cast<size_t>(op->local_target)].set : target.set;
-    if (target.found && copy == op->merged) continue;
+    // A replica that answered SAME holds the local copy.
+    const int source = target.same_as_local ? op->local_target : static_cast<int>(i);
+    if (target.found &&
+        (source == op->merged_from || op->targets[static_cast<size_t>(source)].set == op->merged)) {
+      continue;
+    }
     ++stats_.read_repairs;
     if (target.name == self_) {
       storage::Status status = store_->Merge(op->key, op->merged, nullptr);
