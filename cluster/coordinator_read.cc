@@ -47,17 +47,19 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
     // Ask r slots, cheapest and likeliest first: this node's own, then
     // owners not down, then down ones (their stand-ins); the rest are
     // spares, set before anything is asked (a failed local read takes one).
-    std::vector<std::pair<int, uint32_t>> ranked;  // (rank, slot); slots in preference order.
-    ranked.reserve(consistency.n);
-    for (uint32_t i = 0; i < consistency.n; ++i) {
-      const std::string& owner = op.slots[i].owner;
-      ranked.emplace_back(owner == self_ ? 0 : IsDown(owner) ? 2 : 1, i);
-    }
-    std::stable_sort(ranked.begin(), ranked.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    // A stable sort by rank, one pass per rank, without the allocations
+    // of a sort (this runs for every read).
     std::vector<uint32_t> order;
     order.reserve(consistency.n);
-    for (const auto& [rank, slot] : ranked) order.push_back(slot);
+    for (uint32_t i = 0; i < consistency.n; ++i) {
+      if (op.slots[i].owner == self_) order.push_back(i);
+    }
+    for (const bool down : {false, true}) {
+      for (uint32_t i = 0; i < consistency.n; ++i) {
+        const std::string& owner = op.slots[i].owner;
+        if (owner != self_ && IsDown(owner) == down) order.push_back(i);
+      }
+    }
     op.spares.assign(order.begin() + consistency.r, order.end());
     if (read_retry_after_ms_ > 0) {
       op.retry_at_ms = now_ms + read_retry_after_ms_;
