@@ -109,6 +109,22 @@ struct LogEngineTest {
     REQUIRE(engine->Sync(&durable).ok());
     REQUIRE(engine->ReleaseLog(durable, /*after_tree_sync=*/true).ok());
   }
+
+  // For a scenario that needs the loop to take LMDB's writer lock while a
+  // checkpoint is under way: the loop normally gets it at once, but a
+  // machine that deschedules it for the whole checkpoint (a few tens of
+  // ms) lets the checkpoint end first, and that attempt proves nothing.
+  // Runs `attempt(n)` (n from 0, on keys of its own) until it returns true
+  // (it got the lock in time), at most 5 times; requires that one did.
+  template <typename Attempt>
+  void UntilMidCheckpoint(Attempt attempt) {
+    constexpr int kAttempts = 5;
+    for (int n = 0; n < kAttempts; ++n) {
+      if (attempt(n)) return;
+      MESSAGE("attempt " << n + 1 << ": the checkpoint ended before the loop took the lock");
+    }
+    FAIL("in " << kAttempts << " attempts the checkpoint always ended first");
+  }
 };
 
 
@@ -618,15 +634,9 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a checkpoint held up makes the loop 
       expected[prefix + std::to_string(i)] = std::string(100, 'v');
     }
   };
-  // As in the next test, a machine that deschedules the loop for the whole
-  // checkpoint lets it end before the meta write below: that attempt is
-  // finished and the scenario run again on new keys, a bounded number of
-  // times.
-  constexpr int kAttempts = 5;
-  int attempt = 0;
-  for (; attempt < kAttempts; ++attempt) {
+  UntilMidCheckpoint([&](int n) {
     const EngineStats before = Stats();
-    const std::string round = std::to_string(attempt) + "-";
+    const std::string round = std::to_string(n) + "-";
     put_many("a" + round);
     CommitNoWait();  // A checkpoint of 1,000 parts begins.
     // A meta write takes LMDB's writer lock at the thread's next part (the
@@ -634,11 +644,9 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a checkpoint held up makes the loop 
     // cannot end before this iteration's commit, whose tables are then far
     // past three times the bound.
     REQUIRE(engine->PutMeta("test.hold", "x").ok());
-    const uint64_t written = Stats().data_entries - before.data_entries;  // Read in the txn.
-    if (written == 1000) {
-      MESSAGE("attempt " << attempt + 1 << ": the checkpoint ended before the meta write");
+    if (Stats().data_entries - before.data_entries == 1000) {  // Read in the transaction.
       Commit();
-      continue;
+      return false;
     }
     put_many("b" + round);
     CommitNoWait();
@@ -649,9 +657,8 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a checkpoint held up makes the loop 
     CHECK(stats.memtable_entries == 1000);
     REQUIRE(engine->WaitForCheckpoint().ok());
     CHECK(Stats().checkpoints - before.checkpoints == 2);
-    break;
-  }
-  REQUIRE(attempt < kAttempts);  // The meta write came first at least once.
+    return true;
+  });
   for (const auto& [key, value] : expected) REQUIRE(Get(key) == value);
 }
 
@@ -660,18 +667,10 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: closing the engine during a checkpoi
   options.checkpoint_step_bytes = 64;
   Reopen();
   std::map<std::string, std::string> expected;
-  uint64_t in_tree = 0;
-  // The write transaction must begin before the thread's last part: the
-  // loop normally gets the lock at once, but a machine that deschedules
-  // it for the whole checkpoint (a few tens of ms) lets the checkpoint end
-  // first. That attempt proves nothing, so the scenario is run again on
-  // new keys, a bounded number of times.
-  constexpr int kAttempts = 5;
-  int attempt = 0;
-  for (; attempt < kAttempts; ++attempt) {
+  UntilMidCheckpoint([&](int n) {
     const uint64_t before = Stats().data_entries;
     for (int i = 0; i < 2000; ++i) {
-      const std::string key = "k" + std::to_string(attempt) + "-" + std::to_string(i);
+      const std::string key = "k" + std::to_string(n) + "-" + std::to_string(i);
       Put(key, std::string(100, 'v'));
       expected[key] = std::string(100, 'v');
     }
@@ -683,15 +682,14 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: closing the engine during a checkpoi
     // Time for the thread to block on the writer lock.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     Reopen();  // Stops the thread after the part the lock let through.
-    in_tree = Stats().data_entries - before;
-    MESSAGE("attempt " << attempt + 1 << ": " << in_tree
-                       << " of 2000 records were in the tree when it stopped");
+    const uint64_t in_tree = Stats().data_entries - before;
+    MESSAGE(in_tree << " of 2000 records were in the tree when it stopped");
     std::string meta;
     CHECK(engine->GetMeta("test.key", &meta).IsNotFound());  // Never committed.
-    if (in_tree < 2000) break;
-  }
-  REQUIRE(attempt < kAttempts);  // The write transaction came first at least once.
-  CHECK(in_tree >= 1);           // The thread did wait for the lock, and got it.
+    if (in_tree == 2000) return false;
+    CHECK(in_tree >= 1);  // The thread did wait for the lock, and got it.
+    return true;          // And stopped in the middle.
+  });
   for (const auto& [key, value] : expected) REQUIRE(Get(key) == value);
   Commit();
   for (int i = 0; i < 200 && Stats().data_entries < expected.size(); ++i) Commit();
