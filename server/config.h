@@ -54,6 +54,10 @@ struct Config {
   int64_t proto_inline_max_size = 64 * 1024;
   int64_t client_query_buffer_limit = 1LL << 30;
   int64_t client_output_buffer_limit = 1LL << 30;
+  // Most bytes of pages freed memory left that the allocator keeps for
+  // reuse; past it, the next check (once a second) returns them all to the
+  // kernel (server/allocator.h). 0: returned at every check.
+  int64_t allocator_dirty_max = 256LL << 20;
   int64_t maxclients = 10000;
   // Most commands of one client waiting for a quorum at once; later ones
   // wait to be parsed.

@@ -1,6 +1,5 @@
 #include "server/info.h"
 
-#include <dlfcn.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "server/allocator.h"
 #include "server/arguments.h"
 #include "server/client.h"
 #include "server/cluster_node.h"
@@ -29,45 +29,6 @@ void Line(std::string* out, const char* format, ...) {
   va_end(args);
   out->append(buffer);
   out->append("\r\n");
-}
-
-// jemalloc's statistics, when jemalloc is the process's allocator (it is in
-// the server binary; sanitizer builds use their own). Looked up at run time
-// so the library does not depend on jemalloc.
-struct AllocatorStats {
-  bool available = false;
-  uint64_t allocated = 0;
-  uint64_t active = 0;
-  uint64_t resident = 0;
-  std::string version = "libc";
-  std::string thp = "n/a";  // jemalloc's opt.thp: always, default or never.
-};
-
-AllocatorStats ReadAllocatorStats() {
-  using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
-  static Mallctl mallctl = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"));
-  AllocatorStats stats;
-  if (!mallctl) return stats;
-  uint64_t epoch = 1;
-  size_t length = sizeof(epoch);
-  mallctl("epoch", &epoch, &length, &epoch, length);
-  size_t value = 0;
-  length = sizeof(value);
-  if (mallctl("stats.allocated", &value, &length, nullptr, 0) == 0) stats.allocated = value;
-  if (mallctl("stats.active", &value, &length, nullptr, 0) == 0) stats.active = value;
-  if (mallctl("stats.resident", &value, &length, nullptr, 0) == 0) stats.resident = value;
-  const char* version = nullptr;
-  length = sizeof(version);
-  if (mallctl("version", &version, &length, nullptr, 0) == 0 && version) {
-    stats.version = std::string("jemalloc-") + version;
-    size_t dash = stats.version.find('-', 9);
-    if (dash != std::string::npos) stats.version.resize(dash);
-  }
-  const char* thp = nullptr;
-  length = sizeof(thp);
-  if (mallctl("opt.thp", &thp, &length, nullptr, 0) == 0 && thp) stats.thp = thp;
-  stats.available = true;
-  return stats;
 }
 
 std::string Human(uint64_t bytes) {
@@ -143,6 +104,14 @@ void MemorySection(Server& server, std::string* out) {
   Line(out, "allocator_resident:%" PRIu64, allocator.resident);
   Line(out, "mem_allocator:%s", allocator.version.c_str());
   Line(out, "allocator_thp:%s", allocator.thp.c_str());
+  // Pages freed memory left, kept for reuse up to limits.allocator_dirty_max
+  // (server/allocator.h), and the times they were returned past it.
+  Line(out, "allocator_dirty:%" PRIu64, allocator.dirty);
+  Line(out, "allocator_dirty_decay_ms:%" PRId64, allocator.dirty_decay_ms);
+  Line(out, "allocator_dirty_max:%lld",
+       static_cast<long long>(server.config().allocator_dirty_max));
+  Line(out, "allocator_purges:%" PRIu64, server.stats().allocator_purges);
+  Line(out, "allocator_purged_bytes:%" PRIu64, server.stats().allocator_purged_bytes);
   Line(out, "maxmemory:0");
   Line(out, "storage_map_size:%" PRIu64, engine.map_size_bytes);
   Line(out, "storage_used_bytes:%" PRIu64, engine.used_bytes);

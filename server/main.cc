@@ -7,15 +7,26 @@
 #include "server/server.h"
 
 #ifdef RINGKV_WITH_JEMALLOC
-// jemalloc's options, read at its first allocation: every extent it maps is
-// advised for transparent huge pages (with the kernel's THP set to
-// "madvise", Debian's default). The memory table, records and buffers are
-// reached at random, and a TLB miss on 4 KB pages cost each lookup a page
-// walk: 1 KB SET through the cluster +10% (docs/benchmarks.md). MALLOC_CONF
-// in the environment overrides it (MALLOC_CONF=thp:default turns it off).
+// jemalloc's options, read at its first allocation. MALLOC_CONF in the
+// environment overrides them (MALLOC_CONF=thp:default turns huge pages off).
+// - thp:always: every extent it maps is advised for transparent huge pages
+//   (with the kernel's THP set to "madvise", Debian's default). The memory
+//   table, records and buffers are reached at random, and a TLB miss on
+//   4 KB pages cost each lookup a page walk: 1 KB SET through the cluster
+//   +10% (docs/benchmarks.md).
+// - dirty_decay_ms:-1, muzzy_decay_ms:-1: pages that freed memory leaves are
+//   kept for reuse, never returned on a timer; the cron returns them past
+//   limits.allocator_dirty_max (server/allocator.h). Returning them under
+//   load split the huge pages they were on: 1 KB GET through the cluster
+//   +35% without it (docs/benchmarks.md, thirteenth pass).
+// - lg_extent_max_active_fit:30: a free range of any size may be split for
+//   a new allocation. With the default (at most 64 times the request), the
+//   64 MB of records a checkpoint frees at once were never taken up by the
+//   next table's records, and kept pages grew past 600 MB.
 extern "C" {
 extern const char* malloc_conf;
-const char* malloc_conf = "thp:always";
+const char* malloc_conf =
+    "thp:always,dirty_decay_ms:-1,muzzy_decay_ms:-1,lg_extent_max_active_fit:30";
 }
 #endif
 

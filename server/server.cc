@@ -5,8 +5,10 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstring>
 
+#include "server/allocator.h"
 #include "server/client.h"
 #include "server/cluster_node.h"
 #include "server/log.h"
@@ -417,6 +419,7 @@ void Server::OnCron(uv_timer_t* handle) {
   }
   server->last_sample_ms_ = now;
   server->last_sample_commands_ = server->stats_.commands_processed;
+  server->CheckAllocator(now);
 
   if (server->config_.fsync == FsyncPolicy::kEverySecond &&
       now - server->stats_.last_sync_ms >= 1000 &&
@@ -430,6 +433,22 @@ void Server::OnCron(uv_timer_t* handle) {
     server->StartRelease(server->engine_->committed_sequence());
   } else if (server->engine_->tree_write_back_due()) {
     server->StartRelease(server->durable_sequence_);
+  }
+}
+
+void Server::CheckAllocator(int64_t now) {
+  if (now - last_allocator_check_ms_ < 1000) return;
+  last_allocator_check_ms_ = now;
+  const AllocatorStats allocator = ReadAllocatorStats();
+  if (!allocator.available ||
+      allocator.dirty <= static_cast<uint64_t>(config_.allocator_dirty_max)) {
+    return;
+  }
+  if (PurgeAllocator()) {
+    ++stats_.allocator_purges;
+    stats_.allocator_purged_bytes += allocator.dirty;
+    Log(LogLevel::kVerbose, "Returned %" PRIu64 " bytes of free pages to the kernel",
+        allocator.dirty);
   }
 }
 

@@ -46,6 +46,10 @@ struct ServerStats {
   uint64_t commit_failures = 0;
   uint64_t sync_failures = 0;
   int64_t last_sync_ms = 0;
+  // Times the cron returned the allocator's kept pages to the kernel
+  // (limits.allocator_dirty_max), and the bytes it returned.
+  uint64_t allocator_purges = 0;
+  uint64_t allocator_purged_bytes = 0;
 };
 
 class Server {
@@ -104,6 +108,9 @@ class Server {
   static void OnConnection(uv_stream_t* listener, int status);
   static void OnBeforePoll(uv_prepare_t* handle);
   static void OnCron(uv_timer_t* handle);
+  // Once a second: returns the allocator's kept pages to the kernel when
+  // they pass limits.allocator_dirty_max.
+  void CheckAllocator(int64_t now);
   static void OnSignal(uv_signal_t* handle, int signal);
   static void OnSyncWork(uv_work_t* request);
   static void OnSyncDone(uv_work_t* request, int status);
@@ -164,6 +171,7 @@ class Server {
   int ops_sample_index_ = 0;
   uint64_t last_sample_commands_ = 0;
   int64_t last_sample_ms_ = 0;
+  int64_t last_allocator_check_ms_ = 0;
 };
 
 }  // namespace ringkv::server

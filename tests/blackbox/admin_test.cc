@@ -1,7 +1,9 @@
 // Introspection commands that tools run on connect: COMMAND (redis-cli's
 // hints), INFO, CONFIG GET (redis-benchmark), DBSIZE.
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "blackbox/harness.h"
 
@@ -121,6 +123,49 @@ TEST_CASE("info memory: the allocator's huge-page mode, and MALLOC_CONF overridi
   const std::string thp = thp_of(server, &allocator);
   unsetenv("MALLOC_CONF");
   CHECK(thp == "never");
+}
+
+// The server binary keeps the pages freed memory leaves (jemalloc without
+// decay, server/main.cc) and its cron returns them once they pass
+// limits.allocator_dirty_max (server/allocator.h). A 24 MB value, set and
+// deleted, leaves tens of MB of free pages: kept under the default bound,
+// returned within a few seconds under a 1 MB one.
+TEST_CASE("info memory: free pages kept up to allocator_dirty_max, then returned") {
+  auto run = [](int64_t dirty_max, std::string* allocator) {
+    ServerOptions options;
+    options.extra_toml = "[limits]\nallocator_dirty_max = " + std::to_string(dirty_max) + "\n";
+    ServerProcess server(options);
+    server.Start();
+    RedisContext c = Connect(server.port());
+    REQUIRE(Do(c.get(), {"SET", "big", std::string(24 << 20, 'v')}) == "+OK");
+    REQUIRE(Do(c.get(), {"DEL", "big"}) == ":1");
+    std::string info = Do(c.get(), {"INFO", "memory"});
+    *allocator = InfoField(info, "mem_allocator").value_or("");
+    // The cron checks once a second: up to 5 s for a purge to show.
+    for (int i = 0; i < 50 && InfoField(info, "allocator_purges") == "0"; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      info = Do(c.get(), {"INFO", "memory"});
+    }
+    return info;
+  };
+  std::string allocator;
+  const std::string kept = run(256LL << 20, &allocator);
+  if (allocator.rfind("jemalloc", 0) != 0) {
+    // Sanitizer builds: their own allocator, nothing kept or returned here.
+    CHECK(InfoField(kept, "allocator_dirty") == "0");
+    CHECK(InfoField(kept, "allocator_purges") == "0");
+    return;
+  }
+  CHECK(InfoField(kept, "allocator_dirty_decay_ms") == "-1");
+  CHECK(InfoField(kept, "allocator_dirty_max") == "268435456");
+  CHECK(InfoField(kept, "allocator_purges") == "0");
+  CHECK(std::stoull(InfoField(kept, "allocator_dirty").value_or("0")) >= (8ULL << 20));
+
+  const std::string returned = run(1 << 20, &allocator);
+  CHECK(InfoField(returned, "allocator_purges") != "0");
+  CHECK(std::stoull(InfoField(returned, "allocator_purged_bytes").value_or("0")) >= (8ULL << 20));
+  CHECK(std::stoull(InfoField(returned, "allocator_dirty").value_or("0")) <
+        std::stoull(InfoField(kept, "allocator_dirty").value_or("0")));
 }
 
 TEST_CASE("info with a section name answers only that section") {

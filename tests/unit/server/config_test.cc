@@ -44,12 +44,15 @@ proto_max_multibulk_len = 100
 proto_inline_max_size = 4096
 client_query_buffer_limit = 3145728
 client_output_buffer_limit = 4194304
+allocator_dirty_max = 0
 maxclients = 5
 [security]
 requirepass = "pw"
 [log]
 level = "debug"
-)", &config, &error), error);
+)",
+                       &config, &error),
+                  error);
   CHECK(config.name == "n7");
   CHECK(config.bind == "127.0.0.7");
   CHECK(config.port == 7000);
@@ -62,6 +65,7 @@ level = "debug"
   CHECK(config.proto_inline_max_size == 4096);
   CHECK(config.client_query_buffer_limit == 3145728);
   CHECK(config.client_output_buffer_limit == 4194304);
+  CHECK(config.allocator_dirty_max == 0);
   CHECK(config.maxclients == 5);
   CHECK(config.requirepass == "pw");
   CHECK(config.log_level == "debug");
@@ -91,6 +95,8 @@ TEST_CASE("config: a bad value is named with the reason") {
   CHECK(error == "test.toml: bad value for 'node.name': must not be empty");
   CHECK_FALSE(Load("[storage]\npartitions = 0\n", &config, &error));
   CHECK(error.find("'storage.partitions'") != std::string::npos);
+  CHECK_FALSE(Load("[limits]\nallocator_dirty_max = -1\n", &config, &error));
+  CHECK(error.find("'limits.allocator_dirty_max'") != std::string::npos);
   CHECK_FALSE(Load("[log]\nlevel = \"loud\"\n", &config, &error));
   CHECK(error.find("'log.level'") != std::string::npos);
 }
