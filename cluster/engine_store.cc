@@ -17,11 +17,12 @@ storage::Status EngineStore::Read(std::string_view key, storage::SiblingSet* set
 }
 
 storage::Status EngineStore::ReadAt(uint32_t partition, std::string_view key,
-                                    storage::SiblingSet* set, bool* found) {
+                                    storage::SiblingSet* set, bool* found,
+                                    storage::Engine::ReadFor purpose) {
   *found = false;
   *set = storage::SiblingSet();
   std::string_view encoded;
-  storage::Status status = engine_->Get(partition, key, &encoded);
+  storage::Status status = engine_->Get(partition, key, &encoded, purpose);
   if (status.IsNotFound()) return storage::Status::Ok();
   if (!status.ok()) return status;
   // Decode before anything else touches the engine: `encoded` views LMDB's
@@ -101,7 +102,8 @@ storage::Status EngineStore::MergeEncoded(std::string_view key,
                                           storage::SiblingSet* merged) {
   const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
   std::string_view encoded;
-  storage::Status status = engine_->Get(partition, key, &encoded);
+  storage::Status status =
+      engine_->Get(partition, key, &encoded, storage::Engine::ReadFor::kUpdate);
   const bool found = status.ok();
   if (!found && !status.IsNotFound()) return status;
   // A record that does not decode is left alone: overwriting it would drop
@@ -148,7 +150,7 @@ storage::Status EngineStore::Update(std::string_view key, const Updater& apply,
   // As in Merge, a record that does not decode is left alone (ReadAt fails).
   const uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
   bool found = false;
-  storage::Status status = ReadAt(partition, key, set, &found);
+  storage::Status status = ReadAt(partition, key, set, &found, storage::Engine::ReadFor::kUpdate);
   if (!status.ok()) return status;
   const bool was_live = found && storage::IsLive(*set);
   apply(set);

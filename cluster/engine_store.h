@@ -64,7 +64,8 @@ class EngineStore : public ReplicaStore {
  private:
   // Read, for a key whose partition the caller has.
   storage::Status ReadAt(uint32_t partition, std::string_view key, storage::SiblingSet* set,
-                         bool* found);
+                         bool* found,
+                         storage::Engine::ReadFor purpose = storage::Engine::ReadFor::kRead);
   // Encodes `set` and writes it as the record of `key`.
   storage::Status Store(uint32_t partition, std::string_view key, const storage::SiblingSet& set,
                         int live_delta);

@@ -32,10 +32,12 @@ void ReplyStorageError(CommandContext& ctx, const storage::Status& status) {
 }
 
 // Reads `key` into ScratchView(). Returns false after replying with an
-// error; otherwise *live tells whether GET would return a value.
-bool ReadKey(CommandContext& ctx, std::string_view key, bool* found, bool* live) {
+// error; otherwise *live tells whether GET would return a value. kUpdate
+// for a command that goes on to write the key.
+bool ReadKey(CommandContext& ctx, std::string_view key, bool* found, bool* live,
+             storage::Engine::ReadFor purpose = storage::Engine::ReadFor::kRead) {
   storage::SiblingSetView& view = ScratchView();
-  storage::Status status = ctx.server.keyspace().Read(key, &view, found);
+  storage::Status status = ctx.server.keyspace().Read(key, &view, found, purpose);
   if (!status.ok()) {
     ReplyStorageError(ctx, status);
     return false;
@@ -118,7 +120,7 @@ void SetCommand(CommandContext& ctx) {
   }
   if (ctx.server.cluster().clustered()) return ClusterSet(ctx, nx, xx, get);
   bool found = false, live = false;
-  if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
+  if (!ReadKey(ctx, ctx.args[1], &found, &live, storage::Engine::ReadFor::kUpdate)) return;
   std::string old_value;
   if (get && live) old_value = ScratchView().winner().value;
   bool condition_met = SetConditionMet(nx, xx, live);
@@ -144,7 +146,7 @@ void ReplySet(resp::ReplyWriter& writer, bool get, bool live, std::string_view o
 void SetnxCommand(CommandContext& ctx) {
   if (ctx.server.cluster().clustered()) return ClusterReadModifyWrite(ctx, RmwKind::kSetnx);
   bool found = false, live = false;
-  if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
+  if (!ReadKey(ctx, ctx.args[1], &found, &live, storage::Engine::ReadFor::kUpdate)) return;
   if (live) {
     ctx.reply.Integer(0);
     return;
@@ -156,7 +158,7 @@ void SetnxCommand(CommandContext& ctx) {
 void GetdelCommand(CommandContext& ctx) {
   if (ctx.server.cluster().clustered()) return ClusterReadModifyWrite(ctx, RmwKind::kGetdel);
   bool found = false, live = false;
-  if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
+  if (!ReadKey(ctx, ctx.args[1], &found, &live, storage::Engine::ReadFor::kUpdate)) return;
   CountLookup(ctx, live);
   if (!live) {
     ctx.reply.Null();
@@ -172,7 +174,7 @@ void DelCommand(CommandContext& ctx) {
   int64_t deleted = 0;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     bool found = false, live = false;
-    if (!ReadKey(ctx, ctx.args[i], &found, &live)) return;
+    if (!ReadKey(ctx, ctx.args[i], &found, &live, storage::Engine::ReadFor::kUpdate)) return;
     if (!live) continue;
     if (!WriteKey(ctx, ctx.args[i], found, "", true)) return;
     ++deleted;
@@ -216,7 +218,7 @@ void MsetCommand(CommandContext& ctx) {
   if (ctx.server.cluster().clustered()) return ClusterMset(ctx, false);
   for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
     bool found = false, live = false;
-    if (!ReadKey(ctx, ctx.args[i], &found, &live)) return;
+    if (!ReadKey(ctx, ctx.args[i], &found, &live, storage::Engine::ReadFor::kUpdate)) return;
     if (!WriteKey(ctx, ctx.args[i], found, ctx.args[i + 1], false)) return;
   }
   ctx.reply.SimpleString("OK");
@@ -235,7 +237,7 @@ void MsetnxCommand(CommandContext& ctx) {
   }
   for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
     bool found = false, live = false;
-    if (!ReadKey(ctx, ctx.args[i], &found, &live)) return;
+    if (!ReadKey(ctx, ctx.args[i], &found, &live, storage::Engine::ReadFor::kUpdate)) return;
     if (!WriteKey(ctx, ctx.args[i], found, ctx.args[i + 1], false)) return;
   }
   ctx.reply.Integer(1);
@@ -251,7 +253,7 @@ void StrlenCommand(CommandContext& ctx) {
 void AppendCommand(CommandContext& ctx) {
   if (ctx.server.cluster().clustered()) return ClusterReadModifyWrite(ctx, RmwKind::kAppend);
   bool found = false, live = false;
-  if (!ReadKey(ctx, ctx.args[1], &found, &live)) return;
+  if (!ReadKey(ctx, ctx.args[1], &found, &live, storage::Engine::ReadFor::kUpdate)) return;
   std::string value;
   if (live) value = ScratchView().winner().value;
   if (value.size() + ctx.args[2].size() >

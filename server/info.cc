@@ -149,6 +149,13 @@ void PersistenceSection(Server& server, std::string* out) {
   Line(out, "log_checkpoint_step_max_us:%" PRIu64, engine.checkpoint_step_max_us);
   Line(out, "log_checkpoint_waits:%" PRIu64, engine.checkpoint_waits);
   Line(out, "log_retained_bytes:%" PRIu64, engine.log_retained_bytes);
+  Line(out, "record_cache_max:%" PRIu64,
+       server.config().write_log ? static_cast<uint64_t>(server.config().record_cache_bytes) : 0);
+  Line(out, "record_cache_bytes:%" PRIu64, engine.record_cache_bytes);
+  Line(out, "record_cache_records:%" PRIu64, engine.record_cache_entries);
+  Line(out, "record_cache_hits:%" PRIu64, engine.record_cache_hits);
+  Line(out, "record_cache_misses:%" PRIu64, engine.record_cache_misses);
+  Line(out, "record_cache_evictions:%" PRIu64, engine.record_cache_evictions);
 }
 
 void StatsSection(Server& server, std::string* out) {

@@ -4,11 +4,11 @@
 
 namespace ringkv::server {
 
-storage::Status Keyspace::Read(std::string_view key, storage::SiblingSetView* view,
-                               bool* found) {
+storage::Status Keyspace::Read(std::string_view key, storage::SiblingSetView* view, bool* found,
+                               storage::Engine::ReadFor purpose) {
   uint32_t partition = storage::PartitionOf(key, engine_->partition_count());
   std::string_view encoded;
-  storage::Status status = engine_->Get(partition, key, &encoded);
+  storage::Status status = engine_->Get(partition, key, &encoded, purpose);
   if (status.IsNotFound()) {
     *found = false;
     return storage::Status::Ok();

@@ -30,7 +30,9 @@ class Keyspace {
 
   // Reads `key`. On ok, *found tells whether a record exists; if it does,
   // *view holds it (siblings, tombstones included).
-  storage::Status Read(std::string_view key, storage::SiblingSetView* view, bool* found);
+  // kUpdate when a write of the key follows (storage::Engine::Get).
+  storage::Status Read(std::string_view key, storage::SiblingSetView* view, bool* found,
+                       storage::Engine::ReadFor purpose = storage::Engine::ReadFor::kRead);
 
   // Writes `value` (or a tombstone) as this node's actor with the local
   // context: the new version supersedes every version this node holds.

@@ -236,6 +236,7 @@ MDB_txn* Engine::Impl::ReadTxn(Status* status) {
 }
 
 void Engine::EndIteration() {
+  if (impl_->write_log) impl_->write_log->cache->ReleaseRetired();
   if (impl_->read_txn_active) {
     mdb_txn_reset(impl_->read_txn);
     impl_->read_txn_active = false;
@@ -248,7 +249,8 @@ Status Engine::CheckPartition(uint32_t partition) const {
                                  std::to_string(options_.partition_count) + " partitions)");
 }
 
-Status Engine::Get(uint32_t partition, std::string_view key, std::string_view* value) {
+Status Engine::Get(uint32_t partition, std::string_view key, std::string_view* value,
+                   ReadFor purpose) {
   if (Status status = CheckPartition(partition); !status.ok()) return status;
   Impl& impl = *impl_;
   const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
@@ -280,6 +282,21 @@ Status Engine::Get(uint32_t partition, std::string_view key, std::string_view* v
     if (rc == 0) impl.cursor_key = impl.key_buffer;
   } else {
     impl.cursor_key.clear();
+    RecordCache* cache = impl.write_log ? impl.write_log->cache.get() : nullptr;
+    if (cache != nullptr && cache->enabled()) {
+      // The read snapshot holds what the tree held when it was taken, and
+      // a checkpoint's end takes a new one (FinishCheckpoint): a record
+      // read here is the tree's current one.
+      if (!cache->Find(impl.key_buffer, value)) {
+        rc = mdb_get(txn, impl.data_dbi, &lmdb_key, &lmdb_value);
+        if (rc == MDB_NOTFOUND) return Status::NotFound();
+        if (rc != 0) return LmdbError("mdb_get", rc);
+        *value = FromVal(lmdb_value);
+        if (purpose == ReadFor::kRead) cache->Insert(impl.key_buffer, *value);
+      }
+      if (kind == DataKeyKind::kHashed) return CheckHashedRecord(key, value);
+      return Status::Ok();
+    }
     rc = mdb_get(txn, impl.data_dbi, &lmdb_key, &lmdb_value);
   }
   if (rc == MDB_NOTFOUND) return Status::NotFound();
@@ -481,6 +498,12 @@ Status Engine::GetStats(EngineStats* stats) {
     stats->checkpoint_step_max_us = log->checkpoint_step_max_us;
     stats->checkpoint_waits = log->checkpoint_waits;
     stats->log_retained_bytes = log->retained_bytes.load(std::memory_order_relaxed);
+    const RecordCacheStats cache = log->cache->stats();
+    stats->record_cache_bytes = cache.bytes;
+    stats->record_cache_entries = cache.entries;
+    stats->record_cache_hits = cache.hits;
+    stats->record_cache_misses = cache.misses;
+    stats->record_cache_evictions = cache.evictions;
   }
   return Status::Ok();
 }

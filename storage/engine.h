@@ -113,6 +113,10 @@ struct EngineOptions {
   bool write_log = false;
   uint64_t memtable_bytes_max = 64ULL << 20;
   uint64_t log_bytes_max = 256ULL << 20;
+  // With the write log, records read from the tree are kept in a cache of
+  // this many bytes (keys, records and 64 bytes per entry; CLOCK
+  // eviction; storage/record_cache.h); 0: none.
+  uint64_t record_cache_bytes = 64ULL << 20;
   // A checkpoint runs on a thread of its own and writes the frozen table
   // into the tree this much (keys plus records) per commit. Between parts
   // LMDB's single writer is free for the loop's own commits (hints, meta),
@@ -161,6 +165,12 @@ struct EngineStats {
   // Times the loop waited for a checkpoint because the new table reached
   // twice its bound first.
   uint64_t checkpoint_waits = 0;
+  // The record cache (the log write path; zero otherwise).
+  uint64_t record_cache_bytes = 0;
+  uint64_t record_cache_entries = 0;
+  uint64_t record_cache_hits = 0;
+  uint64_t record_cache_misses = 0;
+  uint64_t record_cache_evictions = 0;
 };
 
 // Partition of a key: the 64-bit XXH3 hash cut into `partition_count` equal
@@ -184,9 +194,14 @@ class Engine {
   uint32_t partition_count() const { return options_.partition_count; }
 
   // Reads the record of `key` in `partition`. On ok, *value views LMDB's map
-  // and stays valid until the next Put/Delete/Commit/EndIteration.
-  // Status::NotFound if absent.
-  Status Get(uint32_t partition, std::string_view key, std::string_view* value);
+  // (or the memory table, or the record cache) and stays valid until the
+  // next Put/Delete/Commit/EndIteration. Status::NotFound if absent.
+  // ReadFor::kUpdate, for a read the caller follows with a write of the
+  // key: a record from the tree is not copied into the record cache, since
+  // the write would take it out at once.
+  enum class ReadFor { kRead, kUpdate };
+  Status Get(uint32_t partition, std::string_view key, std::string_view* value,
+             ReadFor purpose = ReadFor::kRead);
 
   // Writes or deletes the record of `key` in `partition`, in the
   // iteration's write transaction. `live_delta` (-1, 0, +1) adjusts the

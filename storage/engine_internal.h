@@ -28,6 +28,7 @@
 #include "storage/engine.h"
 #include "storage/inline_bytes.h"
 #include "storage/map_space.h"
+#include "storage/record_cache.h"
 #include "storage/write_log.h"
 
 namespace ringkv::storage {
@@ -151,6 +152,12 @@ struct LogState {
   uint64_t frozen_segment = 0;
   uint64_t frozen_log_bytes = 0;  // The log written since the last freeze.
   uint64_t live_keys_at_freeze = 0;
+  // Records read from the tree (EngineOptions::record_cache_bytes): after
+  // `mem` and `frozen`, before the tree. A key written goes from it at
+  // once (LogApply), so what it holds is the tree's record: only the
+  // checkpoints write the tree, and only keys read from `mem` or `frozen`
+  // meanwhile.
+  std::unique_ptr<RecordCache> cache;
 
   // The checkpoint job (Engine::RunCheckpoint), on a thread of its own so
   // that neither its sort nor its B-tree writes stall the loop. The loop

@@ -132,6 +132,7 @@ Status Engine::OpenWriteLog() {
   Impl& impl = *impl_;
   impl.write_log = std::make_unique<LogState>();
   LogState& log = *impl.write_log;
+  log.cache = std::make_unique<RecordCache>(options_.record_cache_bytes);
   WriteLogOptions log_options;
   log_options.dir = options_.data_dir + "/log";
   // Segments removed at a write-back are reused by the rotations until the
@@ -231,6 +232,7 @@ Status Engine::LogApply(char kind, std::string_view data_key, std::string_view r
   EncodeLogRecord(kind, live_delta, data_key, record, &log.payload);
   if (Status status = log.wal->Append(log.payload); !status.ok()) return status;
   log.log_bytes_since_checkpoint += log.payload.size() + WriteLog::kRecordOverheadBytes;
+  log.cache->Erase(data_key);
   auto [it, inserted] = log.mem.try_emplace(data_key);
   LogState::Undo undo;
   undo.key_offset = log.undo_bytes.size();

@@ -168,6 +168,48 @@ TEST_CASE("info memory: free pages kept up to allocator_dirty_max, then returned
         std::stoull(InfoField(kept, "allocator_dirty").value_or("0")));
 }
 
+// Records read from LMDB are kept in the record cache (storage.record_cache_bytes):
+// INFO persistence counts its hits, a write is never answered from it with
+// the value it replaced, and 0 turns it off.
+TEST_CASE("info persistence: the record cache serves reads of checkpointed keys") {
+  auto run = [](int64_t cache_bytes) {
+    ServerOptions options;
+    // A checkpoint every 64 KB of writes: most keys below are in LMDB.
+    options.extra_toml =
+        "[storage]\nwrite_path = \"log\"\nmemtable_bytes_max = 65536\n"
+        "record_cache_bytes = " +
+        std::to_string(cache_bytes) + "\n";
+    ServerProcess server(options);
+    server.Start();
+    RedisContext c = Connect(server.port());
+    auto value = [](int key, int round) {
+      return std::to_string(round) + ":" + std::string(1000, static_cast<char>('a' + key % 26));
+    };
+    for (int round = 0; round < 2; ++round) {
+      for (int key = 0; key < 300; ++key) {
+        REQUIRE(Do(c.get(), {"SET", "k" + std::to_string(key), value(key, round)}) == "+OK");
+      }
+      // Twice: the second read of a checkpointed key is a hit.
+      for (int pass = 0; pass < 2; ++pass) {
+        for (int key = 0; key < 300; ++key) {
+          REQUIRE(Do(c.get(), {"GET", "k" + std::to_string(key)}) == "$" + value(key, round));
+        }
+      }
+    }
+    return Do(c.get(), {"INFO", "persistence"});
+  };
+  const std::string on = run(1 << 20);
+  CHECK(InfoField(on, "record_cache_max") == "1048576");
+  CHECK(std::stoull(InfoField(on, "log_checkpoints").value_or("0")) >= 4);
+  CHECK(std::stoull(InfoField(on, "record_cache_hits").value_or("0")) >= 300);
+  CHECK(std::stoull(InfoField(on, "record_cache_misses").value_or("0")) >= 300);
+  CHECK(std::stoull(InfoField(on, "record_cache_bytes").value_or("0")) <= (1 << 20));
+  const std::string off = run(0);
+  CHECK(InfoField(off, "record_cache_max") == "0");
+  CHECK(InfoField(off, "record_cache_hits") == "0");
+  CHECK(InfoField(off, "record_cache_bytes") == "0");
+}
+
 TEST_CASE("info with a section name answers only that section") {
   ServerProcess server;
   server.Start();

@@ -297,11 +297,12 @@ TEST_CASE("config: the write path and its bounds are read, defaulted and checked
   CHECK(config.log_bytes_max == 256LL << 20);
   CHECK(config.checkpoint_sync_ms == 30000);
   CHECK(config.log_retained_bytes_max == 1LL << 30);
+  CHECK(config.record_cache_bytes == 64LL << 20);
   REQUIRE_MESSAGE(Load("[storage]\nwrite_path = \"btree\"\n", &config, &error), error);
   CHECK_FALSE(config.write_log);
   REQUIRE_MESSAGE(Load("[storage]\nwrite_path = \"log\"\nmemtable_bytes_max = 65536\n"
                        "log_bytes_max = 1048576\ncheckpoint_sync_ms = 0\n"
-                       "log_retained_bytes_max = 0\n",
+                       "log_retained_bytes_max = 0\nrecord_cache_bytes = 0\n",
                        &config, &error),
                   error);
   CHECK(config.write_log);
@@ -309,6 +310,9 @@ TEST_CASE("config: the write path and its bounds are read, defaulted and checked
   CHECK(config.log_bytes_max == 1048576);
   CHECK(config.checkpoint_sync_ms == 0);
   CHECK(config.log_retained_bytes_max == 0);
+  CHECK(config.record_cache_bytes == 0);
+  CHECK_FALSE(Load("[storage]\nrecord_cache_bytes = -1\n", &config, &error));
+  CHECK(error.find("storage.record_cache_bytes") != std::string::npos);
   CHECK_FALSE(Load("[storage]\ncheckpoint_sync_ms = -1\n", &config, &error));
   CHECK(error.find("storage.checkpoint_sync_ms") != std::string::npos);
   REQUIRE_MESSAGE(Load("[storage]\nwrite_path = \"btree\"\n", &config, &error), error);

@@ -7,9 +7,9 @@
 #include <doctest/doctest.h>
 #include <sys/resource.h>
 
-#include <csignal>
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "storage/engine.h"
+#include "storage/record_cache.h"
 #include "storage/sibling_set.h"
 #include "unit/storage/storage_test_util.h"
 #include "unit/temp_dir.h"
@@ -30,6 +31,8 @@ namespace {
 using ringkv::testing::TempDir;
 
 constexpr uint32_t kPartitions = 24;
+
+constexpr uint64_t RecordCacheOverhead() { return RecordCache::kEntryOverheadBytes; }
 
 struct LogEngineTest {
   TempDir dir;
@@ -929,6 +932,71 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: hints and meta still go to LMDB, nex
   REQUIRE(engine->GetMeta("app", &meta).ok());
   CHECK(meta == "meta value");
   CHECK(Get("k") == "data");
+}
+
+TEST_CASE_FIXTURE(LogEngineTest,
+                  "log path: the record cache serves the tree's records and never an old one") {
+  options.memtable_bytes_max = 1;  // Every commit checkpoints: reads go to the tree.
+  options.record_cache_bytes = 1 << 20;
+  Reopen();
+  Put("a", "1");
+  Commit();
+  std::string_view for_update;
+  REQUIRE(engine->Get(PartitionFor("a"), "a", &for_update, Engine::ReadFor::kUpdate).ok());
+  CHECK(for_update == "1");
+  CHECK(Stats().record_cache_entries == 0);  // A read before a write is not cached.
+  CHECK(Get("a") == "1");                    // From the tree, into the cache.
+  CHECK(Get("a") == "1");
+  EngineStats stats = Stats();
+  CHECK(stats.record_cache_hits == 1);
+  CHECK(stats.record_cache_misses == 2);
+  CHECK(stats.record_cache_entries == 1);
+  Put("a", "2", 0);
+  CHECK(Get("a") == "2");  // The memory table.
+  Commit();
+  CHECK(Stats().memtable_entries == 0);
+  CHECK(Get("a") == "2");  // The tree again: not the cached "1".
+  REQUIRE(engine->Delete(PartitionFor("a"), "a", -1).ok());
+  Commit();
+  CHECK(Get("a") == "<none>");
+  CHECK(Get("missing") == "<none>");  // Absent keys are not cached.
+  CHECK(Stats().record_cache_entries == 0);
+}
+
+TEST_CASE_FIXTURE(
+    LogEngineTest,
+    "log path: random writes, deletes and checkpoints read the same through a small record cache") {
+  options.memtable_bytes_max = 512;  // A checkpoint every few writes.
+  // Room for about 40 of the 60 keys' records: evictions all along.
+  options.record_cache_bytes = 40 * (RecordCacheOverhead() + 10 + 60);
+  Reopen();
+  std::mt19937 random(7);
+  std::map<std::string, std::string> expected;
+  for (int step = 0; step < 3000; ++step) {
+    const std::string key = "key:" + std::to_string(random() % 60);
+    const int action = static_cast<int>(random() % 10);
+    if (action < 3) {
+      const std::string value = std::string(40 + random() % 20, 'a' + step % 26);
+      const bool exists = expected.count(key) > 0;
+      Put(key, value, exists ? 0 : 1);
+      expected[key] = value;
+    } else if (action == 3) {
+      const bool exists = expected.erase(key) > 0;
+      Status status = engine->Delete(PartitionFor(key), key, exists ? -1 : 0);
+      REQUIRE((exists ? status.ok() : status.IsNotFound()));
+    } else {
+      auto it = expected.find(key);
+      REQUIRE(Get(key) == (it == expected.end() ? "<none>" : it->second));
+    }
+    if (step % 7 == 0) step % 21 == 0 ? Commit() : CommitNoWait();
+  }
+  Commit();
+  for (const auto& [key, value] : expected) CHECK(Get(key) == value);
+  const EngineStats stats = Stats();
+  CHECK(stats.checkpoints > 10);
+  CHECK(stats.record_cache_hits > 0);
+  CHECK(stats.record_cache_evictions > 0);
+  CHECK(stats.record_cache_bytes <= options.record_cache_bytes);
 }
 
 }  // namespace
