@@ -262,6 +262,13 @@ Status Engine::Get(uint32_t partition, std::string_view key, std::string_view* v
       if (kind == DataKeyKind::kHashed) return CheckHashedRecord(key, value);
       return Status::Ok();
     }
+    // Then the records read from the tree before: the cache holds the
+    // tree's current record (LogState::cache), so a hit needs no snapshot.
+    if (impl.write_log->cache->Find(impl.key_buffer, value)) {
+      impl.cursor_key.clear();
+      if (kind == DataKeyKind::kHashed) return CheckHashedRecord(key, value);
+      return Status::Ok();
+    }
   }
   Status status;
   MDB_txn* txn = impl.ReadTxn(&status);
@@ -282,22 +289,13 @@ Status Engine::Get(uint32_t partition, std::string_view key, std::string_view* v
     if (rc == 0) impl.cursor_key = impl.key_buffer;
   } else {
     impl.cursor_key.clear();
-    RecordCache* cache = impl.write_log ? impl.write_log->cache.get() : nullptr;
-    if (cache != nullptr && cache->enabled()) {
-      // The read snapshot holds what the tree held when it was taken, and
-      // a checkpoint's end takes a new one (FinishCheckpoint): a record
-      // read here is the tree's current one.
-      if (!cache->Find(impl.key_buffer, value)) {
-        rc = mdb_get(txn, impl.data_dbi, &lmdb_key, &lmdb_value);
-        if (rc == MDB_NOTFOUND) return Status::NotFound();
-        if (rc != 0) return LmdbError("mdb_get", rc);
-        *value = FromVal(lmdb_value);
-        if (purpose == ReadFor::kRead) cache->Insert(impl.key_buffer, *value);
-      }
-      if (kind == DataKeyKind::kHashed) return CheckHashedRecord(key, value);
-      return Status::Ok();
-    }
     rc = mdb_get(txn, impl.data_dbi, &lmdb_key, &lmdb_value);
+    // Cached from the read snapshot only: it holds what the tree held
+    // when it was taken, and a checkpoint's end takes a new one
+    // (FinishCheckpoint), so this is the tree's current record.
+    if (rc == 0 && impl.write_log && purpose == ReadFor::kRead) {
+      impl.write_log->cache->Insert(impl.key_buffer, FromVal(lmdb_value));
+    }
   }
   if (rc == MDB_NOTFOUND) return Status::NotFound();
   if (rc != 0) return LmdbError("mdb_get", rc);

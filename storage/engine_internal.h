@@ -154,9 +154,10 @@ struct LogState {
   uint64_t live_keys_at_freeze = 0;
   // Records read from the tree (EngineOptions::record_cache_bytes): after
   // `mem` and `frozen`, before the tree. A key written goes from it at
-  // once (LogApply), so what it holds is the tree's record: only the
-  // checkpoints write the tree, and only keys read from `mem` or `frozen`
-  // meanwhile.
+  // once (LogApply), so what it holds is the tree's current record: only
+  // checkpoints write the data tree (never the loop's transactions), and
+  // they write keys that `mem` or `frozen` hold, where reads stop until
+  // the checkpoint ended.
   std::unique_ptr<RecordCache> cache;
 
   // The checkpoint job (Engine::RunCheckpoint), on a thread of its own so

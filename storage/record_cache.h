@@ -46,8 +46,6 @@ class RecordCache {
   RecordCache(const RecordCache&) = delete;
   RecordCache& operator=(const RecordCache&) = delete;
 
-  bool enabled() const { return bytes_max_ != 0; }
-
   // The record cached under `key`; counts a hit or a miss.
   bool Find(std::string_view key, std::string_view* record);
   // Caches a copy of `record` under `key` (replacing one there), evicting
