@@ -442,6 +442,8 @@ class Coordinator {
 
   // Read path (coordinator side).
   bool AskAllSlots();
+  uint32_t ReadsInFlightTo(const std::string& member) const;
+  void EndReadSent(const ReadTarget& target);
   void AskReadSlot(ReadOp* op, uint32_t slot);
   bool AskSpare(ReadOp* op);
   // Asks up to `count` spares; stops when none is left.
@@ -495,6 +497,11 @@ class Coordinator {
   // do not allocate for it: partition p's list starts at p * members.
   std::vector<uint32_t> preference_lists_;
   std::set<std::string, std::less<>> down_;
+  // Read requests sent to each member and not answered yet (AddReadTarget
+  // counts up; RecordReadReply, or FinishRead for a request that ended
+  // unanswered, counts down). A read that asks fewer than n slots asks
+  // the members that are up with the fewest first.
+  std::unordered_map<std::string, uint32_t> reads_sent_to_;
   uint64_t next_request_id_ = 1;
   int64_t last_now_ms_ = 0;
   // Node-based maps: an op's address stays valid while others come and go.

@@ -55,9 +55,24 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
       if (op.slots[i].owner == self_) order.push_back(i);
     }
     for (const bool down : {false, true}) {
+      const size_t first = order.size();
       for (uint32_t i = 0; i < consistency.n; ++i) {
         const std::string& owner = op.slots[i].owner;
         if (owner != self_ && IsDown(owner) == down) order.push_back(i);
+      }
+      if (down) continue;
+      // Owners that are up, by reads in flight to them, fewest first (ties
+      // in preference-list order): a replica that is slow to answer, or
+      // paused, gets fewer of the next reads; the rest become spares.
+      // An insertion sort: there are n - 1 at most.
+      for (size_t k = first + 1; k < order.size(); ++k) {
+        const uint32_t slot = order[k];
+        const uint32_t in_flight = ReadsInFlightTo(op.slots[slot].owner);
+        size_t j = k;
+        for (; j > first && ReadsInFlightTo(op.slots[order[j - 1]].owner) > in_flight; --j) {
+          order[j] = order[j - 1];
+        }
+        order[j] = slot;
       }
     }
     op.spares.assign(order.begin() + consistency.r, order.end());
@@ -68,6 +83,19 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
     for (uint32_t k = 0; k < consistency.r; ++k) AskReadSlot(&op, order[k]);
   }
   AdvanceRead(id);
+}
+
+uint32_t Coordinator::ReadsInFlightTo(const std::string& member) const {
+  auto it = reads_sent_to_.find(member);
+  return it == reads_sent_to_.end() ? 0 : it->second;
+}
+
+// A remote target's request is over: answered, failed, or given up on.
+void Coordinator::EndReadSent(const ReadTarget& target) {
+  if (target.name == self_) return;
+  auto it = reads_sent_to_.find(target.name);
+  assert(it != reads_sent_to_.end() && it->second > 0);
+  --it->second;  // Kept at 0: members are few, and they come back.
 }
 
 // read_repair_chance's draw for one read.
@@ -142,6 +170,7 @@ void Coordinator::AddReadTarget(ReadOp* op, uint32_t slot, const std::string& na
       request.digest = LocalDigest(op);
       op->targets.back().digest_sent = true;
     }
+    ++reads_sent_to_[name];
     Send(name, std::move(request));
     return;
   }
@@ -183,6 +212,7 @@ void Coordinator::RecordReadReply(ReadOp* op, size_t target_index, bool ok, bool
                                   storage::SiblingSet set, bool same_as_local) {
   ReadTarget& target = op->targets[target_index];
   assert(target.state == ReplyState::kPending);
+  EndReadSent(target);
   Slot& slot = op->slots[target.slot];
   --slot.pending;
   if (!ok) {
@@ -294,6 +324,9 @@ void Coordinator::FireReadDone(ReadOp* op, bool move_set) {
 // `op` has left reads_ and deadlines_: every request was answered or time
 // is up.
 void Coordinator::FinishRead(ReadOp op) {
+  for (const ReadTarget& target : op.targets) {
+    if (target.state == ReplyState::kPending) EndReadSent(target);
+  }
   RepairReplicas(&op);
   if (!op.done_fired) FireReadDone(&op, /*move_set=*/true);
 }

@@ -1,5 +1,6 @@
 // Tests for the read fan-out (cluster/coordinator_read.cc): a read with r < n
-// asks r slots (this node's own first), keeps the rest as spares for
+// asks r slots (this node's own first, then the owners with the fewest
+// reads in flight), keeps the rest as spares for
 // failures and slow replicas, and asks all n slots for a fraction
 // read_repair_chance of reads. In-memory stores; messages are moved by hand.
 #include <doctest/doctest.h>
@@ -88,6 +89,42 @@ TEST_CASE("read fan-out: an owner asks itself and one more owner, in preference 
   ReadProbe outside;
   five.at(4).Read(kKey, {3, 2, 2}, 20, outside.Done());
   CHECK(TakeGets(five.at(4)) == std::vector<std::string>{five.p[0], five.p[1]});
+}
+
+TEST_CASE("read fan-out: the owner with fewer reads in flight is asked first") {
+  CoordinatorOptions options = Quorum();
+  options.read_retry_after_ms = 0;  // No spares asked for slow owners.
+  Five five(options);
+  WriteEverywhere(five, "v");
+  // The first read asks p[1] (preference order, nothing in flight); while
+  // it is unanswered, the next asks p[2]; then both have one in flight,
+  // and preference order decides again.
+  ReadProbe first, second, third;
+  five.at(0).Read(kKey, {3, 2, 2}, 10, first.Done());
+  std::vector<Envelope> first_gets;
+  CHECK(TakeGets(five.at(0), &first_gets) == std::vector<std::string>{five.p[1]});
+  five.at(0).Read(kKey, {3, 2, 2}, 10, second.Done());
+  std::vector<Envelope> second_gets;
+  CHECK(TakeGets(five.at(0), &second_gets) == std::vector<std::string>{five.p[2]});
+  five.at(0).Read(kKey, {3, 2, 2}, 10, third.Done());
+  CHECK(TakeGets(five.at(0)) == std::vector<std::string>{five.p[1]});
+
+  // p[2] answers: it has nothing in flight, p[1] two, so it gets the next.
+  Answer(five, five.p[0], second_gets, five.p[2], 11);
+  CHECK(second.calls == 1);
+  ReadProbe fourth;
+  five.at(0).Read(kKey, {3, 2, 2}, 12, fourth.Done());
+  std::vector<Envelope> fourth_gets;
+  CHECK(TakeGets(five.at(0), &fourth_gets) == std::vector<std::string>{five.p[2]});
+  Answer(five, five.p[0], fourth_gets, five.p[2], 13);
+
+  // p[1] never answers: at the deadline its two reads count as over, and
+  // preference order picks it again.
+  five.at(0).OnTick(10 + kTimeoutMs);
+  CHECK(five.at(0).reads_in_flight() == 0);
+  ReadProbe fifth;
+  five.at(0).Read(kKey, {3, 2, 2}, 20 + kTimeoutMs, fifth.Done());
+  CHECK(TakeGets(five.at(0)) == std::vector<std::string>{five.p[1]});
 }
 
 TEST_CASE("read fan-out: r = n and read_repair_chance = 1 ask every slot") {
