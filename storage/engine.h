@@ -116,7 +116,7 @@ struct EngineOptions {
   // With the write log, records read from the tree are kept in a cache of
   // this many bytes (keys, records and 64 bytes per entry; CLOCK
   // eviction; storage/record_cache.h); 0: none.
-  uint64_t record_cache_bytes = 64ULL << 20;
+  uint64_t record_cache_bytes = 256ULL << 20;
   // A checkpoint runs on a thread of its own and writes the frozen table
   // into the tree this much (keys plus records) per commit. Between parts
   // LMDB's single writer is free for the loop's own commits (hints, meta),

@@ -297,7 +297,7 @@ TEST_CASE("config: the write path and its bounds are read, defaulted and checked
   CHECK(config.log_bytes_max == 256LL << 20);
   CHECK(config.checkpoint_sync_ms == 30000);
   CHECK(config.log_retained_bytes_max == 1LL << 30);
-  CHECK(config.record_cache_bytes == 64LL << 20);
+  CHECK(config.record_cache_bytes == 256LL << 20);
   REQUIRE_MESSAGE(Load("[storage]\nwrite_path = \"btree\"\n", &config, &error), error);
   CHECK_FALSE(config.write_log);
   REQUIRE_MESSAGE(Load("[storage]\nwrite_path = \"log\"\nmemtable_bytes_max = 65536\n"
