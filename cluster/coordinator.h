@@ -357,7 +357,9 @@ class Coordinator {
     bool stand_in = false;
     ReplyState state = ReplyState::kPending;
     bool found = false;
-    storage::SiblingSet set;  // The replica's copy, kept to decide repairs.
+    // The replica's copy, kept to decide repairs; empty while the read's
+    // merge is this copy itself (ReadOp::merged_from; TargetSet).
+    storage::SiblingSet set;
     // Asked with the local copy's digest; then with same_as_local (a SAME
     // answer) `set` stays empty: the copy is the local target's.
     bool digest_sent = false;
@@ -376,8 +378,9 @@ class Coordinator {
     bool done_fired = false;
     storage::SiblingSet merged;  // Merge of the successful replies so far.
     // The target whose set `merged` still is, exactly: the first reply
-    // that held a record, taken as it came, while no other has been merged
-    // in (read repair then needs no comparison with it). -1: none.
+    // that held a record, moved in as it came (its own `set` is then
+    // empty), while no other has been merged in (read repair then needs
+    // no comparison with it). -1: none.
     int merged_from = -1;
     ReadCallback done;
     // Slots not asked yet, in the order they are to be asked.
@@ -454,6 +457,8 @@ class Coordinator {
   void RecordReadReply(ReadOp* op, size_t target_index, bool ok, bool found,
                        storage::SiblingSet set, bool same_as_local = false);
   const ReadDigest& LocalDigest(ReadOp* op);
+  // The copy target `target_index` answered with (empty if none).
+  static const storage::SiblingSet& TargetSet(const ReadOp& op, size_t target_index);
   void HandleGetReply(const std::string& from, GetReply reply);
   void AdvanceRead(uint64_t id);
   void FireReadDone(ReadOp* op, bool move_set);

@@ -194,7 +194,9 @@ const ReadDigest& Coordinator::LocalDigest(ReadOp* op) {
   if (!op->local_digest) {
     const ReadTarget& local = op->targets[static_cast<size_t>(op->local_target)];
     std::string bytes;
-    if (local.found) storage::EncodeSiblingSet(local.set, &bytes);
+    if (local.found) {
+      storage::EncodeSiblingSet(TargetSet(*op, static_cast<size_t>(op->local_target)), &bytes);
+    }
     op->local_digest = DigestOf(bytes);
     assert(op->local_digest);  // Our own encoding parses.
   }
@@ -236,14 +238,25 @@ void Coordinator::RecordReadReply(ReadOp* op, size_t target_index, bool ok, bool
   op->found = true;
   if (same_as_local) return;  // The local copy is merged already.
   if (first) {
-    // The merge of one set is that set: taken as it is.
-    op->merged = set;
+    // The merge of one set is that set: moved in as it is, the target's
+    // own copy left empty while merged_from names it (TargetSet).
+    op->merged = std::move(set);
     op->merged_from = static_cast<int>(target_index);
-  } else {
-    storage::Merge(&op->merged, set);
+    return;
+  }
+  if (op->merged_from >= 0) {
+    // Another set joins the merge: the first one's target gets its copy
+    // back, for read repair's comparison.
+    op->targets[static_cast<size_t>(op->merged_from)].set = op->merged;
     op->merged_from = -1;
   }
+  storage::Merge(&op->merged, set);
   target.set = std::move(set);
+}
+
+const storage::SiblingSet& Coordinator::TargetSet(const ReadOp& op, size_t target_index) {
+  return static_cast<int>(target_index) == op.merged_from ? op.merged
+                                                          : op.targets[target_index].set;
 }
 
 void Coordinator::HandleGetReply(const std::string& from, GetReply reply) {

@@ -251,12 +251,12 @@ ReplyToken Client::DeferReply(const CommandSpec& spec, std::span<const std::stri
   return {id_, slot.id, protocol_};
 }
 
-void Client::CompleteReply(uint64_t slot_id, std::string_view bytes) {
+void Client::CompleteReply(uint64_t slot_id, std::string bytes) {
   if (slots_.empty() || slot_id < slots_.front().id) return;
   size_t index = slot_id - slots_.front().id;
   if (index >= slots_.size() || slots_[index].ready) return;
   Slot& slot = slots_[index];
-  slot.data.assign(bytes);
+  slot.data = std::move(bytes);
   slot.ready = true;
   --deferred_;
   if (slot.key_count > 0) ReleaseKey(slot.first_key);

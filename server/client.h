@@ -65,7 +65,7 @@ class Client {
   // behind it, and later commands that touch its keys (or touch no key at
   // all, like WAIT) wait to run.
   ReplyToken DeferReply(const CommandSpec& spec, std::span<const std::string> args);
-  void CompleteReply(uint64_t slot, std::string_view bytes);
+  void CompleteReply(uint64_t slot, std::string bytes);
   size_t deferred_count() const { return deferred_; }
 
   // Connection state used by commands.

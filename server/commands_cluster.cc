@@ -29,7 +29,8 @@ class AsyncReply {
   AsyncReply(Server* server, const ReplyToken& token)
       : server_(server), token_(token), writer_(&bytes_, token.protocol) {}
   resp::ReplyWriter& writer() { return writer_; }
-  void Send() { server_->CompleteReply(token_, bytes_); }
+  // Once: the bytes move to the client.
+  void Send() { server_->CompleteReply(token_, std::move(bytes_)); }
 
  private:
   Server* server_;
@@ -653,7 +654,7 @@ void CheckWaiters(Server& server) {
       ReplyToken token = waiter.token;
       waiters[i] = waiters.back();
       waiters.pop_back();
-      if (!gone) server.CompleteReply(token, bytes);
+      if (!gone) server.CompleteReply(token, std::move(bytes));
       continue;
     }
     ++i;

@@ -194,10 +194,10 @@ void Server::OnConnection(uv_stream_t* listener, int status) {
   server->clients_.emplace(id, std::move(client));
 }
 
-void Server::CompleteReply(const ReplyToken& token, std::string_view bytes) {
+void Server::CompleteReply(const ReplyToken& token, std::string bytes) {
   auto it = clients_.find(token.client_id);
   if (it == clients_.end() || it->second->closing()) return;
-  it->second->CompleteReply(token.slot, bytes);
+  it->second->CompleteReply(token.slot, std::move(bytes));
 }
 
 void Server::ScheduleFlush(Client* client) {

@@ -74,7 +74,7 @@ class Server {
   ClusterNode& cluster() { return *cluster_; }
   // Looks up the client a deferred reply belongs to and hands it the reply
   // (dropped if the client is gone).
-  void CompleteReply(const struct ReplyToken& token, std::string_view bytes);
+  void CompleteReply(const struct ReplyToken& token, std::string bytes);
   ServerStats& stats() { return stats_; }
   uv_loop_t* loop() { return &loop_; }
 
