@@ -255,17 +255,14 @@ Status Engine::Get(uint32_t partition, std::string_view key, std::string_view* v
   Impl& impl = *impl_;
   const DataKeyKind kind = EncodeDataKey(partition, key, impl.max_key_bytes, &impl.key_buffer);
   if (impl.write_log) {
+    // The memory tables, then the records read from the tree before: the
+    // cache holds the tree's current record (LogState::cache), so a hit
+    // needs no snapshot.
     bool tombstone = false;
-    if (MemLookup(impl.key_buffer, &tombstone, value)) {
+    if (MemLookup(impl.key_buffer, &tombstone, value) ||
+        impl.write_log->cache->Find(impl.key_buffer, value)) {
       impl.cursor_key.clear();
       if (tombstone) return Status::NotFound();
-      if (kind == DataKeyKind::kHashed) return CheckHashedRecord(key, value);
-      return Status::Ok();
-    }
-    // Then the records read from the tree before: the cache holds the
-    // tree's current record (LogState::cache), so a hit needs no snapshot.
-    if (impl.write_log->cache->Find(impl.key_buffer, value)) {
-      impl.cursor_key.clear();
       if (kind == DataKeyKind::kHashed) return CheckHashedRecord(key, value);
       return Status::Ok();
     }

@@ -63,7 +63,6 @@ class RecordCache {
   struct Entry;
   static std::string_view KeyOf(const Entry* entry);
   static size_t CostOf(const Entry* entry);
-  void Unlink(Entry* entry);
   void EvictUntil(uint64_t bytes_max);
 
   uint64_t bytes_max_;
