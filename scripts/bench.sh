@@ -2,6 +2,7 @@
 # Benchmarks ringkv against redis-server, side by side in one run.
 #
 # Usage: scripts/bench.sh [--cluster] [--write-path btree|log] [--rounds N] [--requests N]
+#                         [--only PIPELINE:SIZE] [--verbose]
 #
 # Both run at once on loopback: redis-server with appendonly yes and
 # appendfsync everysec, and ringkv with fsync = everysec: one node, or with
@@ -15,6 +16,8 @@
 # Each (pipeline, value size) block starts both servers on fresh data.
 # --write-path picks storage.write_path: "log" (the default: the write log
 # and memory table; docs/storage_format.md, "Write log") or "btree".
+# --only runs one block (e.g. --only 16:1024); --verbose prints every
+# round's figures (requests/s, p50, p99) to stderr as it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,18 +26,26 @@ requests_p1=200000
 requests_p16=1000000
 cluster=0
 write_path=log
+only=
+verbose=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --write-path) write_path=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --requests) requests_p1=$2; requests_p16=$(($2 * 5)); shift 2 ;;
     --cluster) cluster=1; shift ;;
-    *) echo "usage: $0 [--cluster] [--write-path btree|log] [--rounds N] [--requests N]" >&2; exit 2 ;;
+    --only) only=$2; shift 2 ;;
+    --verbose) verbose=1; shift ;;
+    *) echo "usage: $0 [--cluster] [--write-path btree|log] [--rounds N] [--requests N] [--only PIPELINE:SIZE] [--verbose]" >&2; exit 2 ;;
   esac
 done
 case "$write_path" in
   btree | log) ;;
   *) echo "--write-path must be btree or log" >&2; exit 2 ;;
+esac
+case "$only" in
+  "" | 1:3 | 1:1024 | 16:3 | 16:1024) ;;
+  *) echo "--only must be one of 1:3 1:1024 16:3 16:1024" >&2; exit 2 ;;
 esac
 
 scripts/install-deps.sh
@@ -149,6 +160,7 @@ for pipeline in 1 16; do
   requests=$requests_p1
   [ "$pipeline" = 16 ] && requests=$requests_p16
   for size in 3 1024; do
+    [ -z "$only" ] || [ "$only" = "$pipeline:$size" ] || continue
     # Fresh servers for each value size: a user's data holds the values of
     # its own workload. (Overwriting 1 KB values with 3-byte ones leaves
     # LMDB's pages as empty as the shrink made them, and measures that
@@ -167,7 +179,9 @@ for pipeline in 1 16; do
             before_coordinator=$(cpu_ticks "${ringkv_pids[0]}")
             before_replica=$(cpu_ticks "${ringkv_pids[1]}")
           fi
-          echo "$server $pipeline $size $test $(run_one "$port" "$pipeline" "$size" "$test" "$requests")" >>"$results"
+          line="$server $pipeline $size $test $(run_one "$port" "$pipeline" "$size" "$test" "$requests")"
+          echo "$line" >>"$results"
+          [ "$verbose" = 0 ] || echo "    $line" >&2
           if [ "$server" = ringkv ] && [ "$cluster" = 1 ]; then
             echo "$pipeline $size $test $(( $(cpu_ticks "${ringkv_pids[0]}") - before_coordinator )) $(( $(cpu_ticks "${ringkv_pids[1]}") - before_replica )) $requests" >>"$cpu_file"
           fi
@@ -184,6 +198,7 @@ printf '\n%-4s %-6s %-4s | %12s %12s %6s | %8s %8s %6s | %8s %8s %6s\n' \
   "redis p99" "ringkv" "ratio"
 for pipeline in 1 16; do
   for size in 3 1024; do
+    [ -z "$only" ] || [ "$only" = "$pipeline:$size" ] || continue
     for test in SET GET; do
       row=()
       for column in 5 6 7; do
@@ -206,6 +221,7 @@ if [ "$cluster" = 1 ]; then
   printf '%-4s %-6s %-4s | %12s %12s\n' "-P" "value" "test" "coordinator" "replica"
   for pipeline in 1 16; do
     for size in 3 1024; do
+      [ -z "$only" ] || [ "$only" = "$pipeline:$size" ] || continue
       for test in SET GET; do
         coordinator=$(awk -v p="$pipeline" -v d="$size" -v t="$test" -v hz="$ticks_per_second" \
           '$1 == p && $2 == d && $3 == t { print $4 / hz * 1e6 / $6 }' "$cpu_file" | median)
