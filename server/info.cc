@@ -176,6 +176,12 @@ void StatsSection(Server& server, std::string* out) {
   Line(out, "client_output_buffer_limit_disconnections:%" PRIu64,
        stats.output_limit_disconnections);
   Line(out, "client_input_held:%" PRIu64, stats.input_held);
+  const Server::EventLoopRates loop = server.instantaneous_eventloop();
+  Line(out, "eventloop_cycles:%" PRIu64, stats.eventloop_cycles);
+  Line(out, "eventloop_duration_sum:%" PRIu64, stats.eventloop_duration_us);
+  Line(out, "instantaneous_eventloop_cycles_per_sec:%" PRIu64, loop.cycles_per_sec);
+  Line(out, "instantaneous_eventloop_duration_usec:%" PRIu64, loop.duration_us);
+  Line(out, "instantaneous_eventloop_duration_max_usec:%" PRIu64, loop.duration_max_us);
 }
 
 void ClusterSection(Server& server, std::string* out) {

@@ -45,6 +45,10 @@ void CloseHandle(uv_handle_t* handle) {
 
 Server::Server(Config config) : config_(std::move(config)) {
   uv_loop_init(&loop_);
+  // The loop's time in the poll, to tell an iteration's work from its wait
+  // (INFO eventloop_*). Fails only on a platform without it: the figures
+  // then count the wait too.
+  uv_loop_configure(&loop_, UV_METRICS_IDLE_TIME);
   listener_.data = this;
   before_poll_.data = this;
   cron_.data = this;
@@ -262,6 +266,26 @@ void Server::OnBeforePoll(uv_prepare_t* handle) {
   Server* server = static_cast<Server*>(handle->data);
   server->ResumeHeldInput();
   server->CommitAndFlush();
+  server->EndIteration();
+}
+
+// An iteration runs from the end of the last one's (here, before the poll)
+// to the end of its own, less the time the poll waited: the timers, the
+// callbacks of what the poll found, and the commits and flushes above. As
+// Redis's eventloop_cycles and eventloop_duration_sum, in INFO stats.
+void Server::EndIteration() {
+  const uint64_t now_ns = uv_hrtime();
+  const uint64_t idle_ns = uv_metrics_idle_time(&loop_);
+  if (iteration_end_ns_ != 0) {
+    const uint64_t elapsed_ns = now_ns - iteration_end_ns_;
+    const uint64_t waited_ns = idle_ns - iteration_end_idle_ns_;
+    const uint64_t worked_us = (elapsed_ns > waited_ns ? elapsed_ns - waited_ns : 0) / 1000;
+    ++stats_.eventloop_cycles;
+    stats_.eventloop_duration_us += worked_us;
+    iteration_max_us_ = std::max(iteration_max_us_, worked_us);
+  }
+  iteration_end_ns_ = now_ns;
+  iteration_end_idle_ns_ = idle_ns;
 }
 
 // The group commit: one LMDB commit for every write of the iteration, then
@@ -411,13 +435,24 @@ void Server::FlushDurable() {
 void Server::OnCron(uv_timer_t* handle) {
   Server* server = static_cast<Server*>(handle->data);
   int64_t now = server->now_ms();
-  // Ops-per-second samples, as Redis's trackInstantaneousMetric.
+  // Ops-per-second and the loop's samples, as Redis's
+  // trackInstantaneousMetric.
   if (server->last_sample_ms_ != 0 && now > server->last_sample_ms_) {
+    const int index = server->ops_sample_index_;
+    const uint64_t interval_ms = static_cast<uint64_t>(now - server->last_sample_ms_);
     uint64_t commands = server->stats_.commands_processed - server->last_sample_commands_;
-    server->ops_samples_[server->ops_sample_index_] =
-        commands * 1000 / static_cast<uint64_t>(now - server->last_sample_ms_);
-    server->ops_sample_index_ = (server->ops_sample_index_ + 1) % kOpsSamples;
+    server->ops_samples_[index] = commands * 1000 / interval_ms;
+    const uint64_t cycles = server->stats_.eventloop_cycles - server->last_sample_cycles_;
+    const uint64_t duration_us =
+        server->stats_.eventloop_duration_us - server->last_sample_duration_us_;
+    server->cycle_samples_[index] = cycles * 1000 / interval_ms;
+    server->duration_samples_[index] = cycles == 0 ? 0 : duration_us / cycles;
+    server->duration_max_samples_[index] = server->iteration_max_us_;
+    server->ops_sample_index_ = (index + 1) % kOpsSamples;
   }
+  server->iteration_max_us_ = 0;
+  server->last_sample_cycles_ = server->stats_.eventloop_cycles;
+  server->last_sample_duration_us_ = server->stats_.eventloop_duration_us;
   server->last_sample_ms_ = now;
   server->last_sample_commands_ = server->stats_.commands_processed;
   server->CheckAllocator(now);
@@ -451,6 +486,18 @@ void Server::CheckAllocator(int64_t now) {
     Log(LogLevel::kVerbose, "Returned %" PRIu64 " bytes of free pages to the kernel",
         allocator.dirty);
   }
+}
+
+Server::EventLoopRates Server::instantaneous_eventloop() const {
+  EventLoopRates rates;
+  for (int i = 0; i < kOpsSamples; ++i) {
+    rates.cycles_per_sec += cycle_samples_[i];
+    rates.duration_us += duration_samples_[i];
+    rates.duration_max_us = std::max(rates.duration_max_us, duration_max_samples_[i]);
+  }
+  rates.cycles_per_sec /= kOpsSamples;
+  rates.duration_us /= kOpsSamples;
+  return rates;
 }
 
 uint64_t Server::instantaneous_ops_per_sec() const {

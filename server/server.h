@@ -43,6 +43,9 @@ struct ServerStats {
   uint64_t output_limit_disconnections = 0;
   uint64_t query_limit_disconnections = 0;
   uint64_t input_held = 0;  // Client inputs held to the next iteration.
+  // Loop iterations, and the time they worked (not waiting in the poll).
+  uint64_t eventloop_cycles = 0;
+  uint64_t eventloop_duration_us = 0;
   uint64_t commit_failures = 0;
   uint64_t sync_failures = 0;
   int64_t last_sync_ms = 0;
@@ -103,10 +106,19 @@ class Server {
   uint64_t durable_sequence() const { return durable_sequence_; }
   // Replies per second over the last samples (INFO instantaneous_ops_per_sec).
   uint64_t instantaneous_ops_per_sec() const;
+  // The loop over the same samples (INFO instantaneous_eventloop_*):
+  // iterations per second, the mean time one worked, and the longest.
+  struct EventLoopRates {
+    uint64_t cycles_per_sec = 0;
+    uint64_t duration_us = 0;
+    uint64_t duration_max_us = 0;
+  };
+  EventLoopRates instantaneous_eventloop() const;
 
  private:
   static void OnConnection(uv_stream_t* listener, int status);
   static void OnBeforePoll(uv_prepare_t* handle);
+  void EndIteration();
   static void OnCron(uv_timer_t* handle);
   // Once a second: returns the allocator's kept pages to the kernel when
   // they pass limits.allocator_dirty_max.
@@ -171,6 +183,19 @@ class Server {
   int ops_sample_index_ = 0;
   uint64_t last_sample_commands_ = 0;
   int64_t last_sample_ms_ = 0;
+  // The loop's samples, beside them: iterations per second, the mean and
+  // the longest time one worked in each sample's interval.
+  uint64_t cycle_samples_[kOpsSamples] = {};
+  uint64_t duration_samples_[kOpsSamples] = {};
+  uint64_t duration_max_samples_[kOpsSamples] = {};
+  uint64_t last_sample_cycles_ = 0;
+  uint64_t last_sample_duration_us_ = 0;
+  // Where the last iteration ended (uv_hrtime) and the loop's time in the
+  // poll then (uv_metrics_idle_time), both in ns; the longest iteration
+  // since the last sample, in us.
+  uint64_t iteration_end_ns_ = 0;
+  uint64_t iteration_end_idle_ns_ = 0;
+  uint64_t iteration_max_us_ = 0;
   int64_t last_allocator_check_ms_ = 0;
 };
 

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "blackbox/harness.h"
 
@@ -221,6 +222,45 @@ TEST_CASE("info with a section name answers only that section") {
   std::string persistence = Do(c.get(), {"INFO", "persistence"});
   CHECK(persistence.find("loading:0") != std::string::npos);
   CHECK(persistence.find("# Server") == std::string::npos);
+}
+
+// INFO stats' eventloop_* fields (Redis 7's, and ringkv's longest
+// iteration): an iteration's time is what it worked, not what its poll
+// waited for.
+TEST_CASE("info stats: the loop's iterations and the time they worked") {
+  ServerProcess server;
+  server.Start();
+  RedisContext c = Connect(server.port());
+  // Idle for a second: the cron timer (every 100 ms) still wakes the loop.
+  const int64_t cycles_before = InfoInteger(c.get(), "eventloop_cycles", "stats");
+  const int64_t sum_before = InfoInteger(c.get(), "eventloop_duration_sum", "stats");
+  const auto idle_start = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const int64_t cycles_idle = InfoInteger(c.get(), "eventloop_cycles", "stats");
+  const int64_t sum_idle = InfoInteger(c.get(), "eventloop_duration_sum", "stats");
+  const int64_t idle_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - idle_start)
+                              .count();
+  CHECK(cycles_idle - cycles_before >= 5);
+  // The waits between those iterations are most of the second.
+  CHECK(sum_idle - sum_before < idle_us / 2);
+  CHECK(InfoInteger(c.get(), "instantaneous_eventloop_cycles_per_sec", "stats") > 0);
+
+  // One MSET of 10,000 keys runs in one iteration, a long one.
+  std::vector<std::string> mset = {"MSET"};
+  for (int i = 0; i < 10000; ++i) {
+    mset.push_back("loop:" + std::to_string(i));
+    mset.push_back(std::string(100, 'v'));
+  }
+  REQUIRE(Do(c.get(), mset) == "+OK");
+  // The next cron tick takes it into the samples.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int64_t longest =
+      InfoInteger(c.get(), "instantaneous_eventloop_duration_max_usec", "stats");
+  const int64_t sum_after = InfoInteger(c.get(), "eventloop_duration_sum", "stats");
+  CHECK(longest >= 1000);
+  CHECK(sum_after - sum_idle >= longest);
+  CHECK(InfoInteger(c.get(), "instantaneous_eventloop_duration_usec", "stats") > 0);
 }
 
 TEST_CASE("config get answers name and value pairs") {
