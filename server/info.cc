@@ -163,7 +163,8 @@ void StatsSection(Server& server, std::string* out) {
   out->append("# Stats\r\n");
   Line(out, "total_connections_received:%" PRIu64, stats.connections_received);
   Line(out, "total_commands_processed:%" PRIu64, stats.commands_processed);
-  Line(out, "instantaneous_ops_per_sec:%" PRIu64, server.instantaneous_ops_per_sec());
+  const Server::Sample recent = server.instantaneous();
+  Line(out, "instantaneous_ops_per_sec:%" PRIu64, recent.ops_per_sec);
   Line(out, "total_net_input_bytes:%" PRIu64, stats.net_input_bytes);
   Line(out, "total_net_output_bytes:%" PRIu64, stats.net_output_bytes);
   Line(out, "rejected_connections:%" PRIu64, stats.connections_rejected);
@@ -176,12 +177,11 @@ void StatsSection(Server& server, std::string* out) {
   Line(out, "client_output_buffer_limit_disconnections:%" PRIu64,
        stats.output_limit_disconnections);
   Line(out, "client_input_held:%" PRIu64, stats.input_held);
-  const Server::EventLoopRates loop = server.instantaneous_eventloop();
   Line(out, "eventloop_cycles:%" PRIu64, stats.eventloop_cycles);
   Line(out, "eventloop_duration_sum:%" PRIu64, stats.eventloop_duration_us);
-  Line(out, "instantaneous_eventloop_cycles_per_sec:%" PRIu64, loop.cycles_per_sec);
-  Line(out, "instantaneous_eventloop_duration_usec:%" PRIu64, loop.duration_us);
-  Line(out, "instantaneous_eventloop_duration_max_usec:%" PRIu64, loop.duration_max_us);
+  Line(out, "instantaneous_eventloop_cycles_per_sec:%" PRIu64, recent.cycles_per_sec);
+  Line(out, "instantaneous_eventloop_duration_usec:%" PRIu64, recent.duration_us);
+  Line(out, "instantaneous_eventloop_duration_max_usec:%" PRIu64, recent.duration_max_us);
 }
 
 void ClusterSection(Server& server, std::string* out) {

@@ -438,17 +438,17 @@ void Server::OnCron(uv_timer_t* handle) {
   // Ops-per-second and the loop's samples, as Redis's
   // trackInstantaneousMetric.
   if (server->last_sample_ms_ != 0 && now > server->last_sample_ms_) {
-    const int index = server->ops_sample_index_;
     const uint64_t interval_ms = static_cast<uint64_t>(now - server->last_sample_ms_);
-    uint64_t commands = server->stats_.commands_processed - server->last_sample_commands_;
-    server->ops_samples_[index] = commands * 1000 / interval_ms;
+    const uint64_t commands = server->stats_.commands_processed - server->last_sample_commands_;
     const uint64_t cycles = server->stats_.eventloop_cycles - server->last_sample_cycles_;
     const uint64_t duration_us =
         server->stats_.eventloop_duration_us - server->last_sample_duration_us_;
-    server->cycle_samples_[index] = cycles * 1000 / interval_ms;
-    server->duration_samples_[index] = cycles == 0 ? 0 : duration_us / cycles;
-    server->duration_max_samples_[index] = server->iteration_max_us_;
-    server->ops_sample_index_ = (index + 1) % kOpsSamples;
+    Sample& sample = server->samples_[server->sample_index_];
+    sample.ops_per_sec = commands * 1000 / interval_ms;
+    sample.cycles_per_sec = cycles * 1000 / interval_ms;
+    sample.duration_us = cycles == 0 ? 0 : duration_us / cycles;
+    sample.duration_max_us = server->iteration_max_us_;
+    server->sample_index_ = (server->sample_index_ + 1) % kSamples;
   }
   server->iteration_max_us_ = 0;
   server->last_sample_cycles_ = server->stats_.eventloop_cycles;
@@ -488,22 +488,18 @@ void Server::CheckAllocator(int64_t now) {
   }
 }
 
-Server::EventLoopRates Server::instantaneous_eventloop() const {
-  EventLoopRates rates;
-  for (int i = 0; i < kOpsSamples; ++i) {
-    rates.cycles_per_sec += cycle_samples_[i];
-    rates.duration_us += duration_samples_[i];
-    rates.duration_max_us = std::max(rates.duration_max_us, duration_max_samples_[i]);
+Server::Sample Server::instantaneous() const {
+  Sample mean;
+  for (const Sample& sample : samples_) {
+    mean.ops_per_sec += sample.ops_per_sec;
+    mean.cycles_per_sec += sample.cycles_per_sec;
+    mean.duration_us += sample.duration_us;
+    mean.duration_max_us = std::max(mean.duration_max_us, sample.duration_max_us);
   }
-  rates.cycles_per_sec /= kOpsSamples;
-  rates.duration_us /= kOpsSamples;
-  return rates;
-}
-
-uint64_t Server::instantaneous_ops_per_sec() const {
-  uint64_t sum = 0;
-  for (uint64_t sample : ops_samples_) sum += sample;
-  return sum / kOpsSamples;
+  mean.ops_per_sec /= kSamples;
+  mean.cycles_per_sec /= kSamples;
+  mean.duration_us /= kSamples;
+  return mean;
 }
 
 void Server::OnSignal(uv_signal_t* handle, int signal) {

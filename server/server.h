@@ -104,16 +104,18 @@ class Server {
   void DestroyClient(Client* client);
 
   uint64_t durable_sequence() const { return durable_sequence_; }
-  // Replies per second over the last samples (INFO instantaneous_ops_per_sec).
-  uint64_t instantaneous_ops_per_sec() const;
-  // The loop over the same samples (INFO instantaneous_eventloop_*):
-  // iterations per second, the mean time one worked, and the longest.
-  struct EventLoopRates {
+  // One sample per cron tick (Redis samples every 100 ms): replies per
+  // second, loop iterations per second, the mean and the longest time an
+  // iteration worked, in us.
+  struct Sample {
+    uint64_t ops_per_sec = 0;
     uint64_t cycles_per_sec = 0;
     uint64_t duration_us = 0;
     uint64_t duration_max_us = 0;
   };
-  EventLoopRates instantaneous_eventloop() const;
+  // The means over the last samples, and the longest duration_max_us
+  // (INFO instantaneous_ops_per_sec, instantaneous_eventloop_*).
+  Sample instantaneous() const;
 
  private:
   static void OnConnection(uv_stream_t* listener, int status);
@@ -177,17 +179,12 @@ class Server {
   storage::Status release_result_;
   bool release_failing_ = false;
 
-  // instantaneous_ops_per_sec samples (Redis samples every 100 ms).
-  static constexpr int kOpsSamples = 16;
-  uint64_t ops_samples_[kOpsSamples] = {};
-  int ops_sample_index_ = 0;
+  // instantaneous() samples, and the counts at the last one.
+  static constexpr int kSamples = 16;
+  Sample samples_[kSamples];
+  int sample_index_ = 0;
   uint64_t last_sample_commands_ = 0;
   int64_t last_sample_ms_ = 0;
-  // The loop's samples, beside them: iterations per second, the mean and
-  // the longest time one worked in each sample's interval.
-  uint64_t cycle_samples_[kOpsSamples] = {};
-  uint64_t duration_samples_[kOpsSamples] = {};
-  uint64_t duration_max_samples_[kOpsSamples] = {};
   uint64_t last_sample_cycles_ = 0;
   uint64_t last_sample_duration_us_ = 0;
   // Where the last iteration ended (uv_hrtime) and the loop's time in the
