@@ -48,6 +48,9 @@ case "$only" in
   *) echo "--only must be one of 1:3 1:1024 16:3 16:1024" >&2; exit 2 ;;
 esac
 
+# Whether the block of pipeline $1 and value size $2 is run (--only).
+wanted() { [ -z "$only" ] || [ "$only" = "$1:$2" ]; }
+
 scripts/install-deps.sh
 scripts/build.sh release >/dev/null
 
@@ -160,7 +163,7 @@ for pipeline in 1 16; do
   requests=$requests_p1
   [ "$pipeline" = 16 ] && requests=$requests_p16
   for size in 3 1024; do
-    [ -z "$only" ] || [ "$only" = "$pipeline:$size" ] || continue
+    wanted "$pipeline" "$size" || continue
     # Fresh servers for each value size: a user's data holds the values of
     # its own workload. (Overwriting 1 KB values with 3-byte ones leaves
     # LMDB's pages as empty as the shrink made them, and measures that
@@ -198,7 +201,7 @@ printf '\n%-4s %-6s %-4s | %12s %12s %6s | %8s %8s %6s | %8s %8s %6s\n' \
   "redis p99" "ringkv" "ratio"
 for pipeline in 1 16; do
   for size in 3 1024; do
-    [ -z "$only" ] || [ "$only" = "$pipeline:$size" ] || continue
+    wanted "$pipeline" "$size" || continue
     for test in SET GET; do
       row=()
       for column in 5 6 7; do
@@ -221,7 +224,7 @@ if [ "$cluster" = 1 ]; then
   printf '%-4s %-6s %-4s | %12s %12s\n' "-P" "value" "test" "coordinator" "replica"
   for pipeline in 1 16; do
     for size in 3 1024; do
-      [ -z "$only" ] || [ "$only" = "$pipeline:$size" ] || continue
+      wanted "$pipeline" "$size" || continue
       for test in SET GET; do
         coordinator=$(awk -v p="$pipeline" -v d="$size" -v t="$test" -v hz="$ticks_per_second" \
           '$1 == p && $2 == d && $3 == t { print $4 / hz * 1e6 / $6 }' "$cpu_file" | median)
