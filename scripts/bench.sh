@@ -13,7 +13,9 @@
 # values) the two are measured alternately (A B B A ...) for N rounds
 # (default 5); the table shows medians and the ratio ringkv/redis. A ratio
 # above 1 means ringkv is faster (requests/s) or slower (latency columns).
-# Each (pipeline, value size) block starts both servers on fresh data.
+# Each (pipeline, value size) block starts both servers on fresh data, and
+# before each test's rounds the script waits for both to finish the work
+# the writes before left (settle, below).
 # --write-path picks storage.write_path: "log" (the default: the write log
 # and memory table; docs/storage_format.md, "Write log") or "btree".
 # --only runs one block (e.g. --only 16:1024); --verbose prints every
@@ -133,6 +135,45 @@ run_one() {
     awk -F, 'NR == 2 { gsub(/"/, ""); print $2, $5, $7 }'
 }
 
+# Waits (at most 120 s) until neither server has work of its own left from
+# the writes before: redis-server no AOF rewrite in progress or scheduled;
+# every ringkv node its checkpoints written back (log_retained_bytes 0)
+# and none finished for 2 s (log_checkpoints unchanged: a checkpoint runs
+# only while the memory table fills, so what a node's table holds when
+# the writes stop stays there). Then writes the page cache's dirty pages
+# out. Without it, what one server's writes leave runs during the next
+# rounds of both, and GET rounds measured the tail of the SET rounds
+# (docs/benchmarks.md, seventeenth pass). Prints the seconds each took.
+settle() {
+  local start=$SECONDS redis_done= ringkv_done= state last= same=0 port info
+  while [ $((SECONDS - start)) -lt 120 ]; do
+    # (Whole replies into variables first: with pipefail, grep -q ending a
+    # pipe early could fail it.)
+    if [ -z "$redis_done" ]; then
+      info=$(redis-cli -p "$redis_port" info persistence | tr -d '\r')
+      grep -qE '^aof_rewrite_(in_progress|scheduled):1' <<<"$info" || redis_done=$((SECONDS - start))
+    fi
+    if [ -z "$ringkv_done" ]; then
+      state=
+      for port in "${ports[@]}"; do
+        info=$(redis-cli -p "$port" info persistence | tr -d '\r')
+        state+=$(grep -E '^(log_checkpoints|log_retained_bytes):' <<<"$info" | tr '\n' ' ' || true)
+      done
+      if [ "$state" = "$last" ] && ! grep -qE 'log_retained_bytes:[1-9]' <<<"$state"; then
+        same=$((same + 1))
+      else
+        same=0
+      fi
+      last=$state
+      [ "$same" -lt 2 ] || ringkv_done=$((SECONDS - start))
+    fi
+    [ -n "$redis_done" ] && [ -n "$ringkv_done" ] && break
+    sleep 1
+  done
+  sync
+  echo "  settled: redis-server after ${redis_done:-over 120} s, ringkv after ${ringkv_done:-over 120} s" >&2
+}
+
 # CPU time (user + system, in clock ticks) a process has used so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ticks_per_second=$(getconf CLK_TCK)
@@ -173,6 +214,7 @@ for pipeline in 1 16; do
     run_one "$redis_port" "$pipeline" "$size" SET "$requests" >/dev/null
     run_one "$ringkv_port" "$pipeline" "$size" SET "$requests" >/dev/null
     for test in SET GET; do
+      settle
       for round in $(seq "$rounds"); do
         if [ $((round % 2)) = 1 ]; then order="redis ringkv"; else order="ringkv redis"; fi
         for server in $order; do
