@@ -490,6 +490,16 @@ void Coordinator::OnMessage(const std::string& from, Message message, int64_t no
   }
 }
 
+void Coordinator::OnSameReply(const std::string& from, uint64_t id, int64_t now_ms) {
+  assert(from != self_);
+  NoteTime(now_ms);
+  GetReply reply;
+  reply.id = id;
+  reply.ok = true;
+  reply.same = true;
+  HandleGetReply(from, std::move(reply));
+}
+
 void Coordinator::OnTick(int64_t now_ms) {
   NoteTime(now_ms);
   // Each expired request leaves the maps before its callbacks run; requests

@@ -282,6 +282,9 @@ class Coordinator {
   // Replies with an unknown id, of the wrong kind, from a node the request
   // was not sent to, or from a node that already replied are ignored.
   void OnMessage(const std::string& from, Message message, int64_t now_ms);
+  // As OnMessage with GetReply{id, ok, same}: one SAME answer of a batch
+  // (RK.SAMES, docs/peer_protocol.md), without building a message for it.
+  void OnSameReply(const std::string& from, uint64_t id, int64_t now_ms);
 
   // Ends the requests whose deadline is at or before `now_ms`, gives
   // stand-ins to slow write slots, expires old hints (every

@@ -27,6 +27,7 @@ constexpr size_t kHeaderBytesMax = 32;
 constexpr std::string_view kPut = "RK.PUT";
 constexpr std::string_view kPutReply = "RK.PUTR";
 constexpr std::string_view kPutReplies = "RK.PUTRS";
+constexpr std::string_view kSameReplies = "RK.SAMES";
 constexpr std::string_view kErrorPrefix = "ERR ";
 constexpr std::string_view kGet = "RK.GET";
 constexpr std::string_view kGetReply = "RK.GETR";
@@ -374,6 +375,7 @@ PeerCommandKind Classify(std::string_view name) {
       {kPutReplies, PeerCommandKind::kPutReplies},
       {kGet, PeerCommandKind::kGet},
       {kGetReply, PeerCommandKind::kGetReply},
+      {kSameReplies, PeerCommandKind::kSameReplies},
       {kForward, PeerCommandKind::kForward},
       {kForwardReply, PeerCommandKind::kForwardReply},
       {kHello, PeerCommandKind::kHello},
@@ -544,6 +546,43 @@ bool DecodePutReplies(std::span<const std::string> args, std::vector<PutReply>* 
     }
   }
   *out = std::move(replies);
+  return true;
+}
+
+void SameReplyBatch::Add(uint64_t id) {
+  assert(!full());
+  // As PutReplyBatch::Add: on the stack, appended once.
+  char entry[32];
+  const size_t id_digits = DecimalBytes(id);
+  char* p = entry;
+  *p++ = '$';
+  p = WriteDecimal(p, id_digits, DecimalBytes(id_digits));
+  *p++ = '\r';
+  *p++ = '\n';
+  p = WriteDecimal(p, id, id_digits);
+  *p++ = '\r';
+  *p++ = '\n';
+  entries_.append(entry, static_cast<size_t>(p - entry));
+  ++count_;
+}
+
+void SameReplyBatch::EncodeTo(std::string* out) {
+  assert(!empty());
+  AppendHeader('*', 1 + count_, out);
+  AppendBulk(kSameReplies, out);
+  out->append(entries_);
+  entries_.clear();
+  count_ = 0;
+}
+
+bool DecodeSameReplies(std::span<const std::string> args, std::vector<uint64_t>* ids,
+                       std::string* error) {
+  if (!CheckShape(args, kSameReplies, 2, 1 + kSameRepliesCountMax, error)) return false;
+  std::vector<uint64_t> decoded(args.size() - 1);
+  for (size_t i = 0; i < decoded.size(); ++i) {
+    if (!ParseId(args[1 + i], &decoded[i], error)) return false;
+  }
+  *ids = std::move(decoded);
   return true;
 }
 

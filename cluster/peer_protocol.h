@@ -37,6 +37,7 @@ enum class PeerCommandKind {
   kPutReplies,
   kGet,
   kGetReply,
+  kSameReplies,
   kForward,
   kForwardReply,
   kHello,
@@ -115,6 +116,40 @@ class PutReplyBatch {
 bool DecodePutReplies(std::span<const std::string> args, std::vector<PutReply>* out,
                       std::string* error);
 
+// ---- Batched SAME replies ---------------------------------------------------
+//
+// RK.SAMES <id> [<id> ...]: the SAME answers to several conditional gets
+// (RK.GET with a digest) from one peer in one message, each meaning what
+// RK.GETR <id> SAME would. Under pipelined reads nearly every reply a
+// replica sends is one; one message for an iteration's saves a message
+// name, an array header, a status and a dispatch per reply on both sides.
+inline constexpr size_t kSameRepliesCountMax = 1024;
+
+// SAME answers to one peer, collected and then encoded as one RK.SAMES. It
+// keeps its buffer across batches, so a warm batch allocates nothing.
+class SameReplyBatch {
+ public:
+  // REQUIRES: !full().
+  void Add(uint64_t id);
+  bool empty() const { return count_ == 0; }
+  bool full() const { return count_ >= kSameRepliesCountMax; }
+  size_t count() const { return count_; }
+  // The encoded ids so far (the message adds a few bytes of header).
+  size_t bytes() const { return entries_.size(); }
+  // Appends the batch as one RK.SAMES and empties it. REQUIRES: !empty().
+  void EncodeTo(std::string* out);
+
+ private:
+  std::string entries_;  // The ids, encoded.
+  size_t count_ = 0;
+};
+
+// Decodes RK.SAMES into *ids (replacing its contents): 1 to
+// kSameRepliesCountMax ids. On bad input returns false, sets *error and
+// leaves *ids unchanged.
+bool DecodeSameReplies(std::span<const std::string> args, std::vector<uint64_t>* ids,
+                       std::string* error);
+
 // ---- Forwarding a client write to a replica -------------------------------
 //
 // A node that is not in a key's preference list passes the client's write
@@ -159,8 +194,8 @@ bool IsOneRespReply(std::string_view bytes);
 
 // ---- Handshake (cluster/peer_auth.h runs it) ------------------------------
 
-// 2: RK.PUTRS (batched put replies).
-inline constexpr int kPeerProtocolVersion = 3;
+// 2: RK.PUTRS (batched put replies); 3: conditional reads; 4: RK.SAMES.
+inline constexpr int kPeerProtocolVersion = 4;
 inline constexpr size_t kPeerNonceBytes = 16;
 inline constexpr size_t kPeerMacBytes = 32;  // HMAC-SHA256.
 // Longest member name the handshake accepts.

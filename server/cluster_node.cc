@@ -315,6 +315,17 @@ void ClusterNode::OnPeerMessage(PeerConnection* connection, std::span<std::strin
       }
       break;
     }
+    case PeerCommandKind::kSameReplies: {
+      std::vector<uint64_t> ids;
+      ok = !inbound && cluster::DecodeSameReplies(args, &ids, &error);
+      if (ok) {
+        CoordinatorCall call(this);
+        for (uint64_t id : ids) {
+          coordinator_->OnSameReply(connection->member(), id, server_->now_ms());
+        }
+      }
+      break;
+    }
     case PeerCommandKind::kForward:
       ok = inbound;
       if (ok) HandleForward(connection, args);
@@ -410,6 +421,11 @@ void ClusterNode::Route(const cluster::Envelope& envelope, std::vector<cluster::
   if (const auto* put_reply = std::get_if<cluster::PutReply>(&envelope.message)) {
     // Batched per connection until the end of the iteration: RK.PUTRS.
     target->QueuePutReply(*put_reply);
+    return;
+  }
+  if (const auto* get_reply = std::get_if<cluster::GetReply>(&envelope.message);
+      get_reply != nullptr && get_reply->ok && get_reply->same) {
+    target->QueueSameReply(get_reply->id);  // The same way: RK.SAMES.
     return;
   }
   std::string& output = target->output();
@@ -654,7 +670,7 @@ void ClusterNode::FlushDurable(uint64_t durable_sequence) {
 
 void ClusterNode::DropUnsentOutput() {
   for (auto& [pointer, connection] : connections_) {
-    if (!connection->output().empty() || connection->has_queued_put_replies()) {
+    if (!connection->output().empty() || connection->has_queued_replies()) {
       connection->Close();
     }
   }

@@ -94,9 +94,15 @@ void PeerConnection::QueuePutReply(const cluster::PutReply& reply) {
   if (put_replies_.full()) put_replies_.EncodeTo(&output_.buffer());
 }
 
+void PeerConnection::QueueSameReply(uint64_t id) {
+  same_replies_.Add(id);
+  if (same_replies_.full()) same_replies_.EncodeTo(&output_.buffer());
+}
+
 void PeerConnection::Seal(uint64_t required_sequence, uint64_t durable_sequence) {
   if (closing_) return;
   if (!put_replies_.empty()) put_replies_.EncodeTo(&output_.buffer());
+  if (!same_replies_.empty()) same_replies_.EncodeTo(&output_.buffer());
   output_.Seal(required_sequence, durable_sequence);
   if (close_after_flush_ && output_.idle()) Close();
 }

@@ -64,11 +64,15 @@ class PeerConnection {
   // (docs/peer_protocol.md) when the output is sealed, or sooner, appended
   // to output(), once the batch is full.
   void QueuePutReply(const cluster::PutReply& reply);
-  bool has_queued_put_replies() const { return !put_replies_.empty(); }
-  // Output not yet written to the socket, queued put replies included.
-  size_t pending_bytes() const { return output_.pending_bytes() + put_replies_.bytes(); }
-  // Encodes the queued put replies first, so they leave with this
-  // iteration's output, after its commit.
+  // The same for a conditional read's SAME answer: RK.SAMES.
+  void QueueSameReply(uint64_t id);
+  bool has_queued_replies() const { return !put_replies_.empty() || !same_replies_.empty(); }
+  // Output not yet written to the socket, queued replies included.
+  size_t pending_bytes() const {
+    return output_.pending_bytes() + put_replies_.bytes() + same_replies_.bytes();
+  }
+  // Encodes the queued replies first, so they leave with this iteration's
+  // output, after its commit.
   void Seal(uint64_t required_sequence, uint64_t durable_sequence);
   void FlushReady(uint64_t durable_sequence);
   bool has_held() const { return output_.has_held(); }
@@ -90,6 +94,7 @@ class PeerConnection {
   resp::RequestParser parser_;
   OutputQueue output_;
   cluster::PutReplyBatch put_replies_;
+  cluster::SameReplyBatch same_replies_;
   std::unique_ptr<cluster::PeerAuthServer> auth_server_;
   std::unique_ptr<cluster::PeerAuthClient> auth_client_;
   bool authenticated_ = false;

@@ -320,6 +320,40 @@ TEST_CASE("conditional reads: replicas in sync answer SAME, without the record")
   CHECK(TakePuts(five.at(0)).empty());
 }
 
+TEST_CASE("conditional reads: a SAME of a batch (RK.SAMES) is the reply it stands for") {
+  Five five(Quorum(/*chance=*/1));
+  WriteEverywhere(five, "v");
+  ReadProbe read;
+  five.at(0).Read(kKey, {3, 2, 2}, 10, read.Done());
+  std::vector<Envelope> gets;
+  REQUIRE(TakeGets(five.at(0), &gets).size() == 2);
+  const uint64_t id = std::get<GetRequest>(gets[0].message).id;
+  five.at(0).OnSameReply(gets[0].to, id, 11);
+  five.at(0).OnSameReply(gets[0].to, id, 11);  // A duplicate is ignored.
+  five.at(0).OnSameReply(five.p[3], id, 11);   // As is one from a node not asked.
+  CHECK(five.at(0).stats().read_digests_same == 1);
+  five.at(0).OnSameReply(gets[1].to, id, 12);
+  CHECK(read.result.ok);
+  CHECK(read.result.found);
+  CHECK(Values(read.result.set) == std::vector<std::string>{"v"});
+  CHECK(five.at(0).stats().read_digests_same == 2);
+  CHECK(TakePuts(five.at(0)).empty());
+
+  // To a request that sent no digest, it is a failure, as RK.GETR SAME is.
+  CoordinatorOptions options = Quorum(/*chance=*/1);
+  options.read_digests = false;
+  Five plain(options);
+  WriteEverywhere(plain, "v");
+  ReadProbe unconditional;
+  plain.at(0).Read(kKey, {3, 2, 2}, 10, unconditional.Done());
+  REQUIRE(TakeGets(plain.at(0), &gets).size() == 2);
+  plain.at(0).OnSameReply(gets[0].to, std::get<GetRequest>(gets[0].message).id, 11);
+  CHECK(unconditional.calls == 0);  // The local read only so far.
+  Answer(plain, plain.p[0], gets, gets[1].to, 11);
+  CHECK(unconditional.result.ok);  // The local read and the other replica.
+  CHECK(plain.at(0).stats().read_digests_same == 0);
+}
+
 TEST_CASE("conditional reads: a key nobody holds is SAME too, and found stays false") {
   Five five(Quorum(/*chance=*/1));
   ReadProbe read;

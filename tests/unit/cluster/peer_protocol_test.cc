@@ -325,6 +325,8 @@ TEST_CASE("peer protocol: classify ignores case and knows every name") {
   CHECK(Classify("rk.putrs") == PeerCommandKind::kPutReplies);
   CHECK(Classify("RK.GET") == PeerCommandKind::kGet);
   CHECK(Classify("RK.GETR") == PeerCommandKind::kGetReply);
+  CHECK(Classify("RK.SAMES") == PeerCommandKind::kSameReplies);
+  CHECK(Classify("rk.sames") == PeerCommandKind::kSameReplies);
   CHECK(Classify("RK.FWD") == PeerCommandKind::kForward);
   CHECK(Classify("RK.FWDR") == PeerCommandKind::kForwardReply);
   CHECK(Classify("RK.HELLO") == PeerCommandKind::kHello);
@@ -512,6 +514,89 @@ TEST_CASE("peer protocol: a warm put reply batch allocates nothing") {
   size_t before = allocations.load();
   out.clear();
   for (uint64_t id = 0; id < 100; ++id) batch.Add(PutReply{id, id % 7 != 0, "disk full"});
+  batch.EncodeTo(&out);
+  CHECK(allocations.load() == before);
+}
+
+std::vector<uint64_t> DecodeSames(const std::string& bytes) {
+  std::vector<std::string> args = Parse(bytes);
+  std::vector<uint64_t> ids;
+  std::string error;
+  REQUIRE_MESSAGE(DecodeSameReplies(args, &ids, &error), error);
+  return ids;
+}
+
+std::string SamesError(std::vector<std::string> args) {
+  std::vector<uint64_t> ids{99};
+  std::string error;
+  CHECK_FALSE(DecodeSameReplies(args, &ids, &error));
+  CHECK_FALSE(error.empty());
+  CHECK(ids == std::vector<uint64_t>{99});  // Left unchanged.
+  return error;
+}
+
+TEST_CASE("peer protocol: a batch of SAME replies round trips, bounded in count") {
+  SameReplyBatch batch;
+  CHECK(batch.empty());
+  batch.Add(7);
+  batch.Add(0);
+  batch.Add(18446744073709551615ULL);
+  CHECK(batch.count() == 3);
+  std::string bytes = "prefix";
+  batch.EncodeTo(&bytes);
+  CHECK(batch.empty());
+  CHECK(batch.bytes() == 0);
+  REQUIRE(bytes.rfind("prefix", 0) == 0);
+  CHECK(DecodeSames(bytes.substr(6)) == std::vector<uint64_t>{7, 0, 18446744073709551615ULL});
+
+  // The documented example.
+  batch.Add(7);
+  batch.Add(12);
+  bytes.clear();
+  batch.EncodeTo(&bytes);
+  CHECK(bytes == "*3\r\n$8\r\nRK.SAMES\r\n$1\r\n7\r\n$2\r\n12\r\n");
+
+  for (uint64_t id = 0; id < kSameRepliesCountMax; ++id) {
+    REQUIRE_FALSE(batch.full());
+    batch.Add(id);
+  }
+  CHECK(batch.full());
+  bytes.clear();
+  batch.EncodeTo(&bytes);
+  std::vector<uint64_t> ids = DecodeSames(bytes);
+  REQUIRE(ids.size() == kSameRepliesCountMax);
+  CHECK(ids.back() == kSameRepliesCountMax - 1);
+  // One more id than the limit is refused.
+  std::vector<std::string> args{"RK.SAMES"};
+  for (size_t i = 0; i <= kSameRepliesCountMax; ++i) args.push_back(std::to_string(i));
+  SamesError(args);
+}
+
+TEST_CASE("peer protocol: malformed SAME reply batches are refused") {
+  SamesError({});
+  SamesError({"RK.SAMES"});
+  SamesError({"RK.SAME", "1"});
+  SamesError({"RK.PUTRS", "1", "OK"});
+  CHECK(SamesError({"RK.SAMES", "01"}) == "bad request id");
+  CHECK(SamesError({"RK.SAMES", "1", "-2"}) == "bad request id");
+  CHECK(SamesError({"RK.SAMES", "1", ""}) == "bad request id");
+  CHECK(SamesError({"RK.SAMES", "1", "SAME"}) == "bad request id");
+  // Not a replica message for DecodeMessage: the adapter decodes it itself.
+  CHECK(DecodeError({"RK.SAMES", "1"}) == "not a replica message");
+}
+
+TEST_CASE("peer protocol: a warm SAME reply batch allocates nothing") {
+  SameReplyBatch batch;
+  std::string out;
+  out.reserve(1 << 16);
+  for (int round = 0; round < 2; ++round) {
+    out.clear();
+    for (uint64_t id = 0; id < 100; ++id) batch.Add(id * 1000003);
+    batch.EncodeTo(&out);
+  }
+  size_t before = allocations.load();
+  out.clear();
+  for (uint64_t id = 0; id < 100; ++id) batch.Add(id * 1000003);
   batch.EncodeTo(&out);
   CHECK(allocations.load() == before);
 }
