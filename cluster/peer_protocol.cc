@@ -85,6 +85,20 @@ char* WriteDecimal(char* p, uint64_t value, size_t digits) {
   return end;
 }
 
+// Writes `value` as one bulk string, "$<digits>\r\n<value>\r\n", at `p`
+// (room for 27 bytes); returns the end. The batches' ids.
+char* WriteBulkNumber(char* p, uint64_t value) {
+  const size_t digits = DecimalBytes(value);
+  *p++ = '$';
+  p = WriteDecimal(p, digits, DecimalBytes(digits));
+  *p++ = '\r';
+  *p++ = '\n';
+  p = WriteDecimal(p, value, digits);
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
 // One bulk string of a message: bytes, or a number spelled in decimal.
 struct Bulk {
   // Implicit on purpose: the parts of a message are written as a list.
@@ -496,15 +510,7 @@ void PutReplyBatch::Add(const PutReply& reply) {
   // The common pair, "$<n>\r\n<id>\r\n$2\r\nOK\r\n", is written into a
   // stack buffer and appended once: a replica adds one per put it serves.
   char pair[48];
-  const size_t id_digits = DecimalBytes(reply.id);
-  char* p = pair;
-  *p++ = '$';
-  p = WriteDecimal(p, id_digits, DecimalBytes(id_digits));
-  *p++ = '\r';
-  *p++ = '\n';
-  p = WriteDecimal(p, reply.id, id_digits);
-  *p++ = '\r';
-  *p++ = '\n';
+  char* p = WriteBulkNumber(pair, reply.id);
   if (reply.ok) {
     std::memcpy(p, "$2\r\nOK\r\n", 8);
     p += 8;
@@ -553,16 +559,8 @@ void SameReplyBatch::Add(uint64_t id) {
   assert(!full());
   // As PutReplyBatch::Add: on the stack, appended once.
   char entry[32];
-  const size_t id_digits = DecimalBytes(id);
-  char* p = entry;
-  *p++ = '$';
-  p = WriteDecimal(p, id_digits, DecimalBytes(id_digits));
-  *p++ = '\r';
-  *p++ = '\n';
-  p = WriteDecimal(p, id, id_digits);
-  *p++ = '\r';
-  *p++ = '\n';
-  entries_.append(entry, static_cast<size_t>(p - entry));
+  const char* end = WriteBulkNumber(entry, id);
+  entries_.append(entry, static_cast<size_t>(end - entry));
   ++count_;
 }
 
