@@ -7,21 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "resp/parser.h"
+#include "unit/cluster/peer_protocol_test_util.h"
 
 namespace ringkv::cluster {
 namespace {
 
 constexpr std::string_view kSecret = "correct horse battery staple";
 
-std::vector<std::string> Parse(const std::string& bytes) {
-  resp::RequestParser parser(resp::ParserLimits{});
-  size_t consumed = 0;
-  REQUIRE(parser.Feed(bytes, &consumed) == resp::ParseStatus::kComplete);
-  REQUIRE(consumed == bytes.size());
-  auto args = parser.args();
-  return std::vector<std::string>(args.begin(), args.end());
-}
+using peer_protocol_testing::Parse;
 
 // Runs a whole handshake; returns what each side concluded.
 struct Outcome {

@@ -2,8 +2,8 @@
 // tests share: parsing one message as the peer side does, the replica
 // decoder's error for bad arguments, random damage to encoded messages,
 // and the count of operator new calls; shared by peer_protocol_test.cc,
-// peer_protocol_batch_test.cc, peer_protocol_forward_test.cc and
-// peer_protocol_membership_test.cc.
+// peer_protocol_batch_test.cc, peer_protocol_forward_test.cc,
+// peer_protocol_membership_test.cc and (Parse) peer_auth_test.cc.
 #ifndef RINGKV_TESTS_UNIT_CLUSTER_PEER_PROTOCOL_TEST_UTIL_H_
 #define RINGKV_TESTS_UNIT_CLUSTER_PEER_PROTOCOL_TEST_UTIL_H_
 
