@@ -46,6 +46,7 @@ struct Config {
   int64_t log_bytes_max = 256LL << 20;
   // On the log path: a cache of records read from LMDB (0: none).
   int64_t record_cache_bytes = 256LL << 20;
+  int64_t digest_cache_bytes = 16LL << 20;
   // When checkpoints are written back to disk (storage::EngineOptions).
   int64_t checkpoint_sync_ms = 30000;
   int64_t log_retained_bytes_max = 1LL << 30;

@@ -156,6 +156,10 @@ void PersistenceSection(Server& server, std::string* out) {
   Line(out, "record_cache_hits:%" PRIu64, engine.record_cache_hits);
   Line(out, "record_cache_misses:%" PRIu64, engine.record_cache_misses);
   Line(out, "record_cache_evictions:%" PRIu64, engine.record_cache_evictions);
+  Line(out, "digest_cache_max:%" PRIu64, static_cast<uint64_t>(server.config().digest_cache_bytes));
+  Line(out, "digest_cache_bytes:%" PRIu64, engine.digest_cache_bytes);
+  Line(out, "digest_cache_hits:%" PRIu64, engine.digest_cache_hits);
+  Line(out, "digest_cache_misses:%" PRIu64, engine.digest_cache_misses);
 }
 
 void StatsSection(Server& server, std::string* out) {

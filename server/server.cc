@@ -91,6 +91,7 @@ bool Server::Start(std::string* error) {
   options.memtable_bytes_max = static_cast<uint64_t>(config_.memtable_bytes_max);
   options.log_bytes_max = static_cast<uint64_t>(config_.log_bytes_max);
   options.record_cache_bytes = static_cast<uint64_t>(config_.record_cache_bytes);
+  options.digest_cache_bytes = static_cast<uint64_t>(config_.digest_cache_bytes);
   options.checkpoint_sync_ms = config_.checkpoint_sync_ms;
   options.log_retained_bytes_max = static_cast<uint64_t>(config_.log_retained_bytes_max);
   storage::Status status = storage::Engine::Open(options, &engine_);

@@ -106,6 +106,7 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* engin
   }
   std::unique_ptr<Engine> opened(new Engine(options));
   Impl& impl = *opened->impl_;
+  impl.digests = std::make_unique<DigestCache>(options.digest_cache_bytes);
   // One Engine per data directory: two writers would share an actor id,
   // and LMDB must not be opened twice in one process.
   const std::string lock_path = options.data_dir + "/ringkv.lock";
@@ -305,6 +306,7 @@ Status Engine::Put(uint32_t partition, std::string_view key, std::string_view va
                    int live_delta) {
   if (Status status = CheckPartition(partition); !status.ok()) return status;
   Impl& impl = *impl_;
+  impl.digests->Erase(key);
   if (!impl.write_log) {
     if (Status status = BeginWrite(); !status.ok()) return status;
   }
@@ -342,6 +344,7 @@ Status Engine::Put(uint32_t partition, std::string_view key, std::string_view va
 Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) {
   if (Status status = CheckPartition(partition); !status.ok()) return status;
   Impl& impl = *impl_;
+  impl.digests->Erase(key);
   if (!impl.write_log) {
     if (Status status = BeginWrite(); !status.ok()) return status;
   }
@@ -367,6 +370,14 @@ Status Engine::Delete(uint32_t partition, std::string_view key, int live_delta) 
   impl.LogWrite(impl.data_dbi, impl.key_buffer, std::string_view(), /*is_delete=*/true);
   AdjustLiveKeys(live_delta);
   return CommitIfLogFull();
+}
+
+bool Engine::FindDigest(std::string_view key, Digest128* digest) {
+  return impl_->digests->Find(key, digest);
+}
+
+void Engine::CacheDigest(std::string_view key, const Digest128& digest) {
+  impl_->digests->Insert(key, digest);
 }
 
 bool Engine::has_pending_writes() const {
@@ -500,6 +511,10 @@ Status Engine::GetStats(EngineStats* stats) {
     stats->record_cache_misses = cache.misses;
     stats->record_cache_evictions = cache.evictions;
   }
+  const DigestCacheStats digests = impl.digests->stats();
+  stats->digest_cache_bytes = digests.bytes;
+  stats->digest_cache_hits = digests.hits;
+  stats->digest_cache_misses = digests.misses;
   return Status::Ok();
 }
 

@@ -51,6 +51,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/digest_cache.h"
 #include "storage/sibling_set.h"
 #include "storage/status.h"
 #include "storage/version_vector.h"
@@ -117,6 +118,9 @@ struct EngineOptions {
   // this many bytes (keys, records and 64 bytes per entry; CLOCK
   // eviction; storage/record_cache.h); 0: none.
   uint64_t record_cache_bytes = 256ULL << 20;
+  // The digest cache (storage/digest_cache.h; FindDigest, CacheDigest):
+  // at most this many bytes, taken at its first entry; 0: none.
+  uint64_t digest_cache_bytes = 16ULL << 20;
   // A checkpoint runs on a thread of its own and writes the frozen table
   // into the tree this much (keys plus records) per commit. Between parts
   // LMDB's single writer is free for the loop's own commits (hints, meta),
@@ -171,6 +175,10 @@ struct EngineStats {
   uint64_t record_cache_hits = 0;
   uint64_t record_cache_misses = 0;
   uint64_t record_cache_evictions = 0;
+  // The digest cache.
+  uint64_t digest_cache_bytes = 0;
+  uint64_t digest_cache_hits = 0;
+  uint64_t digest_cache_misses = 0;
 };
 
 // Partition of a key: the 64-bit XXH3 hash cut into `partition_count` equal
@@ -208,6 +216,17 @@ class Engine {
   // live-key counter, persisted with the same transaction.
   Status Put(uint32_t partition, std::string_view key, std::string_view value, int live_delta);
   Status Delete(uint32_t partition, std::string_view key, int live_delta);
+
+  // A digest the caller computed from `key`'s record as Get returned it
+  // (the cluster's conditional reads: the digest of its versions), kept
+  // until the record may have changed: every Put or Delete of the key drops
+  // it, and a transaction's writes taken back (a failed commit) drop them
+  // all. So a digest found is that of the record Get would return now.
+  // Bounded (EngineOptions::digest_cache_bytes); keys over
+  // DigestCache::kMaxKeyBytes are never cached. Any partition: the key
+  // alone names the record.
+  bool FindDigest(std::string_view key, Digest128* digest);
+  void CacheDigest(std::string_view key, const Digest128& digest);
 
   // Commits the write transaction, if one is open, without syncing.
   // Each commit advances committed_sequence(). On error none of the

@@ -249,6 +249,9 @@ struct Engine::Impl {
     size_t value_bytes;
   };
 
+  // EngineOptions::digest_cache_bytes (Engine::FindDigest).
+  std::unique_ptr<DigestCache> digests;
+
   // Returns the write transaction if one is open, else the read snapshot,
   // renewed if needed. nullptr (and *status set) if LMDB fails.
   MDB_txn* ReadTxn(Status* status);

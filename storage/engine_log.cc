@@ -261,7 +261,9 @@ Status Engine::LogCommit() {
   Status status = log.wal->Flush();
   if (!status.ok()) {
     // The records never reached the log: take them back out of the table,
-    // newest first, so that no later read sees a write that was lost.
+    // newest first, so that no later read sees a write that was lost (nor
+    // a digest of one).
+    impl_->digests->Clear();
     for (auto undo = log.undo.rbegin(); undo != log.undo.rend(); ++undo) {
       auto it =
           log.mem.find(std::string_view(log.undo_bytes).substr(undo->key_offset, undo->key_size));

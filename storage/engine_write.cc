@@ -179,6 +179,8 @@ Status Engine::RecoverFromFailedWrite(std::string_view what, int lmdb_error) {
   Impl& impl = *impl_;
   const Status failure = LmdbError(what, lmdb_error);
   if (lmdb_error == MDB_MAP_FULL) impl.LearnFromMapFull(impl.map_pages);
+  // Digests read from the transaction's records may outlive them.
+  impl.digests->Clear();
   mdb_txn_abort(impl.write_txn);
   impl.WriteTxnEnded();
   std::vector<Impl::LoggedWrite> log = std::move(impl.log);
@@ -290,6 +292,7 @@ Status Engine::CommitTxn() {
   impl.ClearLog();
   if (rc != 0) {
     if (rc == MDB_MAP_FULL) impl.LearnFromMapFull(impl.map_pages);
+    impl.digests->Clear();  // The transaction's writes are gone.
     if (!impl.write_log) live_keys_ = impl.live_keys_at_begin;
     impl.RestoreHintsAtBegin();
     return LmdbError("committing the write transaction", rc);

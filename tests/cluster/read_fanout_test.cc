@@ -3,7 +3,11 @@
 // read_repair_chance = 1 it asks both (with node 0's digest, answered
 // SAME); a replica killed with SIGKILL is
 // replaced by the spare, so reads keep answering before gossip notices;
-// a paused one gets no new reads while one is in flight to it.
+// a paused one gets no new reads while one is in flight to it; replicas
+// answer repeated conditional reads from their digest cache, and a write
+// is read back at once through every node (that a write always drops the
+// digest it made stale is checked deterministically by the unit tests,
+// tests/unit/cluster/engine_store_test.cc).
 #include <string>
 #include <vector>
 
@@ -67,6 +71,45 @@ TEST_CASE("read fan-out: read_repair_chance = 1 asks every replica") {
   const int64_t differ = InfoInteger(cluster, 0, "read_digests_differ");
   CHECK(same + differ == 2 * kReads);
   CHECK(same >= 2 * kReads - 10);
+}
+
+TEST_CASE(
+    "read fan-out: replicas answer repeated reads from their digest cache, and a write "
+    "through another node is read back at once through every node") {
+  Cluster cluster(ThreeNodes("1"));
+  RedisContext client = cluster.Connect(0);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 20; ++i) {
+    keys.push_back("fanout:digest:" + std::to_string(i));
+    REQUIRE(Do(client.get(), {"SET", keys.back(), "v1"}) == "+OK");
+  }
+  // Five reads of each key ask both other replicas (read_repair_chance 1).
+  // A replica computes a key's digest and keeps it; it may have to again
+  // when a write (the SET's, or the read repair of a replica the SET had
+  // not reached yet) lands between two reads, but not after the third.
+  for (const std::string& key : keys) {
+    for (int i = 0; i < 5; ++i) REQUIRE(Do(client.get(), {"GET", key}) == "$v1");
+  }
+  auto persistence = [&cluster](int node, const std::string& field) {
+    RedisContext context = cluster.Connect(node);
+    return blackbox::InfoInteger(context.get(), field, "persistence");
+  };
+  const int64_t hits = persistence(1, "digest_cache_hits") + persistence(2, "digest_cache_hits");
+  MESSAGE("digest cache hits on the two replicas: " << hits << " of " << 2 * 5 * keys.size()
+                                                    << " conditional reads");
+  CHECK(hits >= 2 * static_cast<int64_t>(keys.size()));
+  CHECK(persistence(1, "digest_cache_bytes") > 0);
+  CHECK(persistence(1, "digest_cache_max") == 16 << 20);
+  // Overwritten through node 1 and read at once through each node: W + R >
+  // N, so every read sees v2. A coordinator that has not applied the write
+  // yet (when the race goes that way) sends the digest of v1, which a
+  // replica holding v2 must not answer SAME from the digest it kept.
+  std::vector<RedisContext> clients;
+  for (int node = 0; node < 3; ++node) clients.push_back(cluster.Connect(node));
+  for (const std::string& key : keys) {
+    REQUIRE(Do(clients[1].get(), {"SET", key, "v2"}) == "+OK");
+    for (int node : {0, 2, 1}) CHECK(Do(clients[node].get(), {"GET", key}) == "$v2");
+  }
 }
 
 TEST_CASE("read fan-out: a killed replica's reads go to the spare at once") {

@@ -434,6 +434,60 @@ TEST_CASE_FIXTURE(
   CHECK(ServeGet(&coordinator, "h", *DigestOf(merged_bytes)).same);
 }
 
+TEST_CASE_FIXTURE(ServingReplica,
+                  "engine store: a conditional read never answers SAME from a digest its key's "
+                  "write made stale") {
+  // Each way a replica's record changes, after a SAME that left the old
+  // copy's digest in the engine's digest cache: the old digest must then
+  // get the new record in full, and the new digest SAME.
+  auto hits = [&] {
+    storage::EngineStats stats;
+    REQUIRE(engine->GetStats(&stats).ok());
+    return stats.digest_cache_hits;
+  };
+  storage::SiblingSet current = Written({}, 0x1, "v0");
+  REQUIRE(store.Merge("k", current, nullptr).ok());
+  const std::vector<std::string> ways = {"Merge", "MergeEncoded", "Update", "repair"};
+  for (const std::string& way : ways) {
+    CAPTURE(way);
+    std::string old_bytes;
+    storage::EncodeSiblingSet(current, &old_bytes);
+    const ReadDigest old_digest = *DigestOf(old_bytes);
+    CHECK(ServeGet(&coordinator, "k", old_digest).same);
+    const uint64_t hits_before = hits();
+    CHECK(ServeGet(&coordinator, "k", old_digest).same);
+    CHECK(hits() == hits_before + 1);  // Answered from the cache.
+
+    storage::SiblingSet next = Written(current, 0x2, "v-" + way);
+    if (way == "Merge") {
+      REQUIRE(store.Merge("k", next, nullptr).ok());
+    } else if (way == "MergeEncoded") {
+      std::string bytes;
+      storage::EncodeSiblingSet(next, &bytes);
+      REQUIRE(store.MergeEncoded("k", next, bytes, nullptr).ok());
+    } else if (way == "Update") {
+      storage::SiblingSet stored;
+      REQUIRE(store
+                  .Update(
+                      "k", [&next](storage::SiblingSet* set) { *set = next; }, &stored)
+                  .ok());
+    } else {
+      // A peer's PutRequest, as read repair and hinted handoff send it.
+      coordinator.OnMessage("node-b", PutRequest{8, "k", next, {}}, 0);
+      coordinator.TakeOutbox();
+    }
+    std::string new_bytes;
+    storage::EncodeSiblingSet(next, &new_bytes);
+    GetReply stale = ServeGet(&coordinator, "k", old_digest);
+    CHECK(!stale.same);
+    CHECK(stale.found);
+    CHECK(stale.encoded_set == new_bytes);
+    CHECK(ServeGet(&coordinator, "k", *DigestOf(new_bytes)).same);
+    current = next;
+  }
+  REQUIRE(engine->Commit().ok());
+}
+
 TEST_CASE("engine store: hints are the engine's, merged, read back, scanned and deleted") {
   TempDir dir;
   std::unique_ptr<storage::Engine> engine = OpenEngine(dir);

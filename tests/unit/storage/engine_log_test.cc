@@ -228,6 +228,11 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a failed log write takes the iterati
   Put("lost", "2");
   Put("before", "changed", 0);
   CHECK(Get("lost") == "2");
+  // A digest of a record the failure takes back (a replica's conditional
+  // read can see a write before its commit) goes with it.
+  engine->CacheDigest("before", Digest128{1, 2});
+  Digest128 digest;
+  CHECK(engine->FindDigest("before", &digest));
   Status failed;
   {
     FileSizeLimit limit(largest);  // The log may not grow: the commit's write fails.
@@ -236,6 +241,7 @@ TEST_CASE_FIXTURE(LogEngineTest, "log path: a failed log write takes the iterati
   INFO(failed.ToString());
   CHECK_FALSE(failed.ok());
   engine->EndIteration();
+  CHECK_FALSE(engine->FindDigest("before", &digest));
   CHECK(Get("lost") == "<none>");
   CHECK(Get("before") == "1");
   CHECK(engine->live_keys() == 1);
