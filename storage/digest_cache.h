@@ -14,10 +14,11 @@
 // never matches it; keys longer than kMaxKeyBytes are not cached. Each key
 // has one bucket of two 64-byte slots (a new entry goes to the first slot,
 // the first one's old entry to the second). Clear() empties the whole cache
-// in O(1) (a generation number); the engine calls it when a transaction's
-// writes are taken back. A bitmap of the buckets that may hold an entry
-// lets Erase skip the bucket's line: a write of a key the cache never held
-// touches the bitmap only.
+// without touching the slots (a generation number, and the bitmap below
+// zeroed: 16 KB for the default 16 MB); the engine calls it when a
+// transaction's writes are taken back. A bitmap of the buckets that may
+// hold an entry lets Erase skip the bucket's line: a write of a key whose
+// bucket holds nothing touches the bitmap only.
 //
 // The memory (bytes_max rounded down to a power of two of buckets, and a
 // bit per bucket) is taken at the first Insert, so a node that serves no
