@@ -64,11 +64,7 @@ storage::Status EngineStore::ReadVersionDigest(std::string_view key, ReadDigest*
   // The engine keeps the digests found here until the key is written
   // (Engine::FindDigest): a replica's conditional read then touches one
   // line instead of the record.
-  storage::Digest128 cached;
-  if (engine_->FindDigest(key, &cached)) {
-    *digest = ReadDigest{cached.high, cached.low};
-    return storage::Status::Ok();
-  }
+  if (engine_->FindDigest(key, digest)) return storage::Status::Ok();
   std::string_view encoded;
   storage::Status status =
       engine_->Get(storage::PartitionOf(key, engine_->partition_count()), key, &encoded);
@@ -80,7 +76,7 @@ storage::Status EngineStore::ReadVersionDigest(std::string_view key, ReadDigest*
   std::optional<ReadDigest> value = DigestOf(encoded);
   if (!value) return storage::Status::Corruption("record does not parse");
   *digest = *value;
-  engine_->CacheDigest(key, storage::Digest128{value->high, value->low});
+  engine_->CacheDigest(key, *value);
   return storage::Status::Ok();
 }
 

@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "storage/digest_cache.h"
 #include "storage/sibling_set.h"
 
 namespace ringkv::cluster {
@@ -67,11 +68,9 @@ struct PutReply {
 // values' bytes), or of no bytes at all for no record. Equal digests stand
 // for equal copies (docs/coordination.md, "Conditional reads"), and a
 // replica reads none of a value to tell.
-struct ReadDigest {
-  uint64_t high = 0;
-  uint64_t low = 0;
-  bool operator==(const ReadDigest&) const = default;
-};
+// The storage engine keeps them for replicas (storage::DigestCache), as
+// the same type.
+using ReadDigest = storage::Digest128;
 // The digest of `encoded_set` (empty for no record); nullopt when its
 // structure does not parse.
 std::optional<ReadDigest> DigestOf(std::string_view encoded_set);

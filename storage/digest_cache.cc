@@ -29,8 +29,9 @@ bool DigestCache::Find(std::string_view key, Digest128* digest) {
     return false;
   }
   const uint64_t hash = KeyHash(key);
-  if (MayHold(hash & (bucket_count_ - 1))) {
-    const Slot* bucket = BucketOf(hash);
+  const uint64_t index = IndexOf(hash);
+  if (MayHold(index)) {
+    const Slot* bucket = Bucket(index);
     for (int i = 0; i < 2; ++i) {
       if (!Holds(bucket[i], hash, key)) continue;
       digest->high = bucket[i].high;
@@ -50,8 +51,8 @@ void DigestCache::Insert(std::string_view key, const Digest128& digest) {
     occupied_.assign((bucket_count_ + 63) / 64, 0);
   }
   const uint64_t hash = KeyHash(key);
-  const uint64_t index = hash & (bucket_count_ - 1);
-  Slot* bucket = BucketOf(hash);
+  const uint64_t index = IndexOf(hash);
+  Slot* bucket = Bucket(index);
   // The key's own slot if it has one; else the first, whose entry (the
   // newer of two) moves to the second, over the older one.
   Slot* slot = &bucket[0];
@@ -72,8 +73,9 @@ void DigestCache::Insert(std::string_view key, const Digest128& digest) {
 void DigestCache::Erase(std::string_view key) {
   if (slots_ == nullptr || key.size() > kMaxKeyBytes) return;
   const uint64_t hash = KeyHash(key);
-  if (!MayHold(hash & (bucket_count_ - 1))) return;
-  Slot* bucket = BucketOf(hash);
+  const uint64_t index = IndexOf(hash);
+  if (!MayHold(index)) return;
+  Slot* bucket = Bucket(index);
   for (int i = 0; i < 2; ++i) {
     if (Holds(bucket[i], hash, key)) bucket[i].generation = 0;
   }

@@ -82,9 +82,10 @@ class DigestCache {
   };
   static_assert(sizeof(Slot) == 64);
 
-  Slot* BucketOf(uint64_t hash) const { return &slots_[2 * (hash & (bucket_count_ - 1))]; }
+  uint64_t IndexOf(uint64_t hash) const { return hash & (bucket_count_ - 1); }
+  Slot* Bucket(uint64_t index) const { return &slots_[2 * index]; }
   bool Holds(const Slot& slot, uint64_t hash, std::string_view key) const;
-  bool MayHold(uint64_t bucket) const { return (occupied_[bucket >> 6] >> (bucket & 63)) & 1; }
+  bool MayHold(uint64_t index) const { return (occupied_[index >> 6] >> (index & 63)) & 1; }
 
   uint64_t bucket_count_ = 0;  // A power of two, or 0 (disabled).
   std::unique_ptr<Slot[]> slots_;
