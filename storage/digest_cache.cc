@@ -2,19 +2,16 @@
 #include "storage/digest_cache.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "storage/engine.h"
 
 namespace ringkv::storage {
 
-DigestCache::DigestCache(uint64_t bytes_max) {
-  uint64_t buckets = bytes_max / kBucketBytes;
-  if (buckets == 0) return;
-  // The largest power of two that fits.
-  bucket_count_ = 1;
-  while (bucket_count_ * 2 <= buckets) bucket_count_ *= 2;
-}
+// The largest power of two of buckets that fits (0 for none).
+DigestCache::DigestCache(uint64_t bytes_max)
+    : bucket_count_(std::bit_floor(bytes_max / kBucketBytes)) {}
 
 DigestCache::~DigestCache() = default;
 
