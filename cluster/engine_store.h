@@ -37,6 +37,7 @@ class EngineStore : public ReplicaStore {
   storage::Status ReadDigested(std::string_view key, storage::SiblingSet* set, bool* found,
                                ReadDigest* digest) override;
   storage::Status ReadVersionDigest(std::string_view key, ReadDigest* digest) override;
+  void PrefetchVersionDigest(std::string_view key) override { engine_->PrefetchDigest(key); }
   bool encoded_records() const override { return true; }
   // Also keeps the engine's live-key counter: +1 when the key becomes live
   // (storage::IsLive), -1 when it stops being live.

@@ -341,6 +341,37 @@ bool Decode(std::span<const std::string> args, std::string* take_set, Message* o
 
 }  // namespace
 
+size_t FindGetRequestKeys(std::string_view input, std::span<std::string_view> keys) {
+  // The command's bulk string; the id's and the key's follow it.
+  static constexpr std::string_view kMarker = "$6\r\nRK.GET\r\n";
+  static_assert(kGet.size() == 6 && kMarker.substr(4, 6) == kGet);
+  // One bulk string at `*pos`, moving past it; false if it is not whole.
+  auto bulk = [input](size_t* pos, std::string_view* out) {
+    if (*pos >= input.size() || input[*pos] != '$') return false;
+    const size_t end = input.find("\r\n", *pos + 1);
+    uint64_t length = 0;
+    if (end == std::string_view::npos ||
+        !internal::ParseDecimal(input.substr(*pos + 1, end - *pos - 1), &length) ||
+        length > input.size() - end - 2 || input.size() - end - 2 - length < 2) {
+      return false;
+    }
+    *out = input.substr(end + 2, length);
+    *pos = end + 2 + length + 2;
+    return true;
+  };
+  size_t found = 0;
+  size_t pos = 0;
+  while (found < keys.size()) {
+    pos = input.find(kMarker, pos);
+    if (pos == std::string_view::npos) break;
+    pos += kMarker.size();
+    std::string_view id;
+    std::string_view key;
+    if (bulk(&pos, &id) && bulk(&pos, &key)) keys[found++] = key;
+  }
+  return found;
+}
+
 bool DecodeMessage(std::span<const std::string> args, Message* out, std::string* error) {
   return Decode(args, nullptr, out, error);
 }

@@ -192,6 +192,14 @@ bool DecodeForwardReply(std::span<std::string> args, ForwardReply* out, std::str
 // (attributes and nesting included).
 bool IsOneRespReply(std::string_view bytes);
 
+// The keys of replica reads (RK.GET) in `input`, as they are on the wire,
+// without parsing or copying the messages: at most keys.size() of them,
+// into `keys`; returns how many. For prefetching what those reads will
+// touch before the messages are parsed (ClusterNode::PrefetchReplicaReads).
+// A hint only: `input` may start or end inside a message, and a value that
+// holds a request's bytes yields a key that is not one.
+size_t FindGetRequestKeys(std::string_view input, std::span<std::string_view> keys);
+
 // ---- Handshake (cluster/peer_auth.h runs it) ------------------------------
 
 // 2: RK.PUTRS (batched put replies); 3: conditional reads; 4: RK.SAMES.

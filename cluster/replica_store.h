@@ -61,6 +61,9 @@ class ReplicaStore {
     bool found = false;
     return ReadDigested(key, &set, &found, digest);
   }
+  // A hint that ReadVersionDigest(key) comes soon: a store may start
+  // loading what it will read. The default does nothing.
+  virtual void PrefetchVersionDigest(std::string_view /*key*/) {}
   // True if the store keeps records encoded and this node's messages pass
   // through the wire codec, so record bytes may travel as they are: a
   // replica serving a peer's read sends ReadEncoded's bytes

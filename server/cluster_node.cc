@@ -1,6 +1,7 @@
 #include "server/cluster_node.h"
 
 #include <algorithm>
+#include <array>
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
@@ -283,6 +284,18 @@ void ClusterNode::OnPeerClosed(PeerConnection* connection) {
 }
 
 // ---- Messages -----------------------------------------------------------------
+
+// A replica answers a coordinator's conditional reads from the digest
+// cache, one line per key, and that line is most often a miss
+// (docs/benchmarks.md, twenty-third pass): loading the lines of a socket
+// read's requests before serving them makes the misses overlap. 256 keys
+// cover a read of a loaded coordinator's requests (about 60 a read in the
+// benchmark); those past them are served as before.
+void ClusterNode::PrefetchReplicaReads(std::string_view input) {
+  std::array<std::string_view, 256> keys;
+  const size_t count = cluster::FindGetRequestKeys(input, keys);
+  for (size_t i = 0; i < count; ++i) store_->PrefetchVersionDigest(keys[i]);
+}
 
 void ClusterNode::OnPeerMessage(PeerConnection* connection, std::span<std::string> args) {
   using cluster::PeerCommandKind;

@@ -127,6 +127,8 @@ void PeerConnection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
 }
 
 void PeerConnection::ProcessInput(std::string_view input) {
+  // Requests come in on inbound links only.
+  if (authenticated_ && role_ == Role::kInbound) node_->PrefetchReplicaReads(input);
   while (!input.empty() && !closing_ && !close_after_flush_) {
     size_t consumed = 0;
     resp::ParseStatus status = parser_.Feed(input, &consumed);

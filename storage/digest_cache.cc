@@ -41,6 +41,13 @@ bool DigestCache::Find(std::string_view key, Digest128* digest) {
   return false;
 }
 
+void DigestCache::Prefetch(std::string_view key) const {
+  if (slots_ == nullptr || key.size() > kMaxKeyBytes) return;
+  const uint64_t index = IndexOf(KeyHash(key));
+  __builtin_prefetch(&occupied_[index >> 6]);
+  __builtin_prefetch(Bucket(index));
+}
+
 void DigestCache::Insert(std::string_view key, const Digest128& digest) {
   if (bucket_count_ == 0 || key.size() > kMaxKeyBytes) return;
   if (slots_ == nullptr) {

@@ -66,6 +66,9 @@ class DigestCache {
   void Insert(std::string_view key, const Digest128& digest);
   // Drops `key`'s entry, if any.
   void Erase(std::string_view key);
+  // Starts loading the lines a Find of `key` reads (its bit and its
+  // bucket), so that the Finds of a batch of keys wait on memory together.
+  void Prefetch(std::string_view key) const;
   // Drops every entry.
   void Clear();
 

@@ -376,6 +376,8 @@ bool Engine::FindDigest(std::string_view key, Digest128* digest) {
   return impl_->digests->Find(key, digest);
 }
 
+void Engine::PrefetchDigest(std::string_view key) const { impl_->digests->Prefetch(key); }
+
 void Engine::CacheDigest(std::string_view key, const Digest128& digest) {
   impl_->digests->Insert(key, digest);
 }

@@ -226,6 +226,9 @@ class Engine {
   // DigestCache::kMaxKeyBytes are never cached. Any partition: the key
   // alone names the record.
   bool FindDigest(std::string_view key, Digest128* digest);
+  // Starts loading the lines a FindDigest of `key` reads (DigestCache::
+  // Prefetch); changes nothing.
+  void PrefetchDigest(std::string_view key) const;
   void CacheDigest(std::string_view key, const Digest128& digest);
 
   // Commits the write transaction, if one is open, without syncing.

@@ -103,6 +103,63 @@ TEST_CASE("peer protocol: exact bytes of a get request") {
   CHECK(bytes == "prefix*3\r\n$6\r\nRK.GET\r\n$2\r\n42\r\n$1\r\nk\r\n");
 }
 
+// FindGetRequestKeys, on `input`, with room for `room` keys.
+std::vector<std::string> GetKeys(std::string_view input, size_t room = 16) {
+  std::vector<std::string_view> keys(room);
+  const size_t count = FindGetRequestKeys(input, keys);
+  REQUIRE(count <= room);
+  return std::vector<std::string>(keys.begin(), keys.begin() + static_cast<ptrdiff_t>(count));
+}
+
+TEST_CASE("peer protocol: the keys of the replica reads in a socket read") {
+  storage::SiblingSet set;
+  storage::Sibling sibling;
+  // A value that holds a request's bytes: its key is found too (a hint).
+  sibling.value = "$6\r\nRK.GET\r\n$1\r\n9\r\n$4\r\nfake\r\n";
+  storage::ApplyWrite(&set, storage::VersionVector{}, 7, sibling);
+  PutRequest put;
+  put.id = 2;
+  put.key = "put-key";
+  put.set = set;
+  GetReply none;
+  none.id = 4;
+  none.ok = true;
+  std::string bytes;
+  EncodeMessage(GetRequest{1, "alpha"}, &bytes);
+  const size_t put_start = bytes.size();
+  EncodeMessage(put, &bytes);
+  EncodeMessage(GetRequest{3, "", ReadDigest{7, 9}}, &bytes);  // The empty key.
+  EncodeMessage(none, &bytes);
+  const std::string binary("bin\r\n\0key", 10);
+  EncodeMessage(GetRequest{12345678901234, binary}, &bytes);
+  CHECK(GetKeys(bytes) == std::vector<std::string>{"alpha", "fake", "", binary});
+  // At most as many as there is room for.
+  CHECK(GetKeys(bytes, 2) == std::vector<std::string>{"alpha", "fake"});
+  CHECK(GetKeys(bytes, 0).empty());
+  // A read may start inside a message: the requests after it are found.
+  CHECK(GetKeys(std::string_view(bytes).substr(12)) ==
+        std::vector<std::string>{"fake", "", binary});
+  const size_t fake = bytes.find("RK.GET", put_start);
+  REQUIRE(fake != std::string::npos);
+  CHECK(GetKeys(std::string_view(bytes).substr(fake + 1)) == std::vector<std::string>{"", binary});
+  // And end inside one: a request cut anywhere before its key's CRLF is
+  // not counted, nor read past the end (ASan).
+  std::string one;
+  EncodeMessage(GetRequest{5, "cut"}, &one);
+  for (size_t end = 0; end < one.size(); ++end) {
+    CAPTURE(end);
+    CHECK(GetKeys(std::string_view(one).substr(0, end)).empty());
+  }
+  CHECK(GetKeys(one) == std::vector<std::string>{"cut"});
+  // Lengths that are not decimal, or larger than what is left, end no
+  // scan early and find nothing.
+  CHECK(GetKeys("*3\r\n$6\r\nRK.GET\r\n$x\r\n1\r\n$1\r\nk\r\n").empty());
+  CHECK(GetKeys("*3\r\n$6\r\nRK.GET\r\n$1\r\n1\r\n$99999999999999999999\r\nk\r\n").empty());
+  CHECK(GetKeys("*3\r\n$6\r\nRK.GET\r\n$1\r\n1\r\n$18446744073709551615\r\nk\r\n").empty());
+  CHECK(GetKeys("*3\r\n$6\r\nRK.GET\r\n$1\r\n1\r\n$2\r\nk\r\n").empty());
+  CHECK(GetKeys("").empty());
+}
+
 TEST_CASE("peer protocol: a get request's digest and the SAME reply") {
   // The digest is of the record's versions, not its values.
   storage::SiblingSet set;

@@ -93,6 +93,24 @@ TEST_CASE("digest cache: one bucket keeps the two newest keys") {
   CHECK(cache.stats().bytes == DigestCache::kBucketBytes + 8);
 }
 
+TEST_CASE("digest cache: a prefetch changes no answer and no count") {
+  // Before the first Insert (no table yet), on a disabled cache, for a key
+  // too long to cache, and for keys present and absent: Prefetch only
+  // touches memory (ASan would report a stray address).
+  DigestCache none(0);
+  none.Prefetch("a");
+  DigestCache cache(1 << 16);
+  cache.Prefetch("a");
+  cache.Insert("a", D(1));
+  cache.Prefetch("a");
+  cache.Prefetch("b");
+  cache.Prefetch(std::string(DigestCache::kMaxKeyBytes + 1, 'k'));
+  CHECK(Find(cache, "a") == "1");
+  CHECK(Find(cache, "b") == "<none>");
+  CHECK(cache.stats().hits == 1);
+  CHECK(cache.stats().misses == 1);
+}
+
 TEST_CASE("digest cache: less than a bucket is none") {
   DigestCache none(0);
   DigestCache small(DigestCache::kBucketBytes - 1);
