@@ -132,8 +132,8 @@ class ClusterNode {
   void OnPeerAuthenticated(PeerConnection* connection);
   void OnPeerAuthFailed(PeerConnection* connection, const std::string& reason);
   void OnPeerMessage(PeerConnection* connection, std::span<std::string> args);
-  // Starts loading what the replica reads at the start of `input` will
-  // read (cluster::ForEachGetRequestKey), so that their misses overlap.
+  // Starts loading what the replica reads found in `input` will read
+  // (cluster::FindGetRequestKeys), so that their misses overlap.
   void PrefetchReplicaReads(std::string_view input);
   void OnPeerClosed(PeerConnection* connection);
 

@@ -151,8 +151,8 @@ TEST_CASE("peer protocol: the keys of the replica reads in a socket read") {
     CHECK(GetKeys(std::string_view(one).substr(0, end)).empty());
   }
   CHECK(GetKeys(one) == std::vector<std::string>{"cut"});
-  // Lengths that are not decimal, or larger than what is left, end no
-  // scan early and find nothing.
+  // A length that is not decimal, overflows, or is larger than what is
+  // left yields no key.
   CHECK(GetKeys("*3\r\n$6\r\nRK.GET\r\n$x\r\n1\r\n$1\r\nk\r\n").empty());
   CHECK(GetKeys("*3\r\n$6\r\nRK.GET\r\n$1\r\n1\r\n$99999999999999999999\r\nk\r\n").empty());
   CHECK(GetKeys("*3\r\n$6\r\nRK.GET\r\n$1\r\n1\r\n$18446744073709551615\r\nk\r\n").empty());
