@@ -96,7 +96,7 @@ std::vector<std::string> Coordinator::HealthyReplicaNames(std::string_view key, 
   return names;
 }
 
-void Coordinator::SlotsOf(std::string_view key, uint32_t n, std::vector<Slot>* slots,
+void Coordinator::SlotsOf(std::string_view key, uint32_t n, SlotList* slots,
                           StandInCandidates* candidates) const {
   std::span<const uint32_t> indexes = PreferenceIndexes(key);
   slots->resize(n);

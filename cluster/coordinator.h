@@ -67,6 +67,8 @@
 #ifndef RINGKV_CLUSTER_COORDINATOR_H_
 #define RINGKV_CLUSTER_COORDINATOR_H_
 
+#include <absl/container/inlined_vector.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -323,6 +325,11 @@ class Coordinator {
     uint32_t pending = 0;        // Requests to the owner or stand-ins not answered yet.
     bool stand_in_used = false;  // A stand-in was asked for this slot.
   };
+  // A request's slots, targets and spares are held in the request itself
+  // up to these counts (n = 3, and one stand-in), so that starting a
+  // request allocates none of them (docs/benchmarks.md, twenty-fourth pass).
+  static constexpr size_t kInlineSlots = 3;
+  using SlotList = absl::InlinedVector<Slot, kInlineSlots>;
   // Where stand-ins come from: the preference list past the first n, as it
   // was when the request started, consumed in order.
   struct StandInCandidates {
@@ -342,8 +349,8 @@ class Coordinator {
     Consistency consistency;
     int64_t deadline_ms = 0;
     int64_t hint_after_ms = 0;  // 0: no hint-after timer armed.
-    std::vector<Slot> slots;
-    std::vector<WriteTarget> targets;  // Self included.
+    SlotList slots;
+    absl::InlinedVector<WriteTarget, kInlineSlots + 1> targets;  // Self included.
     StandInCandidates candidates;
     uint32_t acks = 0;  // Slots acked.
     bool done_fired = false;
@@ -373,8 +380,8 @@ class Coordinator {
     std::string key;
     Consistency consistency;
     int64_t deadline_ms = 0;
-    std::vector<Slot> slots;
-    std::vector<ReadTarget> targets;
+    SlotList slots;
+    absl::InlinedVector<ReadTarget, kInlineSlots + 1> targets;
     StandInCandidates candidates;
     uint32_t ok_slots = 0;
     bool found = false;
@@ -387,7 +394,7 @@ class Coordinator {
     int merged_from = -1;
     ReadCallback done;
     // Slots not asked yet, in the order they are to be asked.
-    std::vector<uint32_t> spares;
+    absl::InlinedVector<uint32_t, kInlineSlots> spares;
     size_t next_spare = 0;
     int64_t retry_at_ms = 0;  // 0: no retry timer armed.
     // This node's own read, once it succeeded: its target and its copy's
@@ -429,7 +436,7 @@ class Coordinator {
   // Member indexes of the whole preference list of `key`, from the cache.
   std::span<const uint32_t> PreferenceIndexes(std::string_view key) const;
   // Slots (first n, owners) and stand-in candidates (the rest) of `key`.
-  void SlotsOf(std::string_view key, uint32_t n, std::vector<Slot>* slots,
+  void SlotsOf(std::string_view key, uint32_t n, SlotList* slots,
                StandInCandidates* candidates) const;
   // The next candidate that is not down, or nullptr.
   const std::string* NextStandIn(StandInCandidates* candidates) const;

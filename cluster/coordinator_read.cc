@@ -49,7 +49,7 @@ void Coordinator::Read(std::string_view key, Consistency consistency, int64_t no
     // spares, set before anything is asked (a failed local read takes one).
     // A stable sort by rank, one pass per rank, without the allocations
     // of a sort (this runs for every read).
-    std::vector<uint32_t> order;
+    absl::InlinedVector<uint32_t, 2 * kInlineSlots> order;
     order.reserve(consistency.n);
     for (uint32_t i = 0; i < consistency.n; ++i) {
       if (op.slots[i].owner == self_) order.push_back(i);

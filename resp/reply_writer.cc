@@ -74,6 +74,9 @@ void ReplyWriter::Integer(int64_t value) {
 }
 
 void ReplyWriter::Bulk(std::string_view bytes) {
+  // Room for the whole reply first: appended in three parts, a reply of its
+  // own (a value of 1 KB) would otherwise grow, and copy, twice.
+  out_->reserve(out_->size() + kHeaderBytesMax + bytes.size() + 2);
   Header('$', bytes.size());
   out_->append(bytes);
   out_->append("\r\n", 2);
