@@ -403,7 +403,8 @@ class Engine {
   // Finishes the checkpoint job that ended, if any; begins one when the
   // memory table or the log is past its bound (or after a failure, once
   // its retry is due). Waits for the one in progress only when the new
-  // table reached twice its bound meanwhile. Loop thread.
+  // table reached twice its bound meanwhile, and then in slices of 20 ms
+  // (WaitForCheckpointSlice) up to a hard bound. Loop thread.
   Status MaybeCheckpoint();
   // Freezes the table for a checkpoint that covers segment `sealed`.
   void FreezeTable(uint64_t sealed);
@@ -416,6 +417,8 @@ class Engine {
   // The loop's side of a job that ended: makes its outcome visible
   // (counters, the tables, the segments to release, a retry).
   Status FinishCheckpoint();
+  // Waits at most one slice for the job in progress; true if it ended.
+  bool WaitForCheckpointSlice();
   // The checkpoint thread: runs jobs, frees retired tables, until stop.
   void CheckpointWorker();
   void StopCheckpointWorker();

@@ -174,6 +174,8 @@ struct LogState {
   std::atomic<bool> stop{false};
   Table retired;                      // A finished frozen table, freed by the thread.
   std::function<void()> on_job_done;  // Called by the thread; guarded by job_mutex.
+  std::atomic<long> worker_tid{0};    // The thread's id, for its priority (0: not known).
+  bool job_wait_counted = false;      // checkpoint_waits counted this job's wait.
   // The frozen table in key order, `frozen_next` entries written so far.
   // With the writes that make room ordered first (after a full map; see
   // Engine::RunCheckpoint), where they end: a part stops there, so that
@@ -223,7 +225,7 @@ struct LogState {
   std::chrono::steady_clock::time_point retry_at{};
   uint64_t failed_attempts_in_row = 0;  // Since the last whole checkpoint.
   uint64_t checkpoint_step_max_us = 0;  // The longest part of the last checkpoint.
-  uint64_t checkpoint_waits = 0;        // Times the loop waited for one (a full table).
+  uint64_t checkpoint_waits = 0;        // Checkpoints the loop waited for (a full table).
   std::string payload;                  // Scratch for encoding log records.
 };
 
