@@ -43,10 +43,12 @@
 #ifndef RINGKV_STORAGE_ENGINE_H_
 #define RINGKV_STORAGE_ENGINE_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -404,7 +406,7 @@ class Engine {
   // memory table or the log is past its bound (or after a failure, once
   // its retry is due). Waits for the one in progress only when the new
   // table reached twice its bound meanwhile, and then in slices of 20 ms
-  // (WaitForCheckpointSlice) up to a hard bound. Loop thread.
+  // (WaitForJob) up to a hard bound. Loop thread.
   Status MaybeCheckpoint();
   // Freezes the table for a checkpoint that covers segment `sealed`.
   void FreezeTable(uint64_t sealed);
@@ -417,8 +419,9 @@ class Engine {
   // The loop's side of a job that ended: makes its outcome visible
   // (counters, the tables, the segments to release, a retry).
   Status FinishCheckpoint();
-  // Waits at most one slice for the job in progress; true if it ended.
-  bool WaitForCheckpointSlice();
+  // Waits for the job in progress to end, or at most `limit`, with the
+  // thread at the loop's priority meanwhile; true if it is not running.
+  bool WaitForJob(std::optional<std::chrono::milliseconds> limit);
   // The checkpoint thread: runs jobs, frees retired tables, until stop.
   void CheckpointWorker();
   void StopCheckpointWorker();

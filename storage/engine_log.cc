@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -46,7 +47,7 @@ constexpr std::chrono::milliseconds kCheckpointRetryIntervalMax{60000};
 // The checkpoint thread's nice value (Linux: per thread).
 constexpr int kCheckpointNice = 10;
 // How long the loop waits at a time for a checkpoint behind the writes
-// (Engine::WaitForCheckpointSlice).
+// (Engine::WaitForJob).
 constexpr std::chrono::milliseconds kCheckpointWaitSlice{20};
 // Checkpoints whose segments wait for a sync (LogState::removable).
 constexpr size_t kRemovableEntriesMax = 64;
@@ -327,7 +328,7 @@ Status Engine::MaybeCheckpoint() {
       // it waits to the end, as memory must stay bounded.
       if (log.mem_bytes + log.frozen_bytes < 4 * options_.memtable_bytes_max &&
           log.log_bytes_since_checkpoint < 3 * options_.log_bytes_max &&
-          !WaitForCheckpointSlice()) {
+          !WaitForJob(kCheckpointWaitSlice)) {
         return Status::Ok();
       }
       finished = WaitForCheckpoint();
@@ -411,30 +412,31 @@ Status Engine::WaitForCheckpoint() {
   if (impl.write_txn != nullptr || !log.undo.empty()) {
     return Status::InvalidArgument("checkpoint with writes not committed");
   }
-  EndIteration();  // Its snapshot would pin the pages the parts free.
-  {
-    std::unique_lock<std::mutex> lock(log.job_mutex);
-    log.done_cv.wait(lock, [&] { return log.job.load() != LogState::kRunning; });
-  }
+  (void)WaitForJob(std::nullopt);
   if (log.job.load(std::memory_order_acquire) != LogState::kDone) return Status::Ok();
   return FinishCheckpoint();
 }
 
-// One slice of the loop's wait for a checkpoint behind the writes
-// (MaybeCheckpoint); true when the job is no longer running. The thread
-// runs at the loop's priority while the loop waits for it, when the
-// process may raise it (root, or RLIMIT_NICE): at nice +10 on a machine
-// whose cores other processes fill, it got too little of them to end.
-bool Engine::WaitForCheckpointSlice() {
+// The loop's wait for the job in progress: to its end, or at most `limit`
+// (a slice, MaybeCheckpoint); true when the job is no longer running. The
+// thread runs at the loop's priority meanwhile, when the process may raise
+// it (root, or RLIMIT_NICE): at nice +10 on a machine whose cores other
+// processes fill, it got too little of them to end.
+bool Engine::WaitForJob(std::optional<std::chrono::milliseconds> limit) {
   LogState& log = *impl_->write_log;
   EndIteration();  // Its snapshot would pin the pages the parts free.
+  auto not_running = [&] { return log.job.load() != LogState::kRunning; };
+  if (not_running()) return true;
   const id_t tid = static_cast<id_t>(log.worker_tid.load());
   const bool boosted = tid != 0 && setpriority(PRIO_PROCESS, tid, 0) == 0;
-  bool ended = false;
+  bool ended = true;
   {
     std::unique_lock<std::mutex> lock(log.job_mutex);
-    ended = log.done_cv.wait_for(lock, kCheckpointWaitSlice,
-                                 [&] { return log.job.load() != LogState::kRunning; });
+    if (limit) {
+      ended = log.done_cv.wait_for(lock, *limit, not_running);
+    } else {
+      log.done_cv.wait(lock, not_running);
+    }
   }
   if (boosted) (void)setpriority(PRIO_PROCESS, tid, kCheckpointNice);
   return ended;
@@ -550,6 +552,7 @@ void Engine::StopCheckpointWorker() {
     log.job_cv.notify_one();
   }
   log.worker.join();  // A job stops after its current part.
+  log.worker_tid.store(0);  // Its id may name another thread now.
 }
 
 void Engine::RunCheckpoint() {
