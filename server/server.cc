@@ -265,6 +265,14 @@ void Server::DestroyClient(Client* client) {
 
 void Server::OnBeforePoll(uv_prepare_t* handle) {
   Server* server = static_cast<Server*>(handle->data);
+  // Replies finished by this iteration's callbacks (a read's last replica
+  // answering) leave before the held input runs, when no write waits for
+  // the commit: they would otherwise wait for every command read this
+  // iteration.
+  if (!server->held_input_.empty() && !server->flush_list_.empty() &&
+      !server->engine_->has_pending_writes()) {
+    server->FlushClients();
+  }
   server->ResumeHeldInput();
   server->CommitAndFlush();
   server->EndIteration();
@@ -289,6 +297,26 @@ void Server::EndIteration() {
   iteration_end_idle_ns_ = idle_ns;
 }
 
+// Seals and sends the replies of the clients in flush_list_ (what was
+// committed so far); returns the committed sequence.
+uint64_t Server::FlushClients() {
+  const uint64_t committed = engine_->committed_sequence();
+  if (config_.fsync != FsyncPolicy::kAlways) durable_sequence_ = committed;
+  const uint64_t required = config_.fsync == FsyncPolicy::kAlways ? committed : 0;
+  for (Client* client : flush_list_) {
+    client->flush_scheduled = false;
+    if (client->closing()) continue;
+    client->Seal(required);
+    client->FlushReady(durable_sequence_);
+    if (client->has_held_replies() && std::find(waiting_durable_.begin(), waiting_durable_.end(),
+                                                client) == waiting_durable_.end()) {
+      waiting_durable_.push_back(client);
+    }
+  }
+  flush_list_.clear();
+  return committed;
+}
+
 // The group commit: one LMDB commit for every write of the iteration, then
 // the replies that waited for it.
 void Server::CommitAndFlush() {
@@ -311,22 +339,8 @@ void Server::CommitAndFlush() {
       return;
     }
   }
-  uint64_t committed = engine_->committed_sequence();
-  if (config_.fsync != FsyncPolicy::kAlways) durable_sequence_ = committed;
-  uint64_t required = config_.fsync == FsyncPolicy::kAlways ? committed : 0;
-  for (Client* client : flush_list_) {
-    client->flush_scheduled = false;
-    if (client->closing()) continue;
-    client->Seal(required);
-    client->FlushReady(durable_sequence_);
-    if (client->has_held_replies() &&
-        std::find(waiting_durable_.begin(), waiting_durable_.end(), client) ==
-            waiting_durable_.end()) {
-      waiting_durable_.push_back(client);
-    }
-  }
-  flush_list_.clear();
-  cluster_->SealAndFlush(required, durable_sequence_);
+  const uint64_t committed = FlushClients();
+  cluster_->SealAndFlush(config_.fsync == FsyncPolicy::kAlways ? committed : 0, durable_sequence_);
   engine_->EndIteration();
   // A checkpoint that ended (or a retry that is due) is finished by the
   // next iteration's commit: the poll does not wait for it. (One running

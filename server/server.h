@@ -132,6 +132,7 @@ class Server {
   static void OnReleaseDone(uv_work_t* request, int status);
 
   void CommitAndFlush();
+  uint64_t FlushClients();
   void ResumeHeldInput();
   void StartSync();
   void StartRelease(uint64_t durable_sequence);
